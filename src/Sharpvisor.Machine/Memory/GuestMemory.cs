@@ -1,0 +1,103 @@
+using System.Buffers.Binary;
+
+namespace Sharpvisor.Machine.Memory;
+
+/// <summary>All of a guest's RAM: its regions, and bounds-checked reads and writes by guest-physical address.</summary>
+public sealed class GuestMemory : IDisposable
+{
+    private readonly GuestMemoryRegion[] _regions;
+
+    public IReadOnlyList<GuestMemoryRegion> Regions => _regions;
+    public ulong TotalSize { get; }
+
+    public GuestMemory(IEnumerable<(ulong Start, ulong Size)> blocks)
+    {
+        var list = new List<GuestMemoryRegion>();
+        try
+        {
+            foreach (var (start, size) in blocks.OrderBy(b => b.Start))
+            {
+                if (list.Count > 0 && start < list[^1].End)
+                    throw new GuestMemoryException($"memory block at 0x{start:x} overlaps the one before it");
+                list.Add(new GuestMemoryRegion(list.Count, start, size));
+            }
+        }
+        catch
+        {
+            foreach (var r in list) r.Dispose();
+            throw;
+        }
+        _regions = list.ToArray();
+        TotalSize = (ulong)_regions.Sum(r => (decimal)r.Size);
+    }
+
+    /// <summary>Guest RAM laid out the x86 way for a guest of this size.</summary>
+    public static GuestMemory CreateX86(ulong ramSize) => new(X86MemoryLayout.RamBlocks(ramSize));
+
+    public GuestMemoryRegion? FindRegion(ulong gpa, ulong length = 1)
+    {
+        foreach (var r in _regions)
+            if (r.Contains(gpa, length)) return r;
+        return null;
+    }
+
+    public bool IsRam(ulong gpa, ulong length = 1) => FindRegion(gpa, length) != null;
+
+    /// <summary>A span over guest RAM; the whole range must lie inside one region.</summary>
+    public Span<byte> GetSpan(ulong gpa, int length)
+    {
+        var region = FindRegion(gpa, (ulong)length)
+            ?? throw new GuestMemoryException(
+                $"guest-physical range 0x{gpa:x}..0x{gpa + (ulong)length:x} ({length} bytes) is not inside guest RAM");
+        return region.SpanAt(gpa, length);
+    }
+
+    public void Read(ulong gpa, Span<byte> destination) => GetSpan(gpa, destination.Length).CopyTo(destination);
+
+    public void Write(ulong gpa, ReadOnlySpan<byte> source)
+    {
+        var region = FindRegion(gpa, (ulong)source.Length)
+            ?? throw new GuestMemoryException(
+                $"guest-physical range 0x{gpa:x}..0x{gpa + (ulong)source.Length:x} ({source.Length} bytes) is not inside guest RAM");
+        source.CopyTo(region.SpanAt(gpa, source.Length));
+        if (region.VmmDirtyPages is { } dirty && source.Length > 0)
+        {
+            ulong first = (gpa - region.GuestPhysicalAddress) / GuestMemoryRegion.PageSize;
+            ulong last = (gpa - region.GuestPhysicalAddress + (ulong)source.Length - 1) / GuestMemoryRegion.PageSize;
+            dirty.MarkRange(first, last - first + 1);
+        }
+    }
+
+    public byte ReadByte(ulong gpa) => GetSpan(gpa, 1)[0];
+    public ushort ReadUInt16(ulong gpa) => BinaryPrimitives.ReadUInt16LittleEndian(GetSpan(gpa, 2));
+    public uint ReadUInt32(ulong gpa) => BinaryPrimitives.ReadUInt32LittleEndian(GetSpan(gpa, 4));
+    public ulong ReadUInt64(ulong gpa) => BinaryPrimitives.ReadUInt64LittleEndian(GetSpan(gpa, 8));
+
+    public void WriteByte(ulong gpa, byte value) => Write(gpa, [value]);
+
+    public void WriteUInt16(ulong gpa, ushort value)
+    {
+        Span<byte> b = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(b, value);
+        Write(gpa, b);
+    }
+
+    public void WriteUInt32(ulong gpa, uint value)
+    {
+        Span<byte> b = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(b, value);
+        Write(gpa, b);
+    }
+
+    public void WriteUInt64(ulong gpa, ulong value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(b, value);
+        Write(gpa, b);
+    }
+
+    public void Dispose()
+    {
+        foreach (var r in _regions) r.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+using Sharpvisor.Machine.Native;
+
+namespace Sharpvisor.Machine.Memory;
+
+/// <summary>
+/// One contiguous block of guest RAM backed by an anonymous host mapping. The mapping is made with
+/// MAP_NORESERVE, so host memory is committed only for the pages the guest (or the VMM) touches.
+/// </summary>
+public sealed unsafe class GuestMemoryRegion : IDisposable
+{
+    public const int PageSize = 4096;
+
+    public int Slot { get; }
+    public ulong GuestPhysicalAddress { get; }
+    public ulong Size { get; }
+    public nint HostAddress { get; private set; }
+    public ulong End => GuestPhysicalAddress + Size;
+
+    /// <summary>Pages written by the VMM itself (device DMA, loaders) while tracking is on; engines track guest writes.</summary>
+    public DirtyPageBitmap? VmmDirtyPages { get; private set; }
+
+    public GuestMemoryRegion(int slot, ulong guestPhysicalAddress, ulong size)
+    {
+        if (size == 0 || size % PageSize != 0 || guestPhysicalAddress % PageSize != 0)
+            throw new GuestMemoryException($"memory region 0x{guestPhysicalAddress:x}+0x{size:x} is not page-aligned");
+        Slot = slot;
+        GuestPhysicalAddress = guestPhysicalAddress;
+        Size = size;
+        HostAddress = Libc.mmap(0, (nuint)size, Libc.ProtRead | Libc.ProtWrite,
+            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+        if (HostAddress == Libc.MapFailed)
+            throw new GuestMemoryException($"cannot map {size >> 20} MiB of guest memory: {Libc.LastErrorText()}");
+    }
+
+    public bool Contains(ulong gpa, ulong length) =>
+        gpa >= GuestPhysicalAddress && length <= Size && gpa - GuestPhysicalAddress <= Size - length;
+
+    /// <summary>A span over [gpa, gpa+length) of this region; the caller has checked <see cref="Contains"/>.</summary>
+    public Span<byte> SpanAt(ulong gpa, int length) =>
+        new((void*)(HostAddress + (nint)(gpa - GuestPhysicalAddress)), length);
+
+    public void StartVmmDirtyTracking() => VmmDirtyPages = new DirtyPageBitmap(Size / PageSize);
+    public void StopVmmDirtyTracking() => VmmDirtyPages = null;
+
+    /// <summary>Gives the pages of [gpa, gpa+length) back to the host; they read as zero afterwards.</summary>
+    public void Discard(ulong gpa, ulong length)
+    {
+        if (Libc.madvise(HostAddress + (nint)(gpa - GuestPhysicalAddress), (nuint)length, Libc.MadvDontNeed) != 0)
+            throw new GuestMemoryException($"madvise(DONTNEED) failed: {Libc.LastErrorText()}");
+    }
+
+    public void Dispose()
+    {
+        if (HostAddress != 0)
+        {
+            Libc.munmap(HostAddress, (nuint)Size);
+            HostAddress = 0;
+        }
+    }
+}

@@ -1,0 +1,31 @@
+using System.Runtime.InteropServices;
+
+namespace Sharpvisor.Machine.Native;
+
+/// <summary>The few libc calls the machine layer needs (mappings and madvise).</summary>
+public static partial class Libc
+{
+    public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
+    public const int MapShared = 0x01, MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, MapNoReserve = 0x4000;
+    public const int MadvDontNeed = 4;
+    public static readonly nint MapFailed = -1;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, long offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int munmap(nint addr, nuint length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int mprotect(nint addr, nuint length, int prot);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int madvise(nint addr, nuint length, int advice);
+
+    /// <summary>The message for the last errno, e.g. "Cannot allocate memory (errno 12)".</summary>
+    public static string LastErrorText()
+    {
+        int errno = Marshal.GetLastPInvokeError();
+        return $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+    }
+}
