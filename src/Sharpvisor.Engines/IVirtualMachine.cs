@@ -1,0 +1,21 @@
+using Sharpvisor.Machine.Cpu;
+using Sharpvisor.Machine.Interrupts;
+using Sharpvisor.Machine.Memory;
+
+namespace Sharpvisor.Engines;
+
+/// <summary>The engine's side of one VM: its vCPUs, its interrupt controllers, and the dirty log of its memory.</summary>
+public interface IVirtualMachine : IInterruptController, IDisposable
+{
+    /// <summary>What the engine can offer a guest, before topology and policy shape it per vCPU.</summary>
+    IReadOnlyList<CpuidEntry> SupportedCpuid { get; }
+
+    /// <summary>Creates vCPU <paramref name="index"/> (its APIC ID is <paramref name="apicId"/>) with this CPUID table.</summary>
+    IVcpu CreateVcpu(int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid);
+
+    /// <summary>Starts or stops recording which pages the guest writes.</summary>
+    void SetDirtyLogging(bool enabled);
+
+    /// <summary>ORs the pages written in <paramref name="region"/> since the last call into <paramref name="into"/> and resets the log.</summary>
+    void CollectDirtyPages(GuestMemoryRegion region, DirtyPageBitmap into);
+}
