@@ -1,0 +1,38 @@
+using Sharpvisor.Machine.Cpu;
+
+namespace Sharpvisor.Vmm.Configuration;
+
+/// <summary>Everything needed to build a VM: plain data, so it can be written next to a VM's disks and snapshots.</summary>
+public sealed record VmConfig
+{
+    public const int CurrentVersion = 1;
+    public int Version { get; init; } = CurrentVersion;
+
+    public required string KernelPath { get; init; }
+    public string? InitrdPath { get; init; }
+    public string CommandLine { get; init; } = "";
+    public ulong MemoryBytes { get; init; } = 512UL << 20;
+    public CpuTopology Topology { get; init; } = CpuTopology.Flat(1);
+    public SerialSpec Serial { get; init; } = SerialSpec.Stdio;
+    /// <summary>The isa-debug-exit port and the pc-testdev echo ranges that our test guests use.</summary>
+    public bool TestDevices { get; init; }
+    /// <summary>When the guest asks for a reset, end the run instead of rebooting (QEMU's -no-reboot).</summary>
+    public bool NoReboot { get; init; }
+
+    public const ulong MinMemory = 16UL << 20;
+
+    /// <summary>Checks what can be checked without building anything; throws <see cref="FormatException"/> with the reason.</summary>
+    public VmConfig Validated(ulong hostMemoryBytes)
+    {
+        if (MemoryBytes < MinMemory) throw new FormatException($"memory must be at least {MemorySize.Format(MinMemory)}");
+        if (MemoryBytes % 4096 != 0) throw new FormatException("memory must be a whole number of 4 KiB pages");
+        // Overcommit is allowed up to 150% of the host, as the platform's policy says; guest memory is committed only when touched.
+        ulong limit = hostMemoryBytes / 2 * 3;
+        if (hostMemoryBytes > 0 && MemoryBytes > limit)
+            throw new FormatException($"{MemorySize.Format(MemoryBytes)} is more than 150% of this host's {MemorySize.Format(hostMemoryBytes)} (at most {MemorySize.Format(limit)})");
+        Topology.Validated();
+        if (!File.Exists(KernelPath)) throw new FormatException($"kernel '{KernelPath}' does not exist");
+        if (InitrdPath is not null && !File.Exists(InitrdPath)) throw new FormatException($"initrd '{InitrdPath}' does not exist");
+        return this;
+    }
+}
