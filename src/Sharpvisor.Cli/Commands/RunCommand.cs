@@ -1,0 +1,138 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Sharpvisor.Machine.Cpu;
+using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.EngineSelection;
+using Sharpvisor.Vmm.Images;
+using Sharpvisor.Vmm.Lifecycle;
+using Sharpvisor.Vmm.Serial;
+
+namespace Sharpvisor.Cli.Commands;
+
+/// <summary>`sharpvisor run`: boot a guest (the default Debian guest unless --kernel is given) on the console.</summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var kernel = new Option<string?>("--kernel") { Description = "Kernel to boot: a Linux bzImage, or an ELF with a PVH entry note. Default: Debian's cloud kernel (fetched on first use)." };
+        var initrd = new Option<string?>("--initrd") { Description = "Initial ramdisk (with the default kernel: the default busybox initramfs)." };
+        var cmdline = new Option<string?>("--cmdline") { Description = $"Kernel command line (default guest: \"{DefaultGuestImage.SuggestedCommandLine}\")." };
+        var memory = new Option<string>("--memory", "-m") { Description = "Guest RAM, e.g. 512M or 2G.", DefaultValueFactory = _ => "512M" };
+        var vcpus = new Option<int?>("--vcpus", "--smp") { Description = "Number of vCPUs (one socket, N cores)." };
+        var topology = new Option<string?>("--topology") { Description = "vCPU topology: sockets=S,cores=C,threads=T." };
+        var engine = new Option<string>("--engine") { Description = "auto, kvm or emulator.", DefaultValueFactory = _ => "auto" };
+        engine.AcceptOnlyFromAmong("auto", "kvm", "emulator");
+        var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
+        var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
+        var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
+
+        var command = new Command("run", """
+            Boot a guest with its serial console on this terminal. Piped stdin is typed into the guest; on a terminal
+            the console is raw and Ctrl-A x quits. Exit codes: 0 the guest powered off, 1 the guest crashed,
+            2 bad arguments, 3 VMM error, 4 no engine here can run the guest, 5 a test guest reported failure,
+            6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
+            """)
+        {
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot,
+        };
+        command.SetAction(parse =>
+        {
+            ulong memoryBytes;
+            CpuTopology cpuTopology;
+            SerialSpec serialSpec;
+            try
+            {
+                memoryBytes = MemorySize.Parse(parse.GetValue(memory)!);
+                if (parse.GetValue(vcpus) is { } n && parse.GetValue(topology) is not null)
+                    throw new FormatException("give --vcpus or --topology, not both");
+                cpuTopology = parse.GetValue(topology) is { } t ? CpuTopology.Parse(t)
+                    : CpuTopology.Flat(parse.GetValue(vcpus) ?? 1).Validated();
+                serialSpec = SerialSpec.Parse(parse.GetValue(serial)!);
+            }
+            catch (FormatException e)
+            {
+                return Fail(ExitCodes.BadArguments, e.Message);
+            }
+
+            string? kernelPath = parse.GetValue(kernel);
+            string? initrdPath = parse.GetValue(initrd);
+            string? commandLine = parse.GetValue(cmdline);
+            if (kernelPath is not null && !File.Exists(kernelPath)) return Fail(ExitCodes.BadArguments, $"kernel '{kernelPath}' does not exist");
+            if (initrdPath is not null && !File.Exists(initrdPath)) return Fail(ExitCodes.BadArguments, $"initrd '{initrdPath}' does not exist");
+
+            bool isLinux = kernelPath is null || KernelKind.IsLinux(kernelPath);
+            var choice = Enum.Parse<EngineChoice>(parse.GetValue(engine)!, ignoreCase: true);
+            var selection = new EngineSelector().Select(choice, isLinux);
+            Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
+            if (selection.Engine is null) return ExitCodes.NoEngine;
+
+            if (kernelPath is null)
+            {
+                try
+                {
+                    var image = DefaultGuestImage.EnsureAsync(new Progress<string>(line => Console.Error.WriteLine($"sharpvisor: {line}"))).GetAwaiter().GetResult();
+                    kernelPath = image.KernelPath;
+                    initrdPath ??= image.InitrdPath;
+                    commandLine ??= DefaultGuestImage.SuggestedCommandLine;
+                }
+                catch (Exception e)
+                {
+                    return Fail(ExitCodes.VmmError, $"cannot prepare the default guest image: {e.Message}");
+                }
+            }
+
+            VmConfig config;
+            try
+            {
+                config = new VmConfig
+                {
+                    KernelPath = kernelPath, InitrdPath = initrdPath, CommandLine = commandLine ?? "",
+                    MemoryBytes = memoryBytes, Topology = cpuTopology, Serial = serialSpec,
+                    TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
+                }.Validated(HostMemory.TotalBytes());
+            }
+            catch (FormatException e)
+            {
+                return Fail(ExitCodes.BadArguments, e.Message);
+            }
+            return Boot(config, selection);
+        });
+        return command;
+    }
+
+    private static int Boot(VmConfig config, EngineSelector.Selection selection)
+    {
+        using var terminal = config.Serial.Target == SerialSpec.Kind.Stdio ? RawTerminal.TryEnter() : null;
+        if (terminal is not null) Console.Error.Write("sharpvisor: console attached; Ctrl-A x quits, Ctrl-A h for help\r\n");
+        ISerialBackend backend;
+        try
+        {
+            backend = SerialBackends.Create(config.Serial, Console.OpenStandardInput(), Console.OpenStandardOutput(), terminal is not null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            return Fail(ExitCodes.VmmError, $"cannot open the serial target {config.Serial}: {e.Message}");
+        }
+        using var vm = new VirtualMachine(config, selection.Engine!, backend);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; vm.Stop("SIGINT"); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; vm.Stop("SIGTERM"); });
+        var result = vm.Run();
+        terminal?.Dispose();
+        string line = terminal is not null ? "\r\n" : "\n";
+        Console.Error.Write($"{line}sharpvisor: {result.Message.TrimEnd()} ({result.Elapsed.TotalSeconds:0.00} s){line}");
+        return result.Outcome switch
+        {
+            VmOutcome.PoweredOff or VmOutcome.ResetRequested => ExitCodes.GuestPoweredOff,
+            VmOutcome.GuestCrashed => ExitCodes.GuestCrashed,
+            VmOutcome.GuestReportedFailure => ExitCodes.GuestReportedFailure,
+            VmOutcome.Stopped => ExitCodes.Stopped,
+            _ => ExitCodes.VmmError,
+        };
+    }
+
+    private static int Fail(int code, string message)
+    {
+        Console.Error.WriteLine($"sharpvisor: {message}");
+        return code;
+    }
+}

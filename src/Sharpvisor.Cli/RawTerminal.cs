@@ -1,0 +1,50 @@
+using System.Runtime.InteropServices;
+
+namespace Sharpvisor.Cli;
+
+/// <summary>
+/// Puts the controlling terminal into raw mode for an interactive console (every key goes to the guest, Ctrl-C
+/// included) and restores it on dispose, on Ctrl-A x, and on process exit.
+/// </summary>
+internal sealed unsafe partial class RawTerminal : IDisposable
+{
+    private const int StdinFd = 0, TcsaNow = 0, TermiosSize = 60;
+    private readonly byte[] _saved = new byte[64];
+    private bool _active;
+
+    [LibraryImport("libc")] private static partial int isatty(int fd);
+    [LibraryImport("libc")] private static partial int tcgetattr(int fd, byte* termios);
+    [LibraryImport("libc")] private static partial int tcsetattr(int fd, int when, byte* termios);
+    [LibraryImport("libc")] private static partial void cfmakeraw(byte* termios);
+
+    public static bool StdinIsTerminal => isatty(StdinFd) == 1;
+
+    public static RawTerminal? TryEnter()
+    {
+        if (!StdinIsTerminal) return null;
+        var t = new RawTerminal();
+        return t.Enter() ? t : null;
+    }
+
+    private bool Enter()
+    {
+        byte* raw = stackalloc byte[64];
+        fixed (byte* saved = _saved)
+        {
+            if (tcgetattr(StdinFd, saved) != 0) return false;
+            new Span<byte>(saved, TermiosSize).CopyTo(new Span<byte>(raw, TermiosSize));
+        }
+        cfmakeraw(raw);
+        if (tcsetattr(StdinFd, TcsaNow, raw) != 0) return false;
+        _active = true;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (!_active) return;
+        _active = false;
+        fixed (byte* saved = _saved) tcsetattr(StdinFd, TcsaNow, saved);
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text;
+using Sharpvisor.Engines;
+using Sharpvisor.Machine.Cpu;
+using Sharpvisor.TestGuests;
+using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.Lifecycle;
+using Sharpvisor.Vmm.Serial;
+
+namespace Sharpvisor.Vmm.HostCheck;
+
+/// <summary>Runs one of our test guests on an engine, with the test devices attached, and judges it by its own verdict.</summary>
+public static class TestGuestRunner
+{
+    public static TestGuestRun Run(IEngine engine, TestGuest guest, TimeSpan timeout, TestGuestOptions? options = null,
+        string commandLine = "", CpuTopology? topology = null, Action<VirtualMachine>? onStarted = null)
+    {
+        string dir = Directory.CreateTempSubdirectory("sharpvisor-guest-").FullName;
+        try
+        {
+            string kernel = Path.Combine(dir, guest.Name + ".elf");
+            File.WriteAllBytes(kernel, guest.BuildElf(options));
+            var config = new VmConfig
+            {
+                KernelPath = kernel,
+                CommandLine = commandLine,
+                MemoryBytes = (ulong)Math.Max(128, guest.MinimumMemoryMiB) << 20,
+                Topology = topology ?? CpuTopology.Flat(1),
+                TestDevices = true,
+                NoReboot = true,
+            };
+            var output = new StringBuilder();
+            using var vm = new VirtualMachine(config, engine, new StreamSerialBackend(Stream.Null, null, false));
+            vm.SerialOutput += b => { lock (output) output.Append((char)b); };
+            if (onStarted is not null) vm.Started += onStarted;
+            using var watchdog = new Timer(_ => vm.Stop($"timed out after {timeout.TotalSeconds:0} s"), null, timeout, Timeout.InfiniteTimeSpan);
+            var result = vm.Run();
+            string text;
+            lock (output) text = output.ToString();
+            bool passed = result.Outcome == VmOutcome.PoweredOff && result.DebugExitStatus == 0
+                && text.Split('\n').Any(l => l.Trim() == guest.ExpectedSerialMarker);
+            return new TestGuestRun(guest.Name, passed, result, text);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
