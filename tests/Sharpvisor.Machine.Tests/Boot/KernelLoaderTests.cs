@@ -63,6 +63,6 @@ public class KernelLoaderTests
         Assert.Equal(0x1_0000_0000UL, BinaryPrimitives.ReadUInt64LittleEndian(last));
         Assert.Equal(3UL << 30, BinaryPrimitives.ReadUInt64LittleEndian(last[8..]));
         Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(last[16..]));
-        Assert.Equal(loaded.MemoryMap.Entries.Count, 4);
+        Assert.Equal(4, loaded.MemoryMap.Entries.Count);
     }
 }

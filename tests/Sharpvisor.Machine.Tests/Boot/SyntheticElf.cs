@@ -103,14 +103,14 @@ public sealed class SyntheticElf
     private byte[] BuildNotes()
     {
         var bytes = new List<byte>();
+        var h = new byte[12];
         foreach (var n in Notes)
         {
             byte[] name = [.. Encoding.ASCII.GetBytes(n.Name), 0];
-            Span<byte> h = stackalloc byte[12];
             BinaryPrimitives.WriteUInt32LittleEndian(h, (uint)name.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[4..], (uint)n.Descriptor.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[8..], n.Type);
-            bytes.AddRange(h.ToArray());
+            BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(4), (uint)n.Descriptor.Length);
+            BinaryPrimitives.WriteUInt32LittleEndian(h.AsSpan(8), n.Type);
+            bytes.AddRange(h);
             bytes.AddRange(name);
             while (bytes.Count % 4 != 0) bytes.Add(0);
             bytes.AddRange(n.Descriptor);
