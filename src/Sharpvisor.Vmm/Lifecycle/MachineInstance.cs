@@ -33,7 +33,7 @@ internal sealed class MachineInstance : IDisposable
     public Uart16550 Uart { get; }
     public IReadOnlyList<IVcpu> Vcpus => _vcpus;
 
-    public MachineInstance(VmConfig config, IEngine engine, byte[] kernel, byte[]? initrd, Action<byte> serialOutput, StopLatch stop)
+    public MachineInstance(VmConfig config, IEngine engine, byte[] kernel, byte[] initrd, Action<byte> serialOutput, StopLatch stop)
     {
         _config = config;
         _stop = stop;
@@ -46,7 +46,7 @@ internal sealed class MachineInstance : IDisposable
 
             var topology = config.Topology;
             var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
-            CpuState boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress);
+            CpuState boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress).BootCpu;
 
             _vcpus = new IVcpu[topology.VcpuCount];
             for (int i = 0; i < _vcpus.Length; i++)

@@ -68,7 +68,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             MachineInstance machine;
             try
             {
-                machine = new MachineInstance(Config, Engine, kernel, Config.InitrdPath is null ? null : initrd, OnSerialOutput, latch);
+                machine = new MachineInstance(Config, Engine, kernel, initrd, OnSerialOutput, latch);
             }
             catch (Exception e)
             {
