@@ -7,7 +7,8 @@ namespace Sharpvisor.Machine.Devices.Input;
 /// The PC keyboard controller (an Intel 8042 as PS/2 machines have it) with nothing plugged into either port. It
 /// answers the controller commands Linux's i8042 probe uses, echoes bytes through its output buffer on request
 /// (0xD2/0xD3), reports a timeout (0xFF with status bit 6) for any byte sent to the absent keyboard or mouse, and
-/// turns a pulse of output-port bit 0 (command 0xFE, or 0xD1 with bit 0 clear) into a reset request.
+/// turns a pulse of output-port bit 0 (command 0xFE, or 0xD1 with bit 0 clear) into a reset request. The A20 bit of
+/// the output port is kept for reads but changes nothing: guest memory never wraps at 1 MiB.
 /// <para>
 /// Register it with <see cref="Attach"/>, which maps the data port (0x60) and the status/command port (0x64) as two
 /// 1-byte ranges and leaves 0x61-0x63 to other devices. As an <see cref="IBusDevice"/> its offsets count from 0x60:
