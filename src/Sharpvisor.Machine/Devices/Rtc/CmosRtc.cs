@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Memory;
 
 namespace Sharpvisor.Machine.Devices.Rtc;
 
@@ -58,6 +59,13 @@ public sealed class CmosRtc : IBusDevice
     private int _dayOfWeekAdjust;
     private byte _pendingFlags;
     private long _flagsCheckedTicks;
+
+    /// <summary>For a guest with <paramref name="ramSize"/> bytes of RAM laid out as <see cref="X86MemoryLayout"/> does.</summary>
+    /// <param name="utcNow">The host clock, in UTC; tests pass a fixed one.</param>
+    public CmosRtc(ulong ramSize, Func<DateTime>? utcNow = null)
+        : this(Math.Min(ramSize, X86MemoryLayout.MmioHoleStart), ramSize - Math.Min(ramSize, X86MemoryLayout.MmioHoleStart), utcNow)
+    {
+    }
 
     /// <param name="ramBelow4G">Guest RAM from address 0 up to the 32-bit MMIO hole.</param>
     /// <param name="ramAbove4G">Guest RAM from 4 GiB up.</param>

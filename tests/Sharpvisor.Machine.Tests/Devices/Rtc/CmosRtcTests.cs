@@ -300,6 +300,22 @@ public sealed class CmosRtcTests
     }
 
     [Fact]
+    public void TotalRamIsSplitAtTheMmioHole()
+    {
+        var rtc = new CmosRtc(4 * GiB, () => _now);              // 3 GiB below the hole, 1 GiB above 4 GiB
+        byte Read(byte index)
+        {
+            rtc.Write(0, [index]);
+            Span<byte> b = stackalloc byte[1];
+            rtc.Read(1, b);
+            return b[0];
+        }
+        Assert.Equal((3 * 1024 - 16) * 16, Read(0x34) | Read(0x35) << 8);
+        Assert.Equal(1024 * 16, Read(0x5B) | Read(0x5C) << 8 | Read(0x5D) << 16);
+        Assert.Equal(new DateTime(2024, 2, 29, 13, 45, 7), rtc.GuestTime);
+    }
+
+    [Fact]
     public void SmallGuestsRecordNoMemoryAbove16MiB()
     {
         Assert.Equal(0, Get(0x5B) | Get(0x5C) | Get(0x5D));
