@@ -8,6 +8,11 @@ public static class TestGuestCatalog
     public static IReadOnlyList<TestGuest> All { get; } =
     [
         HelloGuest.Create(),
+        IoEchoGuest.Create(),
+        Ring3ComputeGuest.Create(),
+        LapicTimerGuest.Create(),
+        MemoryWriterGuest.Create(),
+        PioLoopGuest.Create(),
     ];
 
     public static TestGuest Get(string name) =>

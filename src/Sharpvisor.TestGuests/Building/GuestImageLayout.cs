@@ -33,6 +33,8 @@ public static class GuestImageLayout
     /// <summary>Variables of the guest, zero at start; a page of its own so writes never hit a page holding code.</summary>
     public const ulong DataAddress = 0x10_8000;
     public const int DataSize = 0x1000;
+    /// <summary>The first data slot: the TSC read by the entry stub's first instruction.</summary>
+    public const ulong EntryTimeStampAddress = DataAddress;
 
     /// <summary>The 64-bit code starts here and the 32-bit stub jumps to its first byte.</summary>
     public const ulong CodeAddress = 0x10_9000;

@@ -37,7 +37,11 @@ public sealed class GuestProgram
         FailBeginLabel = Asm.CreateLabel("fail_begin");
         FailEndLabel = Asm.CreateLabel("fail_end");
         CommandLineValueLabel = Asm.CreateLabel("command_line_value");
+        EntryTimeStampSlot = AllocateData(8);
         StartInfoSlot = AllocateData(8);
+        EmulatedPortAccessesSlot = AllocateData(8);
+        if (EntryTimeStampSlot != GuestImageLayout.EntryTimeStampAddress)
+            throw new InvalidOperationException("the entry stub's time-stamp slot moved");
     }
 
     /// <summary>The guest's name, as it appears in its PASS/FAIL line.</summary>
@@ -45,8 +49,15 @@ public sealed class GuestProgram
 
     public Assembler Asm { get; }
 
+    /// <summary>The TSC as the first instruction of the PVH entry stub read it.</summary>
+    public ulong EntryTimeStampSlot { get; }
+
     /// <summary>Where the 64-bit entry saved EBX, the physical address of hvm_start_info.</summary>
     public ulong StartInfoSlot { get; }
+
+    /// <summary>How many ring-3 port accesses the #GP handler carried out because the CPU refused them despite
+    /// IOPL 3 (see <see cref="GuestImageBuilder"/>); 0 on engines that honour IOPL.</summary>
+    public ulong EmulatedPortAccessesSlot { get; }
 
     /// <summary>Writes DIL to COM1 once its transmitter holding register is empty.</summary>
     public Label PutChar => PutCharLabel;
