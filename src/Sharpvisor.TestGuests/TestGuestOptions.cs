@@ -33,8 +33,14 @@ public sealed record TestGuestOptions
     /// <summary>pio-loop: write/read pairs on the echo port unless the command line says iterations=.</summary>
     public uint PioLoopIterations { get; init; } = 100_000;
 
+    /// <summary>IOPL of the ring-3 guests (io-echo, ring3-compute, memory-writer). 3 lets them use ports directly;
+    /// 0 sends every ring-3 port access through the guest's #GP emulation, the path KVM-on-PVM always takes, so it
+    /// can be tested on engines that honour IOPL.</summary>
+    public int UserIopl { get; init; } = 3;
+
     public void Validate()
     {
+        if (UserIopl is < 0 or > 3) throw new ArgumentOutOfRangeException(nameof(UserIopl), "IOPL is 0-3");
         if (ComputeIterations == 0) throw new ArgumentOutOfRangeException(nameof(ComputeIterations), "must be at least 1");
         if (ComputeSeed == 0) throw new ArgumentOutOfRangeException(nameof(ComputeSeed), "xorshift64 never leaves 0");
         if (TimerTicks is < 1 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(TimerTicks));

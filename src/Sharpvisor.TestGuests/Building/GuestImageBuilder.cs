@@ -28,7 +28,7 @@ public static class GuestImageBuilder
     private const uint EferMsr = 0xC000_0080;
     private const uint EferLongModeEnable = 1U << 8;
     private const ulong RflagsReserved = 1UL << 1;
-    private const ulong RflagsIopl3 = 3UL << 12;
+    private const int RflagsIoplShift = 12;
 
     // Page-table entry bits.
     private const ulong Present = 1, Writable = 2, User = 4, WriteThrough = 8, CacheDisable = 0x10, LargePage = 0x80;
@@ -39,20 +39,24 @@ public static class GuestImageBuilder
     private static readonly HashSet<int> ExceptionsWithErrorCode = [8, 10, 11, 12, 13, 14, 17, 21, 29, 30];
 
     /// <summary>Builds the guest and returns its ELF file.</summary>
-    public static byte[] BuildElf(string name, GuestPrivilege privilege, Action<GuestProgram> emitMain)
+    /// <param name="userIopl">The IOPL ring-3 code runs with: 3 lets it reach ports directly; below 3 every port
+    /// access of ring 3 goes through the #GP emulation, as it does on engines that ignore IOPL.</param>
+    public static byte[] BuildElf(string name, GuestPrivilege privilege, Action<GuestProgram> emitMain, int userIopl = 3)
     {
-        byte[] image = BuildImage(name, privilege, emitMain);
+        byte[] image = BuildImage(name, privilege, emitMain, userIopl);
         return PvhElfWriter.Write(L.LoadAddress, image, L.ImageEnd - L.LoadAddress, (uint)L.Entry32Address);
     }
 
     /// <summary>The bytes of the PT_LOAD segment, starting at <see cref="GuestImageLayout.LoadAddress"/>.</summary>
-    public static byte[] BuildImage(string name, GuestPrivilege privilege, Action<GuestProgram> emitMain)
+    public static byte[] BuildImage(string name, GuestPrivilege privilege, Action<GuestProgram> emitMain, int userIopl = 3)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentOutOfRangeException.ThrowIfNegative(userIopl);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(userIopl, 3);
         var program = new GuestProgram(name);
         var a = program.Asm;
 
-        EmitEntry64(program, privilege);
+        EmitEntry64(program, privilege, userIopl);
         a.Label(ref program.MainLabel);
         emitMain(program);
         GuestRuntime.Emit(program);
@@ -117,7 +121,7 @@ public static class GuestImageBuilder
 
     /// <summary>Selectors and segments in 64-bit mode, the stack, hvm_start_info saved, IDT and TSS loaded, then
     /// main in the requested ring. main must not return; if it does, the guest reports a failure.</summary>
-    private static void EmitEntry64(GuestProgram p, GuestPrivilege privilege)
+    private static void EmitEntry64(GuestProgram p, GuestPrivilege privilege, int userIopl)
     {
         var a = p.Asm;
         var mainReturned = a.CreateLabel("main_returned");
@@ -146,7 +150,7 @@ public static class GuestImageBuilder
             a.mov(__qword_ptr[L.UserStackTop - 8], rax);
             a.push(L.UserDataSelector | 3);
             a.push((int)(L.UserStackTop - 8));
-            a.push((int)(RflagsReserved | RflagsIopl3));
+            a.push((int)(RflagsReserved | (ulong)userIopl << RflagsIoplShift));
             a.push(L.UserCodeSelector | 3);
             a.lea(rax, __[p.MainLabel]);
             a.push(rax);

@@ -18,7 +18,7 @@ internal static class IoEchoGuest
         "Writes patterns of widths 1/2/4 to the pc-testdev echo port and 1/2/4/8 to its echo memory and reads them back.",
         TestGuestRequirements.EchoDevice,
         minimumMemoryMiB: 16,
-        _ => GuestImageBuilder.BuildElf(Name, GuestPrivilege.User, Emit));
+        options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.User, Emit, options.UserIopl));
 
     private static void Emit(GuestProgram p)
     {
@@ -30,7 +30,7 @@ internal static class IoEchoGuest
         for (int step = 0; step < operations.Count; step++)
         {
             var op = operations[step];
-            if (op.Space == EchoSpace.Port) EmitPortAccess(a, op);
+            if (op.Space == EchoSpace.Port) EmitPortAccess(a, op, immediateForm: step % 2 == 1);
             else EmitMemoryAccess(a, op);
             if (op.IsWrite) continue;
             a.mov(r13, op.Value);
@@ -64,25 +64,40 @@ internal static class IoEchoGuest
         a.call(p.FailEnd);
     }
 
-    private static void EmitPortAccess(Assembler a, EchoOperation op)
+    /// <summary>Alternates the DX form and the immediate-port form of in/out, so both encodings are exercised
+    /// (natively, and through the #GP emulation where ring-3 port access traps).</summary>
+    private static void EmitPortAccess(Assembler a, EchoOperation op, bool immediateForm)
     {
-        a.mov(edx, (uint)op.Address);
+        byte port = (byte)op.Address;
+        if (!immediateForm) a.mov(edx, (uint)op.Address);
         if (op.IsWrite)
         {
             switch (op.Width)
             {
-                case 1: a.mov(al, (byte)op.Value); a.@out(dx, al); break;
-                case 2: a.mov(ax, (ushort)op.Value); a.@out(dx, ax); break;
-                default: a.mov(eax, (uint)op.Value); a.@out(dx, eax); break;
+                case 1: a.mov(al, (byte)op.Value); break;
+                case 2: a.mov(ax, (ushort)op.Value); break;
+                default: a.mov(eax, (uint)op.Value); break;
+            }
+            switch (op.Width, immediateForm)
+            {
+                case (1, false): a.@out(dx, al); break;
+                case (2, false): a.@out(dx, ax); break;
+                case (_, false): a.@out(dx, eax); break;
+                case (1, true): a.@out(port, al); break;
+                case (2, true): a.@out(port, ax); break;
+                default: a.@out(port, eax); break;
             }
             return;
         }
         a.xor(eax, eax);                               // in al/ax leaves the rest of RAX alone
-        switch (op.Width)
+        switch (op.Width, immediateForm)
         {
-            case 1: a.@in(al, dx); break;
-            case 2: a.@in(ax, dx); break;
-            default: a.@in(eax, dx); break;
+            case (1, false): a.@in(al, dx); break;
+            case (2, false): a.@in(ax, dx); break;
+            case (_, false): a.@in(eax, dx); break;
+            case (1, true): a.@in(al, port); break;
+            case (2, true): a.@in(ax, port); break;
+            default: a.@in(eax, port); break;
         }
     }
 

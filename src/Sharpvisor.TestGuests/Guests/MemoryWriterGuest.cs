@@ -31,7 +31,7 @@ internal static class MemoryWriterGuest
         "Dirties pages_per_sec pages a second of a buffer for a number of seconds, paced by the TSC, then verifies them.",
         TestGuestRequirements.TimeStampCounter,
         minimumMemoryMiB: 16 + (int)TestGuestOptions.Default.MemoryWriterBufferMiB + 16,
-        options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.User, p => Emit(p, options)));
+        options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.User, p => Emit(p, options), options.UserIopl));
 
     private static void Emit(GuestProgram p, TestGuestOptions options)
     {

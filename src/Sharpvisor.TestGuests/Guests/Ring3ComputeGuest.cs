@@ -17,7 +17,7 @@ internal static class Ring3ComputeGuest
         "In ring 3, steps xorshift64 a configurable number of times and checks the result against the host's.",
         TestGuestRequirements.None,
         minimumMemoryMiB: 16,
-        options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.User, p => Emit(p, options)));
+        options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.User, p => Emit(p, options), options.UserIopl));
 
     private static void Emit(GuestProgram p, TestGuestOptions options)
     {

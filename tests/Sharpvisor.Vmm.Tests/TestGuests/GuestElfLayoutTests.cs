@@ -168,4 +168,23 @@ public class GuestElfLayoutTests
         Assert.Equal(0x3000UL, elf.Load.MemorySize);
         Assert.Equal(0x100UL, elf.Load.FileSize);
     }
+
+    [Fact]
+    public void Io_echo_uses_both_encodings_of_in_and_out_at_every_width()
+    {
+        var elf = Build("io-echo");
+        var load = elf.Load;
+        ulong start = GuestImageLayout.CodeAddress;
+        byte[] code = elf.ReadPhysical(start, (int)(load.PhysicalAddress + load.FileSize - start));
+        var decoder = Iced.Intel.Decoder.Create(64, new ByteArrayCodeReader(code));
+        decoder.IP = start;
+        var seen = new HashSet<Code>();
+        while (decoder.IP < start + (ulong)code.Length) seen.Add(decoder.Decode().Code);
+        foreach (var expected in new[]
+                 {
+                     Code.In_AL_imm8, Code.In_AX_imm8, Code.In_EAX_imm8, Code.In_AL_DX, Code.In_AX_DX, Code.In_EAX_DX,
+                     Code.Out_imm8_AL, Code.Out_imm8_AX, Code.Out_imm8_EAX, Code.Out_DX_AL, Code.Out_DX_AX, Code.Out_DX_EAX,
+                 })
+            Assert.Contains(expected, seen);
+    }
 }

@@ -112,4 +112,32 @@ public class QemuGuestTests(ITestOutputHelper log)
         AssertPassed(guest, result);
         Assert.Contains("pio-loop: 777 iterations", result.Lines);
     }
+
+    [Theory]
+    [InlineData("io-echo", "")]
+    [InlineData("ring3-compute", "")]
+    [InlineData("memory-writer", "pages_per_sec=500 seconds=1 buffer_mib=1")]
+    public void Ring3_guests_pass_when_every_port_access_traps_as_on_PVM(string name, string append)
+    {
+        var guest = TestGuestCatalog.Get(name);
+        var result = Run(guest, append: append, options: new TestGuestOptions { UserIopl = 0, ComputeIterations = 1000 });
+        AssertPassed(guest, result);
+        if (name == "io-echo")
+        {
+            string line = Assert.Single(result.Lines, l => l.Contains("port accesses emulated after #GP: "));
+            long emulated = long.Parse(line[(line.LastIndexOf(' ') + 1)..]);
+            Assert.True(emulated >= 75, $"only {emulated} port accesses went through the #GP emulation");
+        }
+        if (name == "memory-writer")
+            Assert.Contains(result.Lines, l => l.EndsWith("(pit)"));   // calibrated with in/out imm8 from ring 3
+    }
+
+    [Fact]
+    public void Io_echo_passes_with_full_port_access()
+    {
+        var guest = TestGuestCatalog.Get("io-echo");
+        var result = Run(guest);
+        AssertPassed(guest, result);
+        Assert.Contains(result.Lines, l => l.EndsWith("port accesses emulated after #GP: 0"));
+    }
 }
