@@ -1,0 +1,14 @@
+namespace Sharpvisor.TestGuests;
+
+/// <summary>What a test guest needs from the machine besides RAM, COM1 and the debug-exit port.</summary>
+[Flags]
+public enum TestGuestRequirements
+{
+    None = 0,
+    /// <summary>The pc-testdev echo port (0xE0) and echo memory (0xFF000000); QEMU: -device pc-testdev.</summary>
+    EchoDevice = 1,
+    /// <summary>An xAPIC at 0xFEE00000 with a working timer.</summary>
+    LocalApic = 2,
+    /// <summary>The TSC, and a way to learn its rate: tsc_khz= on the command line, CPUID 0x40000010/0x15/0x16, or a PIT.</summary>
+    TimeStampCounter = 4,
+}

@@ -1,0 +1,72 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Sharpvisor.Vmm.Tests.TestGuests;
+
+/// <summary>Boots a test guest under qemu-system-x86_64 (TCG) and collects its serial output and exit status.</summary>
+internal static class QemuRunner
+{
+    public sealed record Result(int ExitCode, string Output, TimeSpan Elapsed)
+    {
+        public IReadOnlyList<string> Lines => Output.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+    }
+
+    public static string Binary { get; } = FindBinary();
+
+    private static string FindBinary()
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string candidate = Path.Combine(dir, "qemu-system-x86_64");
+            if (File.Exists(candidate)) return candidate;
+        }
+        return "";
+    }
+
+    public static Result Run(byte[] elf, string machine = "pc", string? append = null, bool pcTestdev = true,
+                             int memoryMiB = 256, int timeoutSeconds = 60)
+    {
+        Assert.True(Binary != "", "qemu-system-x86_64 is not on PATH: install it (apt-get install qemu-system-x86) to run the guest tests");
+        string file = Path.Combine(Path.GetTempPath(), $"sharpvisor-guest-{Guid.NewGuid():N}.elf");
+        File.WriteAllBytes(file, elf);
+        try
+        {
+            var psi = new ProcessStartInfo(Binary)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            };
+            foreach (string arg in new[]
+                     {
+                         "-accel", "tcg", "-M", machine, "-m", memoryMiB.ToString(), "-nographic", "-no-reboot",
+                         "-serial", "stdio", "-monitor", "none", "-net", "none",
+                         "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-kernel", file,
+                     })
+                psi.ArgumentList.Add(arg);
+            if (pcTestdev) { psi.ArgumentList.Add("-device"); psi.ArgumentList.Add("pc-testdev"); }
+            if (append != null) { psi.ArgumentList.Add("-append"); psi.ArgumentList.Add(append); }
+
+            var output = new StringBuilder();
+            var clock = Stopwatch.StartNew();
+            using var process = Process.Start(psi)!;
+            process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.Append(e.Data).Append('\n'); };
+            process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.Append(e.Data).Append('\n'); };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+                Assert.Fail($"QEMU did not stop within {timeoutSeconds} s; output so far:\n{output}");
+            }
+            process.WaitForExit();                    // drains the redirected streams
+            lock (output) return new Result(process.ExitCode, output.ToString(), clock.Elapsed);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
