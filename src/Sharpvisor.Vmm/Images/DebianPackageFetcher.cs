@@ -4,7 +4,7 @@ namespace Sharpvisor.Vmm.Images;
 
 /// <summary>
 /// Looks up, downloads and unpacks Debian binary packages with the host's apt and dpkg, without installing them:
-/// apt-cache show for the candidate version, apt-get download into a folder, dpkg -x into another.
+/// apt-cache show for the candidate versions, apt-get download into a folder, dpkg -x into another.
 /// When apt's package lists are empty or stale ("Unable to locate package", a 404 on download) it runs
 /// apt-get update once and retries.
 /// </summary>
@@ -19,48 +19,45 @@ public sealed class DebianPackageFetcher
         _progress = progress;
     }
 
-    /// <summary>The candidate version of a package, as apt would install it.</summary>
-    public Task<DebianPackage> ShowAsync(string packageName, CancellationToken ct) =>
+    /// <summary>The candidate versions of packages, as apt would install them, in the order asked for.</summary>
+    /// <remarks>One apt-cache run for all: each run parses all package lists, about a second here.</remarks>
+    public Task<IReadOnlyList<DebianPackage>> ShowAsync(IReadOnlyList<string> packageNames, CancellationToken ct) =>
         WithFreshListsAsync(async () =>
         {
-            var stanza = await ShowStanzaAsync(packageName, ct).ConfigureAwait(false);
-            return ToPackage(packageName, stanza);
+            var result = await ExternalProcess.RunAsync("apt-cache", ["show", "--no-all-versions", .. packageNames], null, ct)
+                .ConfigureAwait(false);
+            var stanzas = ParseStanzas(result.StandardOutput);
+            if (!result.Succeeded || packageNames.Any(name => !stanzas.ContainsKey(name)))
+            {
+                string missing = string.Join(", ", packageNames.Where(name => !stanzas.ContainsKey(name)));
+                if (missing.Length > 0 || LooksLikeStaleLists(result.StandardError))
+                    throw new StaleAptListsException($"apt-cache knows no package {missing}: {result.Describe()}");
+                throw new GuestImageException($"Looking up {string.Join(", ", packageNames)} failed: {result.Describe()}");
+            }
+            return (IReadOnlyList<DebianPackage>)packageNames.Select(name => ToPackage(name, stanzas[name])).ToArray();
         }, ct);
+
+    public async Task<DebianPackage> ShowAsync(string packageName, CancellationToken ct) =>
+        (await ShowAsync([packageName], ct).ConfigureAwait(false))[0];
 
     /// <summary>
-    /// The versioned package a metapackage such as linux-image-cloud-amd64 depends on, e.g.
-    /// linux-image-6.1.0-28-cloud-amd64, at the version the metapackage pins.
+    /// Downloads exactly these package versions into <paramref name="directory"/> with one apt-get run and returns
+    /// the .deb paths in the same order.
     /// </summary>
-    public Task<DebianPackage> ResolveDependencyAsync(string metaPackage, string dependencyPrefix, CancellationToken ct) =>
-        WithFreshListsAsync(async () =>
-        {
-            var meta = await ShowStanzaAsync(metaPackage, ct).ConfigureAwait(false);
-            string depends = meta.GetValueOrDefault("Depends", "");
-            string? target = depends.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .SelectMany(group => group.Split('|', StringSplitOptions.TrimEntries))
-                .Select(alternative => alternative.Split(' ', '(')[0].Trim())
-                .FirstOrDefault(name => name.StartsWith(dependencyPrefix, StringComparison.Ordinal) && name != metaPackage);
-            if (target is null)
-                throw new GuestImageException($"{metaPackage} depends on no package starting with '{dependencyPrefix}' (Depends: {depends}).");
-            var stanza = await ShowStanzaAsync(target, ct).ConfigureAwait(false);
-            return ToPackage(target, stanza);
-        }, ct);
-
-    /// <summary>Downloads exactly this package version into <paramref name="directory"/> and returns the .deb path.</summary>
-    public Task<string> DownloadAsync(DebianPackage package, string directory, CancellationToken ct) =>
+    public Task<IReadOnlyList<string>> DownloadAsync(IReadOnlyList<DebianPackage> packages, string directory, CancellationToken ct) =>
         WithFreshListsAsync(async () =>
         {
             Directory.CreateDirectory(directory);
-            var before = Directory.GetFiles(directory, "*.deb").ToHashSet(StringComparer.Ordinal);
-            _progress?.Report($"downloading {package.Name} {package.Version} ({FormatMebibytes(package.Size)})...");
+            foreach (var package in packages)
+                _progress?.Report($"downloading {package.Name} {package.Version} ({FormatMebibytes(package.Size)})...");
             var stopwatch = Stopwatch.StartNew();
             using var reporting = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            Task reporter = ReportDownloadProgressAsync(package, directory, reporting.Token);
+            Task reporter = ReportDownloadProgressAsync(packages.Sum(p => p.Size), directory, reporting.Token);
             ExternalProcessResult result;
             try
             {
-                result = await ExternalProcess.RunAsync("apt-get", ["download", "-q", package.PinnedName], directory, ct)
-                    .ConfigureAwait(false);
+                result = await ExternalProcess.RunAsync("apt-get", ["download", "-q", .. packages.Select(p => p.PinnedName)],
+                    directory, ct).ConfigureAwait(false);
             }
             finally
             {
@@ -70,12 +67,18 @@ public sealed class DebianPackageFetcher
             if (!result.Succeeded)
             {
                 if (LooksLikeStaleLists(result.StandardError)) throw new StaleAptListsException(result.Describe());
-                throw new GuestImageException($"Downloading {package.PinnedName} failed: {result.Describe()}");
+                throw new GuestImageException($"Downloading {string.Join(" ", packages.Select(p => p.PinnedName))} failed: {result.Describe()}");
             }
-            string? deb = Directory.GetFiles(directory, "*.deb").FirstOrDefault(f => !before.Contains(f));
-            if (deb is null) throw new GuestImageException($"apt-get download {package.PinnedName} left no .deb in {directory}.");
-            _progress?.Report($"downloaded {package.Name} in {stopwatch.Elapsed.TotalSeconds:0.0} s");
-            return deb;
+            var debs = new List<string>();
+            foreach (var package in packages)
+            {
+                // apt names the file name_version_arch.deb with the version's ':' escaped as %3a.
+                string? deb = Directory.GetFiles(directory, $"{package.Name}_*.deb").SingleOrDefault();
+                if (deb is null) throw new GuestImageException($"apt-get download {package.PinnedName} left no .deb in {directory}.");
+                debs.Add(deb);
+            }
+            _progress?.Report($"downloaded {FormatMebibytes(packages.Sum(p => p.Size))} in {stopwatch.Elapsed.TotalSeconds:0.0} s");
+            return (IReadOnlyList<string>)debs;
         }, ct);
 
     /// <summary>Unpacks a .deb's files into <paramref name="destination"/> (dpkg -x; nothing is installed).</summary>
@@ -134,29 +137,23 @@ public sealed class DebianPackageFetcher
         aptError.Contains("Can't select", StringComparison.Ordinal) ||     // pinned version no longer in the lists
         aptError.Contains("404", StringComparison.Ordinal);                // the lists name a file the mirror dropped
 
-    private static async Task<Dictionary<string, string>> ShowStanzaAsync(string packageName, CancellationToken ct)
+    /// <summary>deb822 stanzas by their Package field (the first one per package); continuation lines are joined.</summary>
+    private static Dictionary<string, Dictionary<string, string>> ParseStanzas(string text)
     {
-        var result = await ExternalProcess.RunAsync("apt-cache", ["show", "--no-all-versions", packageName], null, ct)
-            .ConfigureAwait(false);
-        if (!result.Succeeded || result.StandardOutput.Trim().Length == 0)
-        {
-            if (LooksLikeStaleLists(result.StandardError) || result.StandardOutput.Trim().Length == 0)
-                throw new StaleAptListsException($"apt-cache knows no package {packageName}: {result.Describe()}");
-            throw new GuestImageException($"Looking up {packageName} failed: {result.Describe()}");
-        }
-        return ParseFirstStanza(result.StandardOutput);
-    }
-
-    /// <summary>The fields of the first deb822 stanza; continuation lines are joined to their field.</summary>
-    private static Dictionary<string, string> ParseFirstStanza(string text)
-    {
+        var stanzas = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
         var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         string? lastKey = null;
+        void Close()
+        {
+            if (fields.TryGetValue("Package", out string? name)) stanzas.TryAdd(name, fields);
+            fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            lastKey = null;
+        }
         foreach (string line in text.Split('\n'))
         {
             if (line.Trim().Length == 0)
             {
-                if (fields.Count > 0) break;
+                Close();
                 continue;
             }
             if ((line[0] == ' ' || line[0] == '\t') && lastKey is not null)
@@ -169,7 +166,8 @@ public sealed class DebianPackageFetcher
             lastKey = line[..colon].Trim();
             fields[lastKey] = line[(colon + 1)..].Trim();
         }
-        return fields;
+        Close();
+        return stanzas;
     }
 
     private static DebianPackage ToPackage(string name, Dictionary<string, string> stanza)
@@ -177,12 +175,12 @@ public sealed class DebianPackageFetcher
         if (!stanza.TryGetValue("Version", out string? version) || version.Length == 0)
             throw new GuestImageException($"apt-cache show {name} gave no Version.");
         long size = stanza.TryGetValue("Size", out string? sizeText) && long.TryParse(sizeText, out long parsed) ? parsed : 0;
-        return new DebianPackage(stanza.GetValueOrDefault("Package", name), version, size);
+        return new DebianPackage(name, version, size, stanza.GetValueOrDefault("Depends", ""));
     }
 
-    private async Task ReportDownloadProgressAsync(DebianPackage package, string directory, CancellationToken ct)
+    private async Task ReportDownloadProgressAsync(long totalBytes, string directory, CancellationToken ct)
     {
-        if (_progress is null || package.Size <= 0) return;
+        if (_progress is null || totalBytes <= 0) return;
         int lastPercent = -1;
         try
         {
@@ -191,10 +189,10 @@ public sealed class DebianPackageFetcher
                 await Task.Delay(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
                 // apt writes into the target folder (or its partial/ subfolder) while fetching.
                 long bytes = new DirectoryInfo(directory).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
-                int percent = (int)Math.Min(100, bytes * 100 / package.Size);
+                int percent = (int)Math.Min(100, bytes * 100 / totalBytes);
                 if (percent != lastPercent)
                 {
-                    _progress.Report($"downloading {package.Name}: {percent}% of {FormatMebibytes(package.Size)}");
+                    _progress.Report($"downloading: {percent}% of {FormatMebibytes(totalBytes)}");
                     lastPercent = percent;
                 }
             }

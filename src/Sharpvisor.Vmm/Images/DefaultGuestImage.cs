@@ -114,14 +114,14 @@ public static class DefaultGuestImage
         try
         {
             var fetcher = new DebianPackageFetcher(progress);
-            DebianPackage kernelPackage = await fetcher.ResolveDependencyAsync(KernelMetaPackage, "linux-image-", ct)
-                .ConfigureAwait(false);
-            DebianPackage busyboxPackage = await fetcher.ShowAsync(BusyboxPackage, ct).ConfigureAwait(false);
+            var packages = await fetcher.ShowAsync([KernelMetaPackage, BusyboxPackage], ct).ConfigureAwait(false);
+            string kernelPackageName = packages[0].FindDependency("linux-image-")
+                ?? throw new GuestImageException($"{KernelMetaPackage} depends on no linux-image package ({packages[0].Depends}).");
+            DebianPackage kernelPackage = await fetcher.ShowAsync(kernelPackageName, ct).ConfigureAwait(false);
+            DebianPackage busyboxPackage = packages[1];
 
-            string kernelDeb = await fetcher.DownloadAsync(kernelPackage, Path.Combine(downloads.FullName, "kernel"), ct)
-                .ConfigureAwait(false);
-            string busyboxDeb = await fetcher.DownloadAsync(busyboxPackage, Path.Combine(downloads.FullName, "busybox"), ct)
-                .ConfigureAwait(false);
+            var debs = await fetcher.DownloadAsync([kernelPackage, busyboxPackage], downloads.FullName, ct).ConfigureAwait(false);
+            string kernelDeb = debs[0], busyboxDeb = debs[1];
 
             string root = Path.Combine(staging, "root");
             await fetcher.ExtractAsync(kernelDeb, root, ct).ConfigureAwait(false);
