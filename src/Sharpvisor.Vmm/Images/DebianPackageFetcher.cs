@@ -10,13 +10,22 @@ namespace Sharpvisor.Vmm.Images;
 /// </summary>
 public sealed class DebianPackageFetcher
 {
-    private const string AptListsDirectory = "/var/lib/apt/lists";
+    private const string DefaultListsDirectory = "/var/lib/apt/lists";
+    private const string ListsOption = "Dir::State::Lists=";
     private readonly IProgress<string>? _progress;
+    private readonly string[] _aptArguments;
+    private readonly string _listsDirectory;
     private bool _listsUpdated;
 
-    public DebianPackageFetcher(IProgress<string>? progress = null)
+    /// <param name="progress">Receives one line per step.</param>
+    /// <param name="aptOptions">apt configuration items ("Key=Value") passed as -o to every apt run, e.g.
+    /// "Dir::State::Lists=/some/folder" to use package lists of one's own.</param>
+    public DebianPackageFetcher(IProgress<string>? progress = null, IReadOnlyList<string>? aptOptions = null)
     {
         _progress = progress;
+        _aptArguments = (aptOptions ?? []).SelectMany(option => new[] { "-o", option }).ToArray();
+        _listsDirectory = (aptOptions ?? []).LastOrDefault(o => o.StartsWith(ListsOption, StringComparison.Ordinal))?
+            [ListsOption.Length..] ?? DefaultListsDirectory;
     }
 
     /// <summary>The candidate versions of packages, as apt would install them, in the order asked for.</summary>
@@ -24,7 +33,7 @@ public sealed class DebianPackageFetcher
     public Task<IReadOnlyList<DebianPackage>> ShowAsync(IReadOnlyList<string> packageNames, CancellationToken ct) =>
         WithFreshListsAsync(async () =>
         {
-            var result = await ExternalProcess.RunAsync("apt-cache", ["show", "--no-all-versions", .. packageNames], null, ct)
+            var result = await ExternalProcess.RunAsync("apt-cache", [.. _aptArguments, "show", "--no-all-versions", .. packageNames], null, ct)
                 .ConfigureAwait(false);
             var stanzas = ParseStanzas(result.StandardOutput);
             if (!result.Succeeded || packageNames.Any(name => !stanzas.ContainsKey(name)))
@@ -56,7 +65,7 @@ public sealed class DebianPackageFetcher
             ExternalProcessResult result;
             try
             {
-                result = await ExternalProcess.RunAsync("apt-get", ["download", "-q", .. packages.Select(p => p.PinnedName)],
+                result = await ExternalProcess.RunAsync("apt-get", [.. _aptArguments, "download", "-q", .. packages.Select(p => p.PinnedName)],
                     directory, ct).ConfigureAwait(false);
             }
             finally
@@ -123,13 +132,12 @@ public sealed class DebianPackageFetcher
     {
         _listsUpdated = true;
         _progress?.Report($"running apt-get update ({FirstLine(reason)})");
-        var result = await ExternalProcess.RunAsync("apt-get", ["update", "-q"], null, ct).ConfigureAwait(false);
+        var result = await ExternalProcess.RunAsync("apt-get", [.. _aptArguments, "update", "-q"], null, ct).ConfigureAwait(false);
         if (!result.Succeeded) throw new GuestImageException($"apt-get update failed: {result.Describe()}");
     }
 
-    private static bool AptListsLookEmpty() =>
-        Directory.Exists(AptListsDirectory) &&
-        !Directory.EnumerateFiles(AptListsDirectory, "*_Packages*").Any();
+    private bool AptListsLookEmpty() =>
+        !Directory.Exists(_listsDirectory) || !Directory.EnumerateFiles(_listsDirectory, "*_Packages*").Any();
 
     private static bool LooksLikeStaleLists(string aptError) =>
         aptError.Contains("Unable to locate package", StringComparison.Ordinal) ||

@@ -108,6 +108,8 @@ public static class DefaultGuestImage
         Directory.CreateDirectory(directory);
         // Nothing is valid from here until the new manifest is written.
         File.Delete(Path.Combine(directory, ManifestFileName));
+        // Temporary files of a build that crashed (we hold the lock, so no build is running).
+        foreach (string leftover in Directory.GetFiles(directory, "*.tmp-*")) File.Delete(leftover);
         string staging = directory + ".build";
         DeleteDirectoryIfPresent(staging);
         DirectoryInfo downloads = Directory.CreateTempSubdirectory("sharpvisor-apt-");
