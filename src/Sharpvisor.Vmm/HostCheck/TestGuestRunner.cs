@@ -12,7 +12,8 @@ namespace Sharpvisor.Vmm.HostCheck;
 public static class TestGuestRunner
 {
     public static TestGuestRun Run(IEngine engine, TestGuest guest, TimeSpan timeout, TestGuestOptions? options = null,
-        string commandLine = "", CpuTopology? topology = null, Action<VirtualMachine>? onStarted = null)
+        string commandLine = "", CpuTopology? topology = null, Action<VirtualMachine>? onStarted = null,
+        bool testDevices = true)
     {
         string dir = Directory.CreateTempSubdirectory("sharpvisor-guest-").FullName;
         try
@@ -25,7 +26,7 @@ public static class TestGuestRunner
                 CommandLine = commandLine,
                 MemoryBytes = (ulong)Math.Max(128, guest.MinimumMemoryMiB) << 20,
                 Topology = topology ?? CpuTopology.Flat(1),
-                TestDevices = true,
+                TestDevices = testDevices,
                 NoReboot = true,
             };
             var output = new StringBuilder();
