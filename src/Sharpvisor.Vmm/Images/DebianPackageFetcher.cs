@@ -54,41 +54,59 @@ public sealed class DebianPackageFetcher
     /// the .deb paths in the same order.
     /// </summary>
     public Task<IReadOnlyList<string>> DownloadAsync(IReadOnlyList<DebianPackage> packages, string directory, CancellationToken ct) =>
+        WithFreshListsAsync(() => DownloadOnceAsync(packages, directory, ct), ct);
+
+    /// <summary>
+    /// Resolves packages with <paramref name="resolve"/> (e.g. through <see cref="ShowAsync(IReadOnlyList{string}, CancellationToken)"/>)
+    /// and downloads them. If the download shows the lists are stale (the version is gone from the mirror), the lists
+    /// are updated once and the packages resolved again, since the old versions will not come back.
+    /// </summary>
+    public Task<IReadOnlyList<(DebianPackage Package, string DebPath)>> ResolveAndDownloadAsync(
+        Func<CancellationToken, Task<IReadOnlyList<DebianPackage>>> resolve, string directory, CancellationToken ct) =>
         WithFreshListsAsync(async () =>
         {
-            Directory.CreateDirectory(directory);
-            foreach (var package in packages)
-                _progress?.Report($"downloading {package.Name} {package.Version} ({FormatMebibytes(package.Size)})...");
-            var stopwatch = Stopwatch.StartNew();
-            using var reporting = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            Task reporter = ReportDownloadProgressAsync(packages.Sum(p => p.Size), directory, reporting.Token);
-            ExternalProcessResult result;
-            try
-            {
-                result = await ExternalProcess.RunAsync("apt-get", [.. _aptArguments, "download", "-q", .. packages.Select(p => p.PinnedName)],
-                    directory, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                reporting.Cancel();
-                await reporter.ConfigureAwait(false);
-            }
-            if (!result.Succeeded)
-            {
-                if (LooksLikeStaleLists(result.StandardError)) throw new StaleAptListsException(result.Describe());
-                throw new GuestImageException($"Downloading {string.Join(" ", packages.Select(p => p.PinnedName))} failed: {result.Describe()}");
-            }
-            var debs = new List<string>();
-            foreach (var package in packages)
-            {
-                // apt names the file name_version_arch.deb with the version's ':' escaped as %3a.
-                string? deb = Directory.GetFiles(directory, $"{package.Name}_*.deb").SingleOrDefault();
-                if (deb is null) throw new GuestImageException($"apt-get download {package.PinnedName} left no .deb in {directory}.");
-                debs.Add(deb);
-            }
-            _progress?.Report($"downloaded {FormatMebibytes(packages.Sum(p => p.Size))} in {stopwatch.Elapsed.TotalSeconds:0.0} s");
-            return (IReadOnlyList<string>)debs;
+            var packages = await resolve(ct).ConfigureAwait(false);
+            var debs = await DownloadOnceAsync(packages, directory, ct).ConfigureAwait(false);
+            return (IReadOnlyList<(DebianPackage, string)>)packages.Zip(debs).ToArray();
         }, ct);
+
+    private async Task<IReadOnlyList<string>> DownloadOnceAsync(IReadOnlyList<DebianPackage> packages, string directory,
+        CancellationToken ct)
+    {
+        Directory.CreateDirectory(directory);
+        foreach (var package in packages)
+            _progress?.Report($"downloading {package.Name} {package.Version} ({FormatMebibytes(package.Size)})...");
+        var stopwatch = Stopwatch.StartNew();
+        using var reporting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        Task reporter = ReportDownloadProgressAsync(packages.Sum(p => p.Size), directory, reporting.Token);
+        ExternalProcessResult result;
+        try
+        {
+            result = await ExternalProcess.RunAsync("apt-get", [.. _aptArguments, "download", "-q", .. packages.Select(p => p.PinnedName)],
+                directory, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            reporting.Cancel();
+            await reporter.ConfigureAwait(false);
+        }
+        if (!result.Succeeded)
+        {
+            if (LooksLikeStaleLists(result.StandardError)) throw new StaleAptListsException(result.Describe());
+            throw new GuestImageException($"Downloading {string.Join(" ", packages.Select(p => p.PinnedName))} failed: {result.Describe()}");
+        }
+        var debs = new List<string>();
+        foreach (var package in packages)
+        {
+            // apt names the file name_version_arch.deb with the version's ':' escaped as %3a.
+            string pattern = $"{package.Name}_{package.Version.Replace(":", "%3a")}_*.deb";
+            string? deb = Directory.GetFiles(directory, pattern).SingleOrDefault();
+            if (deb is null) throw new GuestImageException($"apt-get download {package.PinnedName} left no {pattern} in {directory}.");
+            debs.Add(deb);
+        }
+        _progress?.Report($"downloaded {FormatMebibytes(packages.Sum(p => p.Size))} in {stopwatch.Elapsed.TotalSeconds:0.0} s");
+        return debs;
+    }
 
     /// <summary>Unpacks a .deb's files into <paramref name="destination"/> (dpkg -x; nothing is installed).</summary>
     public async Task ExtractAsync(string debPath, string destination, CancellationToken ct)
@@ -142,7 +160,7 @@ public sealed class DebianPackageFetcher
     private static bool LooksLikeStaleLists(string aptError) =>
         aptError.Contains("Unable to locate package", StringComparison.Ordinal) ||
         aptError.Contains("No packages found", StringComparison.Ordinal) ||
-        aptError.Contains("Can't select", StringComparison.Ordinal) ||     // pinned version no longer in the lists
+        aptError.Contains("was not found", StringComparison.Ordinal) ||    // pinned version no longer in the lists
         aptError.Contains("404", StringComparison.Ordinal);                // the lists name a file the mirror dropped
 
     /// <summary>deb822 stanzas by their Package field (the first one per package); continuation lines are joined.</summary>

@@ -116,14 +116,15 @@ public static class DefaultGuestImage
         try
         {
             var fetcher = new DebianPackageFetcher(progress);
-            var packages = await fetcher.ShowAsync([KernelMetaPackage, BusyboxPackage], ct).ConfigureAwait(false);
-            string kernelPackageName = packages[0].FindDependency("linux-image-")
-                ?? throw new GuestImageException($"{KernelMetaPackage} depends on no linux-image package ({packages[0].Depends}).");
-            DebianPackage kernelPackage = await fetcher.ShowAsync(kernelPackageName, ct).ConfigureAwait(false);
-            DebianPackage busyboxPackage = packages[1];
-
-            var debs = await fetcher.DownloadAsync([kernelPackage, busyboxPackage], downloads.FullName, ct).ConfigureAwait(false);
-            string kernelDeb = debs[0], busyboxDeb = debs[1];
+            var downloaded = await fetcher.ResolveAndDownloadAsync(async token =>
+            {
+                var found = await fetcher.ShowAsync([KernelMetaPackage, BusyboxPackage], token).ConfigureAwait(false);
+                string kernelName = found[0].FindDependency("linux-image-")
+                    ?? throw new GuestImageException($"{KernelMetaPackage} depends on no linux-image package ({found[0].Depends}).");
+                return [await fetcher.ShowAsync(kernelName, token).ConfigureAwait(false), found[1]];
+            }, downloads.FullName, ct).ConfigureAwait(false);
+            var (kernelPackage, kernelDeb) = downloaded[0];
+            var (busyboxPackage, busyboxDeb) = downloaded[1];
 
             string root = Path.Combine(staging, "root");
             await fetcher.ExtractAsync(kernelDeb, root, ct).ConfigureAwait(false);

@@ -23,6 +23,18 @@ public sealed class CacheLockTests : IDisposable
     }
 
     [Fact]
+    public void Another_process_sees_the_lock_as_an_flock()
+    {
+        string path = Path.Combine(_directory.FullName, "image.lock");
+        using (CacheLock.TryAcquire(path))
+        {
+            // util-linux flock -n fails with 1 when the file is locked by someone else.
+            Assert.Equal(1, HostTools.Run("flock", ["-n", path, "true"], null).ExitCode);
+        }
+        Assert.Equal(0, HostTools.Run("flock", ["-n", path, "true"], null).ExitCode);
+    }
+
+    [Fact]
     public async Task A_waiter_gets_the_lock_once_the_holder_releases_it()
     {
         string path = Path.Combine(_directory.FullName, "sub", "image.lock");

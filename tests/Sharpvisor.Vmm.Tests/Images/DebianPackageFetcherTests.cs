@@ -39,5 +39,19 @@ public sealed class DebianPackageFetcherTests : IDisposable
             () => second.ShowAsync("sharpvisor-no-such-package", timeout.Token));
         Assert.Contains("Still failing after apt-get update", error.Message);
         Assert.Single(lines, l => l.StartsWith("running apt-get update (apt-cache knows no package sharpvisor-no-such-package"));
+
+        // A version that vanished from the mirror: one update, then the packages are resolved again and fetched.
+        lines.Clear();
+        var third = new DebianPackageFetcher(new SynchronousProgress(lines), options);
+        int resolutions = 0;
+        var fetched = await third.ResolveAndDownloadAsync(async token =>
+        {
+            var current = await third.ShowAsync("busybox-static", token);
+            return [++resolutions == 1 ? current with { Version = "0.0-sharpvisor-gone" } : current];
+        }, Path.Combine(_temp.FullName, "debs2"), timeout.Token);
+        Assert.Equal(2, resolutions);
+        Assert.Single(lines, l => l.StartsWith("running apt-get update (") && l.Contains("'0.0-sharpvisor-gone' for 'busybox-static' was not found"));
+        Assert.Equal(busybox, fetched[0].Package);
+        Assert.Equal(Path.GetFileName(debs[0]), Path.GetFileName(fetched[0].DebPath));
     }
 }

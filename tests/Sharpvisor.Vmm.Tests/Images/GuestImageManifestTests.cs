@@ -26,7 +26,7 @@ public sealed class GuestImageManifestTests : IDisposable
             KernelPackageVersion = "6.1.999-1",
             KernelRelease = "6.1.0-99-cloud-amd64",
             BusyboxPackage = "busybox-static",
-            BusyboxVersion = "1:1.35.0-4",
+            BusyboxVersion = "1:1.35.0-4+deb12u1",
             Modules = ["virtio_ring", "virtio"],
             Files = new Dictionary<string, GuestImageFile>
             {
@@ -108,6 +108,7 @@ public sealed class GuestImageManifestTests : IDisposable
         Assert.Equal(manifest.Files[DefaultGuestImage.KernelFileName], back.Files[DefaultGuestImage.KernelFileName]);
         Assert.Contains("\"kernelRelease\": \"6.1.0-99-cloud-amd64\"", json);
         Assert.Contains("\"sha256\": \"", json);
+        Assert.Contains("\"busyboxVersion\": \"1:1.35.0-4+deb12u1\"", json);
         Assert.Throws<System.Text.Json.JsonException>(() => GuestImageManifest.FromJson("{\"version\":1}"));
     }
 }
