@@ -43,7 +43,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         {
             if (KvmCalls.CheckExtension(kvm, KvmCapabilities.SetTssAddr) != 0)
             {
-                KvmCalls.Ioctl(_vm, KvmIoctls.SetTssAddr, (nint)TssAddress, "SET_TSS_ADDR");
+                KvmCalls.Ioctl(_vm, KvmIoctls.SetTssAddr, unchecked((nint)TssAddress), "SET_TSS_ADDR");
                 ulong identity = IdentityMapAddress;
                 KvmSyscalls.ioctl(_vm.Fd, KvmIoctls.SetIdentityMapAddr, &identity); // optional: absent on AMD-only hosts
             }
