@@ -107,7 +107,10 @@ internal static class RunCommand
         ISerialBackend backend;
         try
         {
-            backend = SerialBackends.Create(config.Serial, Console.OpenStandardInput(), Console.OpenStandardOutput(), terminal is not null);
+            // Raw file descriptors, not Console streams: .NET's console layer would interpret terminal input itself.
+            var stdin = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1);
+            var stdout = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1);
+            backend = SerialBackends.Create(config.Serial, stdin, stdout, terminal is not null);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {
