@@ -9,6 +9,6 @@ public enum TestGuestRequirements
     EchoDevice = 1,
     /// <summary>An xAPIC at 0xFEE00000 with a working timer.</summary>
     LocalApic = 2,
-    /// <summary>The TSC, and a way to learn its rate: tsc_khz= on the command line, CPUID 0x40000010/0x15/0x16, or a PIT.</summary>
+    /// <summary>The TSC, and a way to learn its rate: tsc_khz= on the command line, CPUID 0x40000010/0x15/0x16, a PIT behind port 0x61 or the CMOS RTC.</summary>
     TimeStampCounter = 4,
 }

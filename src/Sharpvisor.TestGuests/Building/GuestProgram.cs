@@ -99,8 +99,8 @@ public sealed class GuestProgram
     {
         if (!_texts.TryGetValue(text, out var label))
         {
-            if (text.Any(c => c == '\0' || c > 0x7E && c != '\n'))
-                throw new ArgumentException("guest strings are printable ASCII", nameof(text));
+            if (text.Any(c => c != '\n' && (c < 0x20 || c > 0x7E)))
+                throw new ArgumentException("guest strings are printable ASCII and line feeds", nameof(text));
             label = Asm.CreateLabel();
             _texts.Add(text, label);
         }

@@ -6,8 +6,8 @@ namespace Sharpvisor.TestGuests.Elf;
 /// Writes an ELF64 x86-64 executable for the PVH boot ABI: one PT_LOAD segment at a physical address, and a PT_NOTE
 /// segment with the Xen note XEN_ELFNOTE_PHYS32_ENTRY that names the 32-bit entry point.
 /// <para>The note's descriptor is 8 bytes: the 32-bit address zero-extended, as x86-64 Linux kernels have long written
-/// it. Readers that take 4 bytes (the Xen ABI) get the address, and so does QEMU up to 9.x, which reads 8 bytes from
-/// the descriptor of an ELF64 note.</para>
+/// it. Readers that take 4 bytes (the Xen ABI) get the address, and so does older QEMU (7.2 here; changed in late
+/// 2024), which reads 8 bytes from the descriptor of an ELF64 note.</para>
 /// </summary>
 public static class PvhElfWriter
 {

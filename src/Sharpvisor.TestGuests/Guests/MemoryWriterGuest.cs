@@ -15,8 +15,10 @@ namespace Sharpvisor.TestGuests.Guests;
 /// After the last round, page p must hold the sequence number w of its last write,
 /// w = p + P * floor((W - 1 - p) / P) for W writes in all and P pages, and the round w / pages_per_sec + 1.</para>
 /// <para>The TSC rate comes from, in order: tsc_khz= on the command line; CPUID 0x40000010 EAX (the KVM/VMware timing
-/// leaf) when a hypervisor advertises it; CPUID 0x15 (crystal clock and ratio); CPUID 0x16 (base MHz); else 50 ms of
-/// PIT channel 2 counted with the TSC, as Linux calibrates. The line before the first round names the source.</para>
+/// leaf) when a hypervisor advertises it; CPUID 0x15 (crystal clock and ratio); CPUID 0x16 (base MHz); 50 ms of
+/// PIT channel 2 counted with the TSC, as Linux calibrates (needs port 0x61, which QEMU's microvm lacks under TCG);
+/// else the TSC between two ticks of the CMOS RTC seconds register (takes up to 2 s). A measured rate under 100 MHz
+/// is taken as a missing timer. The line before the first round names the source.</para>
 /// </summary>
 internal static class MemoryWriterGuest
 {
@@ -25,6 +27,9 @@ internal static class MemoryWriterGuest
     public const uint MaxBufferMiB = 2048;
     private const int PitHz = 1_193_182;
     private const int PitCalibrationMs = 50;
+    private const int RtcPollLimit = 50_000_000;
+    /// <summary>A measured rate below 100 MHz means the timer was not really there (port 0x61 read as all ones).</summary>
+    private const int MinimumMeasuredKhz = 100_000;
 
     public static TestGuest Create() => new(
         Name,
@@ -242,7 +247,12 @@ internal static class MemoryWriterGuest
         var viaPit = a.CreateLabel();
         var pitPoll = a.CreateLabel();
         var pitExpired = a.CreateLabel();
-        var pitAbsent = a.CreateLabel();
+        var viaRtc = a.CreateLabel();
+        var rtcFirstEdge = a.CreateLabel();
+        var rtcFirstEdgeSeen = a.CreateLabel();
+        var rtcSecondEdge = a.CreateLabel();
+        var rtcSecondEdgeSeen = a.CreateLabel();
+        var none = a.CreateLabel();
         var done = a.CreateLabel();
 
         a.Label(ref detectTsc);
@@ -304,7 +314,7 @@ internal static class MemoryWriterGuest
         a.jnz(done);
 
         // PIT channel 2, mode 0, counted down over 50 ms with the gate on and the speaker off; port 0x61 bit 5
-        // shows its output going high at the end.
+        // shows its output going high at the end. Right after programming it must read low, or nothing is there.
         a.Label(ref viaPit);
         a.@in(al, 0x61);
         a.and(al, 0xFC);
@@ -319,6 +329,9 @@ internal static class MemoryWriterGuest
         a.@out(0x42, al);
         p.ReadTimeStampCounter();
         a.mov(r9, rax);
+        a.@in(al, 0x61);
+        a.test(al, 0x20);
+        a.jnz(viaRtc);
         a.mov(ecx, 100_000_000);                              // give up on a PIT that never fires
         a.Label(ref pitPoll);
         a.@in(al, 0x61);
@@ -326,7 +339,7 @@ internal static class MemoryWriterGuest
         a.jnz(pitExpired);
         a.dec(ecx);
         a.jnz(pitPoll);
-        a.jmp(pitAbsent);
+        a.jmp(viaRtc);
         a.Label(ref pitExpired);
         p.ReadTimeStampCounter();
         a.sub(rax, r9);
@@ -334,8 +347,48 @@ internal static class MemoryWriterGuest
         a.mov(ecx, PitCalibrationMs);
         a.div(rcx);
         a.lea(rdi, __[p.Text("pit")]);
-        a.jmp(done);
-        a.Label(ref pitAbsent);
+        a.cmp(rax, MinimumMeasuredKhz);
+        a.jae(done);
+
+        // CMOS RTC: the TSC between two changes of the seconds register is one second. Up to 2 s; last resort.
+        a.Label(ref viaRtc);
+        a.mov(al, 0x00);                                      // seconds
+        a.@out(0x70, al);
+        a.@in(al, 0x71);
+        a.cmp(al, 0x60);                                      // 0xFF: no RTC; seconds are at most 0x59 (BCD) or 59
+        a.jae(none);
+        a.mov(r10d, eax);
+        a.mov(ecx, RtcPollLimit);
+        a.Label(ref rtcFirstEdge);
+        a.@in(al, 0x71);
+        a.cmp(al, r10b);
+        a.jne(rtcFirstEdgeSeen);
+        a.dec(ecx);
+        a.jnz(rtcFirstEdge);
+        a.jmp(none);
+        a.Label(ref rtcFirstEdgeSeen);
+        a.mov(r10d, eax);
+        p.ReadTimeStampCounter();
+        a.mov(r9, rax);
+        a.mov(ecx, RtcPollLimit);
+        a.Label(ref rtcSecondEdge);
+        a.@in(al, 0x71);
+        a.cmp(al, r10b);
+        a.jne(rtcSecondEdgeSeen);
+        a.dec(ecx);
+        a.jnz(rtcSecondEdge);
+        a.jmp(none);
+        a.Label(ref rtcSecondEdgeSeen);
+        p.ReadTimeStampCounter();
+        a.sub(rax, r9);
+        a.xor(edx, edx);
+        a.mov(ecx, 1000);
+        a.div(rcx);
+        a.lea(rdi, __[p.Text("rtc")]);
+        a.cmp(rax, MinimumMeasuredKhz);
+        a.jae(done);
+
+        a.Label(ref none);
         a.xor(eax, eax);
         a.lea(rdi, __[p.Text("none")]);
 
