@@ -51,7 +51,7 @@ internal sealed class MachineInstance : IDisposable
             _vcpus = new IVcpu[topology.VcpuCount];
             for (int i = 0; i < _vcpus.Length; i++)
             {
-                var cpuid = CpuidShaper.Shape(EngineVm.SupportedCpuid, topology, i);
+                var cpuid = CpuidShaper.Shape(CpuidPolicy.Filter(EngineVm.SupportedCpuid), topology, i);
                 _vcpus[i] = EngineVm.CreateVcpu(i, topology.ApicId(i), cpuid);
             }
             // vCPU 0 starts at the kernel's entry; the others wait in the engine for INIT and SIPI from the guest.

@@ -75,3 +75,28 @@ public class CpuTopologyTests
         Assert.Equal(0u, leaf1.Ebx >> 24);
     }
 }
+
+public class CpuidPolicyTests
+{
+    [Fact]
+    public void XsaveComponentsBeyondFourKibAndThePmuAreHidden()
+    {
+        CpuidEntry[] baseline =
+        [
+            new(0xA, 0, false, 0x0803_0A02, 0, 0, 0),
+            new(0xD, 0, true, 0x0006_00E7, 0x2B00, 0x2B00, 0),       // x87, SSE, AVX, AVX-512 (5-7), AMX (17, 18)
+            new(0xD, 1, true, 0xF, 0x2B00, 0, 0),
+            new(0xD, 2, true, 0x100, 0x240, 0, 0),
+            new(0xD, 7, true, 0x400, 0x480, 0, 0),
+            new(0xD, 17, true, 0x40, 0xAC0, 0, 0),
+            new(0xD, 18, true, 0x2000, 0xB00, 0, 0),
+        ];
+        var filtered = CpuidPolicy.Filter(baseline);
+        Assert.Equal(new CpuidEntry(0xA, 0, false, 0, 0, 0, 0), filtered.Single(e => e.Function == 0xA));
+        var leaf0 = filtered.Single(e => e.Function == 0xD && e.Index == 0);
+        Assert.Equal(0x0000_00E7u, leaf0.Eax);                      // AMX (17 goes with 18) dropped, the rest kept
+        Assert.True(leaf0.Ecx <= CpuidPolicy.XsaveAreaBytes);
+        Assert.DoesNotContain(filtered, e => e.Function == 0xD && e.Index == 18);
+        Assert.Contains(filtered, e => e.Function == 0xD && e.Index == 7);
+    }
+}
