@@ -24,7 +24,7 @@ internal static class SerialEchoGuest
     public static TestGuest Create() => new(
         Name,
         "Reads a line from COM1 (host input), echoes it and passes if it is \"sharpvisor\".",
-        TestGuestRequirements.SerialInput | TestGuestRequirements.TimeStampCounter,
+        TestGuestRequirements.SerialInput,
         minimumMemoryMiB: 16,
         options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.Kernel, p => Emit(p, options)),
         serialInput: ExpectedLine + "\n");
