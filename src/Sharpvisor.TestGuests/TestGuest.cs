@@ -9,13 +9,16 @@ public sealed class TestGuest
     private readonly Func<TestGuestOptions, byte[]> _build;
 
     internal TestGuest(string name, string description, TestGuestRequirements requirements, int minimumMemoryMiB,
-                       Func<TestGuestOptions, byte[]> build)
+                       Func<TestGuestOptions, byte[]> build, string serialInput = "")
     {
+        if ((serialInput.Length > 0) != requirements.HasFlag(TestGuestRequirements.SerialInput))
+            throw new ArgumentException("a guest has serial input exactly when it requires it", nameof(serialInput));
         Name = name;
         Description = description;
         Requirements = requirements;
         MinimumMemoryMiB = minimumMemoryMiB;
         _build = build;
+        SerialInput = serialInput;
     }
 
     public string Name { get; }
@@ -23,6 +26,13 @@ public sealed class TestGuest
 
     /// <summary>Devices beyond COM1 and the debug-exit port that the guest uses.</summary>
     public TestGuestRequirements Requirements { get; }
+
+    /// <summary>What the harness types into COM1 so the guest passes (ASCII), when the guest requires
+    /// <see cref="TestGuestRequirements.SerialInput"/>; empty otherwise.</summary>
+    public string SerialInput { get; }
+
+    /// <summary>The line the guest prints when it starts reading <see cref="SerialInput"/>; empty when it reads none.</summary>
+    public string SerialInputPrompt => SerialInput.Length > 0 ? Name + TestGuestProtocol.ReadyForInputSuffix : "";
 
     /// <summary>RAM the guest needs with its default options.</summary>
     public int MinimumMemoryMiB { get; }

@@ -13,6 +13,7 @@ public static class TestGuestCatalog
         LapicTimerGuest.Create(),
         MemoryWriterGuest.Create(),
         PioLoopGuest.Create(),
+        SerialEchoGuest.Create(),
     ];
 
     public static TestGuest Get(string name) =>

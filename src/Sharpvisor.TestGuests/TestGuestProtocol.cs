@@ -21,6 +21,11 @@ public static class TestGuestProtocol
     public const string PassPrefix = "PASS ";
     public const string FailPrefix = "FAIL ";
 
+    /// <summary>A guest that reads serial input first prints the line "&lt;name&gt;: ready". Input sent earlier is
+    /// fine on a VMM that boots the guest directly, but firmware with a serial console (SeaBIOS on QEMU's pc
+    /// machine) may swallow it, so such a harness waits for this line.</summary>
+    public const string ReadyForInputSuffix = ": ready";
+
     /// <summary>QEMU's pc-testdev: a 32-bit echo register at ports 0xE0-0xE3 (bytewise again at 0xE8-0xEB) and
     /// 64 KiB of echo memory at 0xFF000000.</summary>
     public const ushort EchoPort = 0xE0;

@@ -11,4 +11,7 @@ public enum TestGuestRequirements
     LocalApic = 2,
     /// <summary>The TSC, and a way to learn its rate: tsc_khz= on the command line, CPUID 0x40000010/0x15/0x16, a PIT behind port 0x61 or the CMOS RTC.</summary>
     TimeStampCounter = 4,
+    /// <summary>Host input on COM1: the harness must type <see cref="TestGuest.SerialInput"/> into the serial port (a
+    /// VMM's SendSerialInput, or QEMU's stdin with -serial stdio). Early is fine; the UART holds it until read.</summary>
+    SerialInput = 8,
 }

@@ -61,6 +61,27 @@ public class RunCommandTests : IDisposable
     }
 
     [Fact]
+    public void PipedInputReachesTheGuestsSerialPort()
+    {
+        // As in: printf 'sharpvisor\n' | sharpvisor run --kernel serial-echo.elf --test-devices
+        var result = SharpvisorProcess.Run($"run --kernel {Guest("serial-echo")} --test-devices", stdin: "sharpvisor\n");
+        Assert.True(result.ExitCode == 0, $"exit {result.ExitCode}\n{result.Stdout}\n{result.Stderr}");
+        var lines = result.Stdout.Split('\n').Select(l => l.Trim()).ToList();
+        Assert.Contains("ECHO sharpvisor", lines);
+        Assert.Contains("PASS serial-echo", lines);
+    }
+
+    [Fact]
+    public void OtherPipedInputMakesTheGuestReportFailure()
+    {
+        var result = SharpvisorProcess.Run($"run --kernel {Guest("serial-echo")} --test-devices", stdin: "not it\n");
+        Assert.Equal(5, result.ExitCode);
+        Assert.Contains("ECHO not it", result.Stdout);
+        Assert.Contains("FAIL serial-echo: read the line 'not it', expected 'sharpvisor'", result.Stdout);
+        Assert.DoesNotContain("PASS serial-echo", result.Stdout);
+    }
+
+    [Fact]
     public void AGuestThatCannotStopCleanlyIsReportedAsCrashed()
     {
         // Without the test devices io-echo reads all ones and says FAIL; with no debug-exit port to end on, it stops

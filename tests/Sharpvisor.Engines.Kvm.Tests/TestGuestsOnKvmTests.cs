@@ -39,6 +39,38 @@ public class TestGuestsOnKvmTests
     }
 
     [Fact]
+    public void SerialInputReachesTheGuest()
+    {
+        // The runner types "sharpvisor\n" before boot; the UART holds it until the guest polls it out of RBR.
+        var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("serial-echo"), TimeSpan.FromSeconds(60));
+        Assert.True(run.Passed, $"{run.Result.Outcome}: {run.Result.Message}\nserial:\n{run.SerialOutput}");
+        var lines = run.SerialOutput.Split('\n').Select(l => l.Trim()).ToList();
+        Assert.Equal(["serial-echo: ready", "ECHO sharpvisor", "PASS serial-echo"], lines.Where(l => l != ""));
+    }
+
+    [Fact]
+    public void SerialEchoFailsOnOtherInput()
+    {
+        var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("serial-echo"), TimeSpan.FromSeconds(60),
+            serialInput: "qemu\n");
+        Assert.False(run.Passed);
+        Assert.Equal(VmOutcome.GuestReportedFailure, run.Result.Outcome);
+        Assert.Equal(1, run.Result.DebugExitStatus);
+        Assert.Contains("ECHO qemu\n", run.SerialOutput);
+        Assert.Contains("FAIL serial-echo: read the line 'qemu', expected 'sharpvisor'", run.SerialOutput);
+    }
+
+    [Fact]
+    public void SerialEchoGivesUpWhenNoInputComes()
+    {
+        // Empty input: the guest polls LSR until its TSC budget (here about 0.1-0.3 s) runs out, then says FAIL.
+        var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("serial-echo"), TimeSpan.FromSeconds(60),
+            new TestGuestOptions { SerialEchoWaitCycles = 300_000_000 }, serialInput: "");
+        Assert.Equal(VmOutcome.GuestReportedFailure, run.Result.Outcome);
+        Assert.Contains("FAIL serial-echo: no line feed on COM1 within 300000000 tsc cycles; 0 bytes read before", run.SerialOutput);
+    }
+
+    [Fact]
     public void StopFromOutsideEndsARunningGuest()
     {
         // memory-writer with seconds=0 runs until stopped; stop it once it has finished two rounds.

@@ -11,10 +11,13 @@ namespace Sharpvisor.Vmm.HostCheck;
 /// <summary>Runs one of our test guests on an engine, with the test devices attached, and judges it by its own verdict.</summary>
 public static class TestGuestRunner
 {
+    /// <param name="serialInput">Typed into COM1 before the guest starts (the UART holds it until the guest reads it);
+    /// null types what the guest needs to pass, <see cref="TestGuest.SerialInput"/> (nothing for most guests).</param>
     public static TestGuestRun Run(IEngine engine, TestGuest guest, TimeSpan timeout, TestGuestOptions? options = null,
         string commandLine = "", CpuTopology? topology = null, Action<VirtualMachine>? onStarted = null,
-        bool testDevices = true)
+        bool testDevices = true, string? serialInput = null)
     {
+        serialInput ??= guest.SerialInput;
         string dir = Directory.CreateTempSubdirectory("sharpvisor-guest-").FullName;
         try
         {
@@ -33,6 +36,7 @@ public static class TestGuestRunner
             using var vm = new VirtualMachine(config, engine, new StreamSerialBackend(Stream.Null, null, false));
             vm.SerialOutput += b => { lock (output) output.Append((char)b); };
             if (onStarted is not null) vm.Started += onStarted;
+            if (serialInput.Length > 0) vm.SendSerialInput(Encoding.Latin1.GetBytes(serialInput));
             using var watchdog = new Timer(_ => vm.Stop($"timed out after {timeout.TotalSeconds:0} s"), null, timeout, Timeout.InfiniteTimeSpan);
             var result = vm.Run();
             string text;

@@ -9,9 +9,10 @@ public class QemuGuestTests(ITestOutputHelper log)
     public static TheoryData<string> GuestNames() => GuestElfLayoutTests.GuestNames();
 
     private QemuRunner.Result Run(TestGuest guest, string machine = "pc", string? append = null, bool pcTestdev = true,
-                                  TestGuestOptions? options = null)
+                                  TestGuestOptions? options = null, string? serialInput = null, bool waitForPrompt = true)
     {
-        var result = QemuRunner.Run(guest.BuildElf(options), machine, append, pcTestdev);
+        var result = QemuRunner.Run(guest.BuildElf(options), machine, append, pcTestdev,
+            serialInput: serialInput ?? guest.SerialInput, inputPrompt: waitForPrompt ? guest.SerialInputPrompt : "");
         log.WriteLine($"{guest.Name} on {machine}: exit {result.ExitCode} after {result.Elapsed.TotalSeconds:F2} s");
         log.WriteLine(result.Output);
         return result;
@@ -42,6 +43,7 @@ public class QemuGuestTests(ITestOutputHelper log)
     [InlineData("hello")]
     [InlineData("pio-loop")]
     [InlineData("io-echo")]
+    [InlineData("serial-echo")]
     public void Guest_passes_on_the_microvm_machine(string name)
     {
         var guest = TestGuestCatalog.Get(name);
@@ -150,5 +152,64 @@ public class QemuGuestTests(ITestOutputHelper log)
         var result = Run(guest);
         AssertPassed(guest, result);
         Assert.Contains(result.Lines, l => l.EndsWith("port accesses emulated after #GP: 0"));
+    }
+
+    [Fact]
+    public void Serial_echo_echoes_the_typed_line_and_passes()
+    {
+        var guest = TestGuestCatalog.Get("serial-echo");
+        var result = Run(guest, serialInput: "sharpvisor\n");
+        AssertPassed(guest, result);
+        var lines = result.Lines.Select(l => l.Trim()).ToList();
+        int ready = lines.IndexOf("serial-echo: ready");
+        Assert.True(ready >= 0, "no prompt line");
+        Assert.Equal(["ECHO sharpvisor", "PASS serial-echo"], lines.Skip(ready + 1).Take(2));
+    }
+
+    [Fact]
+    public void Serial_echo_reads_input_that_arrived_before_it_started()
+    {
+        // microvm has no firmware that reads COM1, so input sent at once waits in the UART for the guest.
+        var guest = TestGuestCatalog.Get("serial-echo");
+        AssertPassed(guest, Run(guest, machine: "microvm", waitForPrompt: false));
+    }
+
+    [Fact]
+    public void Serial_echo_fails_on_another_line_and_shows_it()
+    {
+        var guest = TestGuestCatalog.Get("serial-echo");
+        var result = Run(guest, serialInput: "hello there\nsharpvisor\n");
+        Assert.Contains("ECHO hello there", result.Lines);
+        Assert.Equal("FAIL serial-echo: read the line 'hello there', expected 'sharpvisor'", FailureLine(guest, result).Trim());
+    }
+
+    [Theory]
+    [InlineData("sharpvisorx\n")]
+    [InlineData("sharpviso\n")]
+    [InlineData("\n")]
+    public void Serial_echo_accepts_only_the_exact_line(string input)
+    {
+        var guest = TestGuestCatalog.Get("serial-echo");
+        string line = FailureLine(guest, Run(guest, serialInput: input));
+        Assert.Contains($"read the line '{input.TrimEnd('\n')}'", line);
+    }
+
+    [Fact]
+    public void Serial_echo_fails_clearly_when_no_line_comes()
+    {
+        // Bytes without a line feed, then silence: the TSC budget ends the wait.
+        var guest = TestGuestCatalog.Get("serial-echo");
+        var result = Run(guest, serialInput: "sharp", options: new TestGuestOptions { SerialEchoWaitCycles = 300_000_000 });
+        Assert.Equal("FAIL serial-echo: no line feed on COM1 within 300000000 tsc cycles; 5 bytes read before",
+            FailureLine(guest, result).Trim());
+        Assert.DoesNotContain(result.Lines, l => l.StartsWith("ECHO"));
+    }
+
+    [Fact]
+    public void Serial_echo_refuses_an_overlong_line()
+    {
+        var guest = TestGuestCatalog.Get("serial-echo");
+        string line = FailureLine(guest, Run(guest, serialInput: new string('x', 200) + "\n"));
+        Assert.Equal("FAIL serial-echo: line longer than 128 bytes", line.Trim());
     }
 }

@@ -23,8 +23,11 @@ internal static class QemuRunner
         return "";
     }
 
+    /// <param name="serialInput">Written to QEMU's stdin, which is COM1's input with -serial stdio: at once, or once the
+    /// guest printed the line <paramref name="inputPrompt"/> (SeaBIOS's serial console on pc swallows earlier input).
+    /// Stdin stays open either way, so a guest that waits for more input sees none arrive.</param>
     public static Result Run(byte[] elf, string machine = "pc", string? append = null, bool pcTestdev = true,
-                             int memoryMiB = 256, int timeoutSeconds = 60)
+                             int memoryMiB = 256, int timeoutSeconds = 60, string serialInput = "", string inputPrompt = "")
     {
         Assert.True(Binary != "", "qemu-system-x86_64 is not on PATH: install it (apt-get install qemu-system-x86) to run the guest tests");
         string file = Path.Combine(Path.GetTempPath(), $"sharpvisor-guest-{Guid.NewGuid():N}.elf");
@@ -51,10 +54,31 @@ internal static class QemuRunner
             var output = new StringBuilder();
             var clock = Stopwatch.StartNew();
             using var process = Process.Start(psi)!;
-            process.OutputDataReceived += (_, e) => { if (e.Data != null) lock (output) output.Append(e.Data).Append('\n'); };
+            bool inputSent = false;
+            void SendInput()
+            {
+                inputSent = true;
+                try
+                {
+                    process.StandardInput.Write(serialInput);
+                    process.StandardInput.Flush();
+                }
+                catch (IOException) { }               // QEMU already exited; its output tells why
+            }
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data == null) return;
+                lock (output)
+                {
+                    output.Append(e.Data).Append('\n');
+                    if (serialInput != "" && !inputSent && e.Data.TrimEnd('\r').EndsWith(inputPrompt, StringComparison.Ordinal))
+                        SendInput();
+                }
+            };
             process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (output) output.Append(e.Data).Append('\n'); };
             process.BeginOutputReadLine();
             process.BeginErrorReadLine();
+            if (serialInput != "" && inputPrompt == "") lock (output) SendInput();
             if (!process.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds)))
             {
                 process.Kill(entireProcessTree: true);

@@ -10,7 +10,7 @@ public class TestGuestCatalogTests
     {
         var names = TestGuestCatalog.All.Select(g => g.Name).ToList();
         Assert.Equal(names.Distinct().Count(), names.Count);
-        foreach (string required in new[] { "hello", "io-echo", "ring3-compute", "lapic-timer", "memory-writer" })
+        foreach (string required in new[] { "hello", "io-echo", "ring3-compute", "lapic-timer", "memory-writer", "pio-loop", "serial-echo" })
             Assert.Contains(required, names);
         foreach (var guest in TestGuestCatalog.All)
         {
@@ -18,9 +18,15 @@ public class TestGuestCatalogTests
             Assert.Equal("FAIL " + guest.Name + ":", guest.FailureMarker);
             Assert.False(string.IsNullOrWhiteSpace(guest.Description));
             Assert.True(guest.MinimumMemoryMiB >= 16);
+            bool needsInput = guest.Requirements.HasFlag(TestGuestRequirements.SerialInput);
+            Assert.Equal(needsInput, guest.SerialInput != "");
+            Assert.Equal(needsInput ? guest.Name + ": ready" : "", guest.SerialInputPrompt);
         }
         Assert.Equal(TestGuestRequirements.EchoDevice, TestGuestCatalog.Get("io-echo").Requirements);
         Assert.Equal(TestGuestRequirements.LocalApic, TestGuestCatalog.Get("lapic-timer").Requirements);
+        var serialEcho = TestGuestCatalog.Get("serial-echo");
+        Assert.Equal(TestGuestRequirements.SerialInput, serialEcho.Requirements);
+        Assert.Equal("sharpvisor\n", serialEcho.SerialInput);
     }
 
     [Fact]
@@ -59,6 +65,9 @@ public class TestGuestCatalogTests
         Assert.Throws<ArgumentOutOfRangeException>(() => guest.BuildElf(new TestGuestOptions { ComputeIterations = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => guest.BuildElf(new TestGuestOptions { ComputeSeed = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => guest.BuildElf(new TestGuestOptions { TimerInitialCount = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => guest.BuildElf(new TestGuestOptions { SerialEchoWaitCycles = 0 }));
+        var serialEcho = TestGuestCatalog.Get("serial-echo");
+        Assert.NotEqual(serialEcho.BuildElf(), serialEcho.BuildElf(new TestGuestOptions { SerialEchoWaitCycles = 1000 }));
     }
 
     [Fact]
