@@ -120,7 +120,7 @@ public class RunCommandTests : IDisposable
     {
         var result = SharpvisorProcess.Run("host-check --json", timeoutSeconds: 300);
         using var json = JsonDocument.Parse(result.Stdout);
-        var engines = json.RootElement.GetProperty("Engines").EnumerateArray().Select(e => e.GetProperty("Kind").GetString()).ToArray();
+        var engines = json.RootElement.GetProperty("Engines").EnumerateArray().Select(e => e.GetProperty("Kind").GetString()!).ToArray();
         Assert.Equal(["kvm", "emulator"], engines);
         var rows = json.RootElement.GetProperty("Results").EnumerateArray().ToArray();
         Assert.Equal(TestGuestCatalog.All.Count, rows.Count(r => r.GetProperty("Engine").GetString() == "kvm"));
