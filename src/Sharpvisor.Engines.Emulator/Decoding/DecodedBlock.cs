@@ -1,0 +1,22 @@
+using Iced.Intel;
+
+namespace Sharpvisor.Engines.Emulator.Decoding;
+
+/// <summary>
+/// A run of decoded instructions starting at one guest-physical address, ending at a control transfer, a page end or
+/// a length limit; each instruction has its handler resolved once, here, instead of on every execution.
+/// </summary>
+public sealed class DecodedBlock(ulong physicalAddress, int bitness, Instruction[] instructions, nint[] handlers, int count, ulong lastPhysicalPage)
+{
+    public ulong PhysicalAddress { get; } = physicalAddress;
+    public int Bitness { get; } = bitness;
+    public Instruction[] Instructions { get; } = instructions;
+    /// <summary>The handlers, as function pointers (delegate* managed&lt;CpuCore, ref Instruction, void&gt;).</summary>
+    public nint[] Handlers { get; } = handlers;
+    public int Count { get; } = count;
+    public ulong FirstPhysicalPage => PhysicalAddress >> 12;
+    /// <summary>An instruction may cross into the next page; the block then depends on both.</summary>
+    public ulong LastPhysicalPage { get; } = lastPhysicalPage;
+    /// <summary>Cleared when a store lands on one of the block's pages; the interpreter then leaves it.</summary>
+    public bool Valid { get; set; } = true;
+}

@@ -1,0 +1,67 @@
+using Iced.Intel;
+using Sharpvisor.Engines.Emulator.Execution;
+using static Sharpvisor.Engines.Emulator.Execution.Operands;
+
+namespace Sharpvisor.Engines.Emulator.Instructions;
+
+/// <summary>JMP, Jcc, CALL, RET, LOOP, JRCXZ. The interpreter has already set RIP to the next instruction.</summary>
+public static unsafe class ControlFlow
+{
+    public static void Register(InstructionTable table)
+    {
+        table.SetAllGeneralForms(Mnemonic.Jmp, &Jmp);
+        table.SetAllGeneralForms(Mnemonic.Call, &Call);
+        table.SetAllGeneralForms(Mnemonic.Ret, &Ret);
+        foreach (var m in new[] { Mnemonic.Jo, Mnemonic.Jno, Mnemonic.Jb, Mnemonic.Jae, Mnemonic.Je, Mnemonic.Jne, Mnemonic.Jbe,
+                     Mnemonic.Ja, Mnemonic.Js, Mnemonic.Jns, Mnemonic.Jp, Mnemonic.Jnp, Mnemonic.Jl, Mnemonic.Jge, Mnemonic.Jle, Mnemonic.Jg })
+            table.SetAllGeneralForms(m, &Jcc);
+        table.SetAllGeneralForms(Mnemonic.Loop, &Loop);
+        table.SetAllGeneralForms(Mnemonic.Loope, &Loop);
+        table.SetAllGeneralForms(Mnemonic.Loopne, &Loop);
+        table.SetAllGeneralForms(Mnemonic.Jrcxz, &Jcxz);
+        table.SetAllGeneralForms(Mnemonic.Jecxz, &Jcxz);
+    }
+
+    private static ulong Target(CpuCore cpu, in Instruction i) =>
+        i.Op0Kind is OpKind.NearBranch64 or OpKind.NearBranch32 or OpKind.NearBranch16 ? i.NearBranchTarget : Read(cpu, i, 0, 8);
+
+    private static void Jmp(CpuCore cpu, ref Instruction i) => cpu.Rip = Target(cpu, i);
+
+    private static void Call(CpuCore cpu, ref Instruction i)
+    {
+        ulong target = Target(cpu, i);
+        Stack.Push(cpu, cpu.Rip);
+        cpu.Rip = target;
+    }
+
+    private static void Ret(CpuCore cpu, ref Instruction i)
+    {
+        ulong target = Stack.Pop(cpu);
+        if (i.OpCount == 1) cpu.Gpr[CpuCore.Rsp] += i.Immediate16;
+        cpu.Rip = target;
+    }
+
+    private static void Jcc(CpuCore cpu, ref Instruction i)
+    {
+        if (cpu.Flags.Holds(i.ConditionCode)) cpu.Rip = i.NearBranchTarget;
+    }
+
+    private static void Loop(CpuCore cpu, ref Instruction i)
+    {
+        bool wide = i.Code is not (Code.Loop_rel8_64_ECX or Code.Loope_rel8_64_ECX or Code.Loopne_rel8_64_ECX);
+        ulong count = wide ? --cpu.Gpr[CpuCore.Rcx] : (uint)(cpu.Gpr[CpuCore.Rcx] = (uint)(cpu.Gpr[CpuCore.Rcx] - 1));
+        bool taken = count != 0 && i.Mnemonic switch
+        {
+            Mnemonic.Loope => cpu.Flags.Zero,
+            Mnemonic.Loopne => !cpu.Flags.Zero,
+            _ => true,
+        };
+        if (taken) cpu.Rip = i.NearBranchTarget;
+    }
+
+    private static void Jcxz(CpuCore cpu, ref Instruction i)
+    {
+        ulong count = i.Mnemonic == Mnemonic.Jrcxz ? cpu.Gpr[CpuCore.Rcx] : (uint)cpu.Gpr[CpuCore.Rcx];
+        if (count == 0) cpu.Rip = i.NearBranchTarget;
+    }
+}

@@ -1,0 +1,75 @@
+using Iced.Intel;
+using Sharpvisor.Engines.Emulator.Execution;
+
+namespace Sharpvisor.Engines.Emulator.Instructions;
+
+/// <summary>
+/// Iced's instruction code (one value per encoding form) to the handler that executes it. Filled once at start-up
+/// by the instruction groups; a form with no handler is unimplemented and stops the guest with a clear report.
+/// </summary>
+public sealed unsafe class InstructionTable
+{
+    private static readonly int CodeCount = (int)Enum.GetValues<Code>().Max() + 1;
+    private readonly delegate*<CpuCore, ref Instruction, void>[] _handlers = new delegate*<CpuCore, ref Instruction, void>[CodeCount];
+
+    public static InstructionTable Default { get; } = Build();
+
+    private static InstructionTable Build()
+    {
+        var table = new InstructionTable();
+        IntegerArithmetic.Register(table);
+        DataMovement.Register(table);
+        ControlFlow.Register(table);
+        ShiftsAndRotates.Register(table);
+        return table;
+    }
+
+    public delegate*<CpuCore, ref Instruction, void> this[Code code] => _handlers[(int)code];
+
+    public bool IsImplemented(Code code) => _handlers[(int)code] != null;
+
+    /// <summary>Every implemented form.</summary>
+    public IReadOnlyList<Code> ImplementedForms()
+    {
+        var forms = new List<Code>();
+        for (int i = 0; i < _handlers.Length; i++)
+            if (_handlers[i] != null) forms.Add((Code)i);
+        return forms;
+    }
+
+    /// <summary>Sets one form's handler.</summary>
+    public void Set(Code code, delegate*<CpuCore, ref Instruction, void> handler) => _handlers[(int)code] = handler;
+
+    /// <summary>
+    /// Sets the handler of every legacy-encoded form of <paramref name="mnemonic"/> that is valid in 64-bit mode and
+    /// whose operands are general registers, memory or immediates (not segment, control or vector registers).
+    /// </summary>
+    public void SetAllGeneralForms(Mnemonic mnemonic, delegate*<CpuCore, ref Instruction, void> handler)
+    {
+        foreach (var code in GeneralForms(mnemonic)) _handlers[(int)code] = handler;
+    }
+
+    public static IEnumerable<Code> GeneralForms(Mnemonic mnemonic)
+    {
+        for (int i = 0; i < CodeCount; i++)
+        {
+            var code = (Code)i;
+            if (code.Mnemonic() != mnemonic) continue;
+            var op = code.ToOpCode();
+            if (op.Encoding != EncodingKind.Legacy || !op.Mode64) continue;
+            bool general = true;
+            for (int k = 0; k < op.OpCount; k++) general &= IsGeneralOperand(op.GetOpKind(k));
+            if (general) yield return code;
+        }
+    }
+
+    private static bool IsGeneralOperand(OpCodeOperandKind kind)
+    {
+        string name = kind.ToString();
+        return name.StartsWith("r8_") || name.StartsWith("r16_") || name.StartsWith("r32_") || name.StartsWith("r64_")
+            || name.StartsWith("imm") || kind is OpCodeOperandKind.mem or OpCodeOperandKind.mem_offs or OpCodeOperandKind.al or OpCodeOperandKind.cl
+                or OpCodeOperandKind.ax or OpCodeOperandKind.dx or OpCodeOperandKind.eax or OpCodeOperandKind.rax
+                or OpCodeOperandKind.br16_1 or OpCodeOperandKind.br32_1 or OpCodeOperandKind.br64_1
+                or OpCodeOperandKind.br16_2 or OpCodeOperandKind.br32_4 or OpCodeOperandKind.br64_4;
+    }
+}
