@@ -1,4 +1,4 @@
-using Sharpvisor.Oracle.Native;
+using Sharpvisor.Oracle.Isolation;
 
 namespace Sharpvisor.Oracle;
 
@@ -6,11 +6,14 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        using var runner = new NativeInstructionRunner();
-        var c = InstructionCase.Create([0x48, 0x01, 0xD8]); // add rax, rbx
-        c.Gprs[0] = 5; c.Gprs[3] = 7;
-        var o = runner.Run(c);
-        Console.WriteLine($"rax={o.Gprs[0]} rflags={o.Rflags:X} window={runner.WindowAddress:X}");
-        return 0;
+        if (args.Length >= 1 && args[0] == "worker")
+        {
+            using Stream input = Console.OpenStandardInput(), output = Console.OpenStandardOutput();
+            return OracleWorker.Run(input, new BufferedStream(output, 64 * 1024), recoverFaults: !args.Contains("--no-recover"));
+        }
+        if (args.Length >= 1 && args[0] == "bench")
+            return ThroughputBenchmark.Run(args.Length >= 2 ? int.Parse(args[1]) : 1_000_000, Console.Out);
+        Console.Error.WriteLine("usage: Sharpvisor.Oracle worker [--no-recover] | bench [cases]");
+        return 64;
     }
 }
