@@ -7,7 +7,8 @@ namespace Sharpvisor.Oracle;
 /// <see cref="PointerRegisters"/> holds <c>CanonicalWindowBase + offset</c>. A runner that places the window
 /// elsewhere adds the difference to those registers before the instruction and subtracts it afterwards, so
 /// outcomes compare equal whatever address the window really had (an emulator simply maps the window at the
-/// canonical address). Arrays are compared by reference by the record's equality; use
+/// canonical address). A register that receives a copy of a pointer (lea, mov) is recognised by its value,
+/// within a page of the real window, and moved back too; a pointer stored into memory is not rewritten. Arrays are compared by reference by the record's equality; use
 /// <see cref="InstructionOutcome.DescribeDifferences"/> to compare outcomes by content.
 /// </summary>
 public sealed record InstructionCase

@@ -123,7 +123,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     {
         ulong* outGprs = (ulong*)(_control + ControlBlock.OutGprs);
         for (int i = 0; i < InstructionCase.GprCount; i++)
-            outcome.Gprs[i] = outGprs[i] - (((pointers >> i) & 1) != 0 ? delta : 0);
+            outcome.Gprs[i] = ToCanonical(outGprs[i], pointers, i, delta);
         outcome.Rflags = *(ulong*)(_control + ControlBlock.OutRflags) & InstructionOutcome.OutputFlagsMask;
         outcome.Mxcsr = *(uint*)(_control + ControlBlock.OutMxcsr);
         new ReadOnlySpan<byte>(_control + ControlBlock.OutXmm, InstructionCase.XmmBytes).CopyTo(outcome.Xmm);
@@ -135,7 +135,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
         ulong* gregs = (ulong*)(_control + ControlBlock.FaultGregs);
         ReadOnlySpan<byte> gregOf = ControlBlock.GregOfGpr;
         for (int i = 0; i < InstructionCase.GprCount; i++)
-            outcome.Gprs[i] = gregs[gregOf[i]] - (((pointers >> i) & 1) != 0 ? delta : 0);
+            outcome.Gprs[i] = ToCanonical(gregs[gregOf[i]], pointers, i, delta);
         outcome.Rflags = gregs[ControlBlock.GregEflags] & InstructionOutcome.OutputFlagsMask;
         byte* fx = _control + ControlBlock.FaultFxsave;
         outcome.Mxcsr = *(uint*)(fx + ControlBlock.FxsaveMxcsr);
@@ -149,6 +149,19 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
         if (kind == FaultKind.WorkerLost) kind = InstructionFault.KindFromSignal(signal);
         outcome.Fault = new InstructionFault(kind, vector, signal, *(int*)(_control + ControlBlock.FaultCode),
             gregs[ControlBlock.GregErr], address);
+    }
+
+    /// <summary>
+    /// Pointer registers move back by the window's displacement. So does any other register that ends up within a
+    /// page of the real window: the instruction copied a pointer (lea rbx, [rsi]; mov rax, rsi). A random value
+    /// lands there with probability about 2^-49, so this does not disturb ordinary results.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ulong ToCanonical(ulong value, ushort pointers, int index, ulong delta)
+    {
+        if (delta == 0) return value;
+        bool nearWindow = value - (WindowAddress - WindowGuard) < InstructionCase.WindowSize + 2 * WindowGuard;
+        return ((pointers >> index) & 1) != 0 || nearWindow ? value - delta : value;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
