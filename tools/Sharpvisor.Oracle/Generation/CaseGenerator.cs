@@ -1,0 +1,198 @@
+using Iced.Intel;
+
+namespace Sharpvisor.Oracle.Generation;
+
+/// <summary>
+/// Builds random, reproducible cases for one Iced instruction form (<see cref="Code"/>). Supported operands:
+/// general registers of every width (AH..BH excepted), XMM registers, immediates, the fixed registers of short
+/// forms (AL, CL, DX, EAX, RAX...), and ModRM memory operands as <c>[base + disp8]</c> with a base register that
+/// points into the window (the base is chosen among registers the instruction does not otherwise use, explicitly
+/// or implicitly, so the runner may relocate it). RSP always points at the private stack in the window and is
+/// never chosen as an operand, so stack instructions push and pop inside the window. Register values mix edge
+/// values (0, 1, sign boundaries, all ones) with random ones; flags, XMM, MXCSR rounding/FTZ/DAZ and window
+/// contents are random. Not supported (<see cref="NotSupportedException"/>): branches, string instructions,
+/// x87/MMX/AVX-512 operands, segment/control registers, VSIB and RIP-relative memory.
+/// </summary>
+public sealed class CaseGenerator
+{
+    private static readonly ulong[] EdgeValues =
+    [
+        0, 1, 2, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF,
+        0x1_0000_0000, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, ulong.MaxValue, ulong.MaxValue - 1,
+    ];
+
+    private readonly Random _random;
+    private readonly InstructionInfoFactory _infoFactory = new();
+
+    public CaseGenerator(int seed) => _random = new Random(seed);
+
+    /// <summary>Whether <see cref="Generate"/> can build cases for <paramref name="code"/> in the given form.</summary>
+    public static bool IsSupported(Code code, OperandForm form = OperandForm.Any)
+    {
+        OpCodeInfo opCode = code.ToOpCode();
+        if (!opCode.IsInstruction || !opCode.Mode64 || opCode.Encoding is not (EncodingKind.Legacy or EncodingKind.VEX)) return false;
+        if (code.ToOpCode().IsInputOutput) return false;
+        bool hasRm = false, hasMemOnly = false;
+        for (int i = 0; i < opCode.OpCount; i++)
+        {
+            OpCodeOperandKind kind = opCode.GetOpKind(i);
+            if (IsRegOrMem(kind)) hasRm = true;
+            else if (kind == OpCodeOperandKind.mem) hasMemOnly = true;
+            else if (!IsRegisterKind(kind) && !IsImmediateKind(kind) && FixedRegister(kind) == Register.None) return false;
+        }
+        return form switch
+        {
+            OperandForm.Register => !hasMemOnly,
+            OperandForm.Memory => hasRm || hasMemOnly,
+            _ => true,
+        };
+    }
+
+    public InstructionCase Generate(Code code, OperandForm form = OperandForm.Any)
+    {
+        if (!IsSupported(code, form)) throw new NotSupportedException($"The case generator cannot build {code} in form {form}.");
+        OpCodeInfo opCode = code.ToOpCode();
+        bool useMemory = form switch { OperandForm.Memory => true, OperandForm.Register => false, _ => _random.Next(2) == 0 };
+
+        var instruction = new Instruction { Code = code };
+        var free = new List<int>(Enumerable.Range(0, 16).Where(n => n != GprIndex.Rsp));
+        int memoryOperand = -1;
+        for (int i = 0; i < opCode.OpCount; i++)
+        {
+            OpCodeOperandKind kind = opCode.GetOpKind(i);
+            Register fixedRegister = FixedRegister(kind);
+            if (fixedRegister != Register.None) SetRegister(ref instruction, i, fixedRegister);
+            else if (kind == OpCodeOperandKind.mem || (IsRegOrMem(kind) && useMemory)) { memoryOperand = i; instruction.SetOpKind(i, OpKind.Memory); }
+            else if (IsImmediateKind(kind)) SetImmediate(ref instruction, i, kind);
+            else SetRegister(ref instruction, i, PickRegister(kind, free));
+        }
+
+        var gprs = new ulong[InstructionCase.GprCount];
+        for (int i = 0; i < gprs.Length; i++) gprs[i] = RandomValue();
+        gprs[GprIndex.Rsp] = InstructionCase.CanonicalWindowBase + InstructionCase.DefaultStackOffset;
+        ushort pointers = 1 << GprIndex.Rsp;
+
+        if (memoryOperand >= 0)
+        {
+            instruction.MemoryBase = Register.None;
+            instruction.MemoryIndex = Register.None;
+            instruction.MemoryIndexScale = 1;
+            // Registers the instruction touches (implicit ones included) cannot also serve as the base.
+            foreach (UsedRegister used in _infoFactory.GetInfo(instruction).GetUsedRegisters())
+                free.Remove(GprIndex.Of(used.Register));
+            if (free.Count == 0) throw new NotSupportedException($"No free base register for {code}.");
+            int baseIndex = free[_random.Next(free.Count)];
+
+            int size = Math.Max(1, instruction.MemorySize.GetSize());
+            int alignment = size >= 16 ? 16 : 1;
+            int offset = _random.Next(0, (InstructionCase.WindowSize - size) / alignment + 1) * alignment;
+            int displacement = _random.Next(3) == 0 ? 0 : _random.Next(-128, 128);
+            if (offset - displacement is < 0 or >= InstructionCase.WindowSize) displacement = 0;
+            instruction.MemoryBase = GprIndex.ToRegister64(baseIndex);
+            instruction.MemoryDisplacement64 = unchecked((ulong)(long)displacement);
+            instruction.MemoryDisplSize = displacement == 0 ? 0 : 1;
+            gprs[baseIndex] = InstructionCase.CanonicalWindowBase + (ulong)(offset - displacement);
+            pointers |= (ushort)(1 << baseIndex);
+        }
+
+        var writer = new BytesWriter();
+        if (!Encoder.Create(64, writer).TryEncode(instruction, InstructionCase.CanonicalWindowBase, out _, out string? error))
+            throw new NotSupportedException($"Cannot encode {code}: {error}");
+
+        var xmm = new byte[InstructionCase.XmmBytes];
+        var memory = new byte[InstructionCase.WindowSize];
+        _random.NextBytes(xmm);
+        _random.NextBytes(memory);
+        uint mxcsr = InstructionCase.DefaultMxcsr | (uint)_random.Next(4) << 13 | (uint)_random.Next(0x40);
+        if (_random.Next(4) == 0) mxcsr |= 0x8040; // FTZ and DAZ
+        return new InstructionCase
+        {
+            Code = writer.Bytes.ToArray(),
+            Gprs = gprs,
+            Rflags = ((ulong)_random.NextInt64() & InstructionCase.InputFlagsMask) | InstructionCase.FlagsFixedBits,
+            Xmm = xmm,
+            Mxcsr = mxcsr,
+            Memory = memory,
+            PointerRegisters = pointers,
+        };
+    }
+
+    private ulong RandomValue() => _random.Next(8) switch
+    {
+        0 or 1 => EdgeValues[_random.Next(EdgeValues.Length)],
+        2 => (ulong)_random.Next(256),
+        _ => (ulong)_random.NextInt64() ^ ((ulong)_random.Next(2) << 63),
+    };
+
+    private Register PickRegister(OpCodeOperandKind kind, List<int> free)
+    {
+        if (kind is OpCodeOperandKind.xmm_reg or OpCodeOperandKind.xmm_rm or OpCodeOperandKind.xmm_vvvv or OpCodeOperandKind.xmm_or_mem)
+            return Register.XMM0 + _random.Next(16);
+        int number = free[_random.Next(free.Count)];
+        free.Remove(number);
+        return kind switch
+        {
+            OpCodeOperandKind.r8_reg or OpCodeOperandKind.r8_opcode or OpCodeOperandKind.r8_or_mem =>
+                number < 4 ? Register.AL + number : number < 8 ? Register.SPL + (number - 4) : Register.R8L + (number - 8),
+            OpCodeOperandKind.r16_reg or OpCodeOperandKind.r16_opcode or OpCodeOperandKind.r16_rm or OpCodeOperandKind.r16_reg_mem or OpCodeOperandKind.r16_or_mem => Register.AX + number,
+            OpCodeOperandKind.r32_reg or OpCodeOperandKind.r32_opcode or OpCodeOperandKind.r32_rm or OpCodeOperandKind.r32_reg_mem
+                or OpCodeOperandKind.r32_vvvv or OpCodeOperandKind.r32_or_mem => Register.EAX + number,
+            _ => Register.RAX + number,
+        };
+    }
+
+    private static void SetRegister(ref Instruction instruction, int operand, Register register)
+    {
+        instruction.SetOpKind(operand, OpKind.Register);
+        instruction.SetOpRegister(operand, register);
+    }
+
+    private void SetImmediate(ref Instruction instruction, int operand, OpCodeOperandKind kind)
+    {
+        ulong value = RandomValue();
+        (OpKind opKind, ulong immediate) = kind switch
+        {
+            OpCodeOperandKind.imm8_const_1 => (OpKind.Immediate8, 1UL),
+            OpCodeOperandKind.imm8 => (OpKind.Immediate8, value & 0xFF),
+            OpCodeOperandKind.imm8sex16 => (OpKind.Immediate8to16, (ulong)(long)(sbyte)value),
+            OpCodeOperandKind.imm8sex32 => (OpKind.Immediate8to32, (ulong)(long)(sbyte)value),
+            OpCodeOperandKind.imm8sex64 => (OpKind.Immediate8to64, (ulong)(long)(sbyte)value),
+            OpCodeOperandKind.imm16 => (OpKind.Immediate16, value & 0xFFFF),
+            OpCodeOperandKind.imm32 => (OpKind.Immediate32, value & 0xFFFF_FFFF),
+            OpCodeOperandKind.imm32sex64 => (OpKind.Immediate32to64, (ulong)(long)(int)value),
+            _ => (OpKind.Immediate64, value),
+        };
+        instruction.SetOpKind(operand, opKind);
+        instruction.SetImmediate(operand, immediate);
+    }
+
+    private static bool IsRegOrMem(OpCodeOperandKind kind) => kind is OpCodeOperandKind.r8_or_mem or OpCodeOperandKind.r16_or_mem
+        or OpCodeOperandKind.r32_or_mem or OpCodeOperandKind.r64_or_mem or OpCodeOperandKind.xmm_or_mem;
+
+    private static bool IsRegisterKind(OpCodeOperandKind kind) => kind is OpCodeOperandKind.r8_reg or OpCodeOperandKind.r8_opcode
+        or OpCodeOperandKind.r16_reg or OpCodeOperandKind.r16_opcode or OpCodeOperandKind.r16_rm or OpCodeOperandKind.r16_reg_mem
+        or OpCodeOperandKind.r32_reg or OpCodeOperandKind.r32_opcode or OpCodeOperandKind.r32_rm or OpCodeOperandKind.r32_reg_mem or OpCodeOperandKind.r32_vvvv
+        or OpCodeOperandKind.r64_reg or OpCodeOperandKind.r64_opcode or OpCodeOperandKind.r64_rm or OpCodeOperandKind.r64_reg_mem or OpCodeOperandKind.r64_vvvv
+        or OpCodeOperandKind.xmm_reg or OpCodeOperandKind.xmm_rm or OpCodeOperandKind.xmm_vvvv;
+
+    private static bool IsImmediateKind(OpCodeOperandKind kind) => kind is OpCodeOperandKind.imm8 or OpCodeOperandKind.imm8_const_1
+        or OpCodeOperandKind.imm8sex16 or OpCodeOperandKind.imm8sex32 or OpCodeOperandKind.imm8sex64 or OpCodeOperandKind.imm16
+        or OpCodeOperandKind.imm32 or OpCodeOperandKind.imm32sex64 or OpCodeOperandKind.imm64;
+
+    private static Register FixedRegister(OpCodeOperandKind kind) => kind switch
+    {
+        OpCodeOperandKind.al => Register.AL,
+        OpCodeOperandKind.cl => Register.CL,
+        OpCodeOperandKind.ax => Register.AX,
+        OpCodeOperandKind.dx => Register.DX,
+        OpCodeOperandKind.eax => Register.EAX,
+        OpCodeOperandKind.rax => Register.RAX,
+        _ => Register.None,
+    };
+
+    private sealed class BytesWriter : CodeWriter
+    {
+        public readonly List<byte> Bytes = [];
+        public override void WriteByte(byte value) => Bytes.Add(value);
+    }
+}
