@@ -57,10 +57,21 @@ public sealed unsafe class InstructionTable
             if (code.Mnemonic() != mnemonic) continue;
             var op = code.ToOpCode();
             if (op.Encoding != EncodingKind.Legacy || !op.Mode64) continue;
+            // 16-bit near branches (66h in 64-bit mode) differ between Intel and AMD; far transfers load segments.
+            if (IsSixteenBitOrFarBranch(code)) continue;
             bool general = true;
             for (int k = 0; k < op.OpCount; k++) general &= IsGeneralOperand(op.GetOpKind(k));
             if (general) yield return code;
         }
+    }
+
+    private static bool IsSixteenBitOrFarBranch(Code code)
+    {
+        var instruction = new Instruction { Code = code };
+        if (instruction.FlowControl == FlowControl.Next) return false;
+        string name = code.ToString();
+        return name.EndsWith("16") || name.Contains("_m16") || name.Contains("w_") || name.EndsWith("w")
+            || instruction.IsCallFar || instruction.IsCallFarIndirect || instruction.IsJmpFar || instruction.IsJmpFarIndirect;
     }
 
     private static bool IsGeneralOperand(OpCodeOperandKind kind)

@@ -1,0 +1,73 @@
+using Iced.Intel;
+using Sharpvisor.Engines.Emulator.Decoding;
+using Sharpvisor.Engines.Emulator.Execution;
+using Sharpvisor.Engines.Emulator.Instructions;
+using Sharpvisor.Engines.Emulator.Memory;
+using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Memory;
+using Sharpvisor.Oracle;
+
+namespace Sharpvisor.Engines.Emulator.Tests.Oracle;
+
+/// <summary>
+/// Runs an oracle case on the emulator: the case's memory window at its canonical linear address, the instruction
+/// on a code page of its own, every register and flag as the case gives them, one instruction executed.
+/// </summary>
+internal sealed class EmulatedCaseRunner : IDisposable
+{
+    private const ulong CodeLinear = 0x0000_6000_0000_0000, CodePhysical = 0x10000, WindowPhysical = 0x100000;
+
+    private readonly GuestMemory _ram = GuestMemory.CreateX86(16 << 20);
+    private readonly EmulatedMemory _memory;
+    private readonly CpuCore _cpu;
+    private readonly Interpreter _interpreter;
+
+    public EmulatedCaseRunner()
+    {
+        var windows = new WindowTranslator();
+        windows.Map(CodeLinear, 0x1000, CodePhysical);
+        windows.Map(InstructionCase.CanonicalWindowBase, InstructionCase.WindowSize, WindowPhysical);
+        _memory = new EmulatedMemory(_ram, new MmioBus(), windows);
+        _cpu = new CpuCore(_memory);
+        _interpreter = new Interpreter(_cpu, new BlockCache(_memory, InstructionTable.Default));
+    }
+
+    public InstructionOutcome Run(InstructionCase c)
+    {
+        // Through the emulated memory, so the code-page tracker drops the previous case's decoded block.
+        var code = new byte[16];
+        Array.Fill(code, (byte)0x90);
+        c.Code.CopyTo(code, 0);
+        _memory.WriteBytes(CodeLinear, code);
+        _ram.Write(WindowPhysical, c.Memory);
+        for (int r = 0; r < 16; r++) _cpu.Gpr[r] = c.Gprs[r];
+        _cpu.Rflags = c.Rflags;
+        _cpu.Rip = CodeLinear;
+        _cpu.Mxcsr = c.Mxcsr;
+        for (int x = 0; x < 16; x++)
+        {
+            _cpu.Xmm[x].Low = BitConverter.ToUInt64(c.Xmm, x * 16);
+            _cpu.Xmm[x].High = BitConverter.ToUInt64(c.Xmm, x * 16 + 8);
+        }
+
+        var reason = _interpreter.Run(1);
+        var outcome = InstructionOutcome.CreateBuffers();
+        for (int r = 0; r < 16; r++) outcome.Gprs[r] = _cpu.Gpr[r];
+        outcome.Rflags = _cpu.Rflags & InstructionOutcome.OutputFlagsMask;
+        outcome.Mxcsr = _cpu.Mxcsr;
+        for (int x = 0; x < 16; x++)
+        {
+            BitConverter.TryWriteBytes(outcome.Xmm.AsSpan(x * 16), _cpu.Xmm[x].Low);
+            BitConverter.TryWriteBytes(outcome.Xmm.AsSpan(x * 16 + 8), _cpu.Xmm[x].High);
+        }
+        _ram.Read(WindowPhysical, outcome.Memory);
+        if (reason == StopReason.Fault)
+        {
+            var f = _interpreter.LastFault!;
+            outcome.Fault = new InstructionFault(InstructionFault.KindFromVector(f.Vector), f.Vector, 0, 0, f.ErrorCode ?? 0, f.FaultAddress);
+        }
+        return outcome;
+    }
+
+    public void Dispose() => _ram.Dispose();
+}
