@@ -80,7 +80,7 @@ public sealed class CensusReport
                     ["code"] = form.Code.ToString(),
                     ["mnemonic"] = form.Mnemonic.ToString(),
                     ["count"] = form.Count,
-                    ["category"] = form.Category.ToString(),
+                    ["category"] = CategoryName(form.Category),
                     ["features"] = new JsonArray(form.Features.Select(f => (JsonNode)f.ToString()).ToArray()),
                     ["reachable"] = CpuidFeatureSets.IsReachable(form.Code, _advertised),
                     ["implemented"] = _engine.IsImplemented(form.Code),
