@@ -5,13 +5,16 @@ namespace Sharpvisor.Coverage;
 /// <summary>
 /// Sharpvisor.Coverage census [--json] [--features baseline|all] [--top N] [FILE...]
 /// FILE is an ELF file or a bzImage; without FILE the default guest's vmlinux, busybox and modules are counted.
+/// Sharpvisor.Coverage extract-vmlinux BZIMAGE OUTPUT writes the vmlinux ELF inside a bzImage (for readelf/objdump).
 /// </summary>
 internal static class Program
 {
-    private const string Usage = "usage: Sharpvisor.Coverage census [--json] [--features baseline|all] [--top N] [FILE...]";
+    private const string Usage = "usage: Sharpvisor.Coverage census [--json] [--features baseline|all] [--top N] [FILE...]\n" +
+                                 "       Sharpvisor.Coverage extract-vmlinux BZIMAGE OUTPUT";
 
     private static async Task<int> Main(string[] args)
     {
+        if (args.Length == 3 && args[0] == "extract-vmlinux") return ExtractVmlinux(args[1], args[2]);
         if (args.Length == 0 || args[0] != "census")
         {
             Console.Error.WriteLine(Usage);
@@ -68,6 +71,22 @@ internal static class Program
                                        or Sharpvisor.Vmm.Images.GuestImageException)
         {
             Console.Error.WriteLine($"census failed: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int ExtractVmlinux(string bzImagePath, string outputPath)
+    {
+        try
+        {
+            byte[] vmlinux = Kernel.BzImage.ExtractVmlinux(File.ReadAllBytes(bzImagePath));
+            File.WriteAllBytes(outputPath, vmlinux);
+            Console.WriteLine($"{outputPath}: {vmlinux.Length:N0} bytes");
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"extract-vmlinux failed: {e.Message}");
             return 1;
         }
     }

@@ -48,6 +48,7 @@ public class CensusReportTests
         Assert.Equal(1, totals.GetProperty("excludedByCategory").GetProperty("AVX").GetInt32());
         Assert.False(totals.GetProperty("emulatorEngine").GetBoolean());
         Assert.Equal(0, totals.GetProperty("implemented").GetInt32());
+        Assert.Equal(0, totals.GetProperty("verified").GetInt32());
     }
 
     [Fact]

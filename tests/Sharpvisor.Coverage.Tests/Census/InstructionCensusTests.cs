@@ -84,7 +84,8 @@ public class InstructionCensusTests
             a.rdtsc();                            // TSC
         }));
 
-        var (reachable, excluded) = census.Filter(CpuidFeatureSets.BaselineX86_64);
+        var (reachable, excluded, runAsFallback) = census.Filter(CpuidFeatureSets.BaselineX86_64);
+        Assert.Empty(runAsFallback);
         Assert.Equal(
             new[] { Code.Add_rm64_r64, Code.Paddd_xmm_xmmm128, Code.Cmovne_r32_rm32, Code.Rdtsc }.Order(),
             reachable.Select(f => f.Code).Order());
@@ -93,12 +94,35 @@ public class InstructionCensusTests
                     Code.Pshufb_xmm_xmmm128, Code.Rdtscp }.Order(),
             excluded.Select(f => f.Code).Order());
 
-        var (all, none) = census.Filter(CpuidFeatureSets.All);
+        var (all, none, _) = census.Filter(CpuidFeatureSets.All);
         Assert.Equal(10, all.Count);
         Assert.Empty(none);
 
         var custom = new HashSet<CpuidFeature>(CpuidFeatureSets.BaselineX86_64) { CpuidFeature.AVX, CpuidFeature.AVX2 };
         Assert.Contains(census.Filter(custom).Reachable, f => f.Code == Code.VEX_Vpxor_ymm_ymm_ymmm256);
+    }
+
+    [Fact]
+    public void TzcntAndEndbrRunAsTheirOlderFormsWithoutTheirFeatures()
+    {
+        var census = new InstructionCensus("fallbacks");
+        census.Add(AssembledCode.Region(a =>
+        {
+            a.endbr64();
+            a.tzcnt(rax, rcx);
+            a.tzcnt(rdx, rsi);
+            a.bsf(rax, rcx);
+            a.lzcnt(rax, rcx);
+        }));
+
+        var (reachable, excluded, runAsFallback) = census.Filter(CpuidFeatureSets.BaselineX86_64);
+        Assert.Equal(3, reachable.Single(f => f.Code == Code.Bsf_r64_rm64).Count);
+        Assert.Equal(1, reachable.Single(f => f.Code == Code.Reservednop_rm32_r32_0F1E).Count);
+        Assert.Equal([Code.Tzcnt_r64_rm64, Code.Endbr64], runAsFallback.Select(f => f.Code));
+        Assert.Equal([Code.Lzcnt_r64_rm64], excluded.Select(f => f.Code)); // BSR gives another result: no fallback
+
+        var withBmi1 = new HashSet<CpuidFeature>(CpuidFeatureSets.BaselineX86_64) { CpuidFeature.BMI1 };
+        Assert.Equal(2, census.Filter(withBmi1).Reachable.Single(f => f.Code == Code.Tzcnt_r64_rm64).Count);
     }
 
     [Theory]
@@ -118,6 +142,7 @@ public class InstructionCensusTests
     [InlineData(Code.VEX_Vpxor_ymm_ymm_ymmm256, FormCategory.Avx)]
     [InlineData(Code.VEX_Vzeroupper, FormCategory.Avx)]
     [InlineData(Code.EVEX_Vmovdqu64_zmm_k1z_zmmm512, FormCategory.Avx)]
+    [InlineData(Code.Mwait, FormCategory.System)]
     [InlineData(Code.Xbegin_rel32, FormCategory.Other)]                   // RTM
     public void ClassifiesForms(Code code, FormCategory expected)
     {

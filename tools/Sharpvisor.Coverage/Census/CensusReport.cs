@@ -50,7 +50,7 @@ public sealed class CensusReport
     public JsonObject Summarize(InstructionCensus census, bool includeForms)
     {
         var forms = census.Forms();
-        var (reachable, excluded) = census.Filter(_advertised);
+        var (reachable, excluded, runAsFallback) = census.Filter(_advertised);
         var summary = new JsonObject
         {
             ["name"] = census.Name,
@@ -65,6 +65,8 @@ public sealed class CensusReport
             ["reachableByCategory"] = ByCategory(reachable),
             ["excludedForms"] = excluded.Count,
             ["excludedByCategory"] = ByCategory(excluded),
+            ["runAsFallback"] = new JsonObject(runAsFallback.Select(f => KeyValuePair.Create(f.Code.ToString(),
+                (JsonNode?)CpuidFeatureSets.FallbackUnder(f.Code, _advertised)!.Value.ToString()))),
             ["emulatorEngine"] = _engine.HasEngine,
             ["engine"] = _engine.Description,
             ["implemented"] = reachable.Count(f => _engine.IsImplemented(f.Code)),
@@ -83,6 +85,7 @@ public sealed class CensusReport
                     ["category"] = CategoryName(form.Category),
                     ["features"] = new JsonArray(form.Features.Select(f => (JsonNode)f.ToString()).ToArray()),
                     ["reachable"] = CpuidFeatureSets.IsReachable(form.Code, _advertised),
+                    ["runsAs"] = CpuidFeatureSets.FallbackUnder(form.Code, _advertised)?.ToString(),
                     ["implemented"] = _engine.IsImplemented(form.Code),
                     ["verified"] = _engine.IsVerified(form.Code),
                 });
@@ -95,7 +98,7 @@ public sealed class CensusReport
     private void WriteCensus(TextWriter output, InstructionCensus census)
     {
         var forms = census.Forms();
-        var (reachable, excluded) = census.Filter(_advertised);
+        var (reachable, excluded, runAsFallback) = census.Filter(_advertised);
         output.WriteLine($"== {census.Name} ==");
         output.WriteLine($"  {census.RegionCount:N0} executable regions, {census.BytesScanned:N0} bytes: " +
                          $"{census.Instructions:N0} instructions decoded, {census.InvalidDecodes:N0} invalid decode(s) " +
@@ -103,6 +106,12 @@ public sealed class CensusReport
         output.WriteLine($"  distinct forms:   {forms.Count,5}  {Breakdown(forms)}");
         output.WriteLine($"  reachable ({_featureSetName}): {reachable.Count,5}  {Breakdown(reachable)}");
         output.WriteLine($"  excluded ({_featureSetName}):  {excluded.Count,5}  {Breakdown(excluded)}");
+        foreach (var form in runAsFallback)
+        {
+            var missing = form.Features.Where(f => !_advertised.Contains(f));
+            output.WriteLine($"  runs as {CpuidFeatureSets.FallbackUnder(form.Code, _advertised)} without {string.Join(' ', missing)}: " +
+                             $"{form.Code} ({form.Count:N0}), counted under that form");
+        }
         int implemented = reachable.Count(f => _engine.IsImplemented(f.Code));
         int verified = reachable.Count(f => _engine.IsImplemented(f.Code) && _engine.IsVerified(f.Code));
         output.WriteLine(_engine.HasEngine

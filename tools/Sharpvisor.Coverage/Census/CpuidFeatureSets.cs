@@ -46,6 +46,34 @@ public static class CpuidFeatureSets
         return true;
     }
 
+    /// <summary>
+    /// Encodings that a CPU lacking the form's feature still runs, as an older form, and that compilers put into
+    /// baseline code on purpose: F3 0F BC (TZCNT) runs as BSF without BMI1, and GCC emits it as "rep bsf" for
+    /// count-trailing-zeros because both agree on non-zero input (Linux's __ffs does the same by hand); ENDBR and
+    /// RDSSP sit in the 0F 1E hint-NOP space and run as NOPs without CET. LZCNT is not here: it runs as BSR, whose
+    /// result differs, so compilers only emit it when LZCNT is known to be present.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<Code, Code> Fallbacks = new Dictionary<Code, Code>
+    {
+        [Code.Tzcnt_r16_rm16] = Code.Bsf_r16_rm16,
+        [Code.Tzcnt_r32_rm32] = Code.Bsf_r32_rm32,
+        [Code.Tzcnt_r64_rm64] = Code.Bsf_r64_rm64,
+        [Code.Endbr32] = Code.Reservednop_rm32_r32_0F1E,
+        [Code.Endbr64] = Code.Reservednop_rm32_r32_0F1E,
+        [Code.Rdsspd_r32] = Code.Reservednop_rm32_r32_0F1E,
+        [Code.Rdsspq_r64] = Code.Reservednop_rm64_r64_0F1E,
+    };
+
+    /// <summary>
+    /// The form a CPU advertising <paramref name="advertised"/> runs in place of <paramref name="code"/> when it
+    /// lacks the code's own features (see <see cref="Fallbacks"/>); null when the code is reachable as itself or
+    /// has no reachable fallback.
+    /// </summary>
+    public static Code? FallbackUnder(Code code, IReadOnlySet<CpuidFeature> advertised) =>
+        !IsReachable(code, advertised) && Fallbacks.TryGetValue(code, out var fallback) && IsReachable(fallback, advertised)
+            ? fallback
+            : null;
+
     /// <summary>The named sets the command line accepts: "baseline" and "all".</summary>
     public static IReadOnlySet<CpuidFeature> ByName(string name) => name switch
     {

@@ -40,7 +40,8 @@ public static class FormClassifier
         CpuidFeature.SEV_ES, CpuidFeature.SEV_SNP, CpuidFeature.TDX, CpuidFeature.MSR, CpuidFeature.MSRLIST,
         CpuidFeature.WRMSRNS, CpuidFeature.SMAP, CpuidFeature.PKU, CpuidFeature.CET_SS, CpuidFeature.CET_IBT,
         CpuidFeature.FRED, CpuidFeature.LKGS, CpuidFeature.UINTR, CpuidFeature.PCONFIG, CpuidFeature.INVLPGB,
-        CpuidFeature.RMPQUERY, CpuidFeature.FSGSBASE,
+        CpuidFeature.RMPQUERY, CpuidFeature.FSGSBASE, CpuidFeature.MONITOR, CpuidFeature.MONITORX,
+        CpuidFeature.WAITPKG,
     };
 
     public static readonly IReadOnlySet<CpuidFeature> X87Features = new HashSet<CpuidFeature>

@@ -90,13 +90,35 @@ public sealed class InstructionCensus
 
     public int DistinctForms => _counts.Count(c => c != 0);
 
-    /// <summary>The forms split by whether a CPU advertising <paramref name="advertised"/> can run them.</summary>
-    public (IReadOnlyList<InstructionForm> Reachable, IReadOnlyList<InstructionForm> Excluded) Filter(IReadOnlySet<CpuidFeature> advertised)
+    /// <summary>
+    /// The forms split by whether a CPU advertising <paramref name="advertised"/> can run them. A form that such a
+    /// CPU runs as an older form (<see cref="CpuidFeatureSets.Fallbacks"/>, e.g. TZCNT as BSF) is counted under
+    /// that older form among the reachable ones and listed in <see cref="FeatureFilterResult.RunAsFallback"/>.
+    /// </summary>
+    public FeatureFilterResult Filter(IReadOnlySet<CpuidFeature> advertised)
     {
-        var reachable = new List<InstructionForm>();
+        var reachableCounts = new Dictionary<Code, long>();
         var excluded = new List<InstructionForm>();
+        var runAsFallback = new List<InstructionForm>();
         foreach (var form in Forms())
-            (CpuidFeatureSets.IsReachable(form.Code, advertised) ? reachable : excluded).Add(form);
-        return (reachable, excluded);
+        {
+            Code? fallback = CpuidFeatureSets.FallbackUnder(form.Code, advertised);
+            if (fallback is Code older)
+            {
+                runAsFallback.Add(form);
+                reachableCounts[older] = reachableCounts.GetValueOrDefault(older) + form.Count;
+            }
+            else if (CpuidFeatureSets.IsReachable(form.Code, advertised))
+            {
+                reachableCounts[form.Code] = reachableCounts.GetValueOrDefault(form.Code) + form.Count;
+            }
+            else
+            {
+                excluded.Add(form);
+            }
+        }
+        var reachable = reachableCounts.Select(pair => new InstructionForm(pair.Key, pair.Value)).ToList();
+        reachable.Sort((a, b) => a.Count != b.Count ? b.Count.CompareTo(a.Count) : a.Code.CompareTo(b.Code));
+        return new FeatureFilterResult(reachable, excluded, runAsFallback);
     }
 }
