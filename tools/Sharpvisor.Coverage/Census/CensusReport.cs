@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Iced.Intel;
@@ -43,7 +44,12 @@ public sealed class CensusReport
         var files_ = new JsonArray();
         foreach (var census in files) files_.Add(Summarize(census, includeForms));
         var root = new JsonObject { ["totals"] = Summarize(total, includeForms), ["files"] = files_ };
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
+        return root.ToJsonString(new JsonSerializerOptions
+        {
+            WriteIndented = false,
+            // Console output, not HTML: keep '+' and the like readable in package versions.
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
     }
 
     /// <summary>The figures of one census as a JSON object.</summary>
