@@ -62,7 +62,7 @@ internal static class Program
             var total = new InstructionCensus("total");
             foreach (var census in censuses) total.Add(census);
 
-            var report = new CensusReport(featureSetName, CpuidFeatureSets.ByName(featureSetName), NoEmulatorEngine.Instance) { TopCount = top };
+            var report = new CensusReport(featureSetName, CpuidFeatureSets.ByName(featureSetName), EmulatorEngineForms.Instance) { TopCount = top };
             if (json) Console.WriteLine(report.ToJson(censuses, total, includeForms: true));
             else report.WriteText(Console.Out, censuses, total);
             return 0;

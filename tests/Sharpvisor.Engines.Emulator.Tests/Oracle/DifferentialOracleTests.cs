@@ -18,14 +18,9 @@ public class DifferentialOracleTests(ITestOutputHelper output)
     private const int Seed = 20261121;
     private static int CasesPerForm => int.TryParse(Environment.GetEnvironmentVariable("SHARPVISOR_ORACLE_CASES"), out int n) ? n : 1000;
 
-    /// <summary>
-    /// Implemented forms the oracle can check: those the case generator builds, less control transfers, whose native
-    /// run would leave the harness (branches are covered by the interpreter's own tests).
-    /// </summary>
+    /// <summary>Implemented forms in the oracle's scope (branches are covered by the interpreter's own tests).</summary>
     public static IReadOnlyList<Code> VerifiableForms() =>
-        InstructionTable.Default.ImplementedForms()
-            .Where(c => CaseGenerator.IsSupported(c) && new Instruction { Code = c }.FlowControl == FlowControl.Next)
-            .ToList();
+        InstructionTable.Default.ImplementedForms().Where(OracleScope.IsVerifiable).ToList();
 
     [Fact]
     public void EveryVerifiableFormMatchesTheHostCpu()

@@ -1,0 +1,14 @@
+using Iced.Intel;
+using Sharpvisor.Oracle.Generation;
+
+namespace Sharpvisor.Oracle;
+
+/// <summary>
+/// Which instruction forms the differential oracle checks: those the case generator can build, less control
+/// transfers, whose native run would leave the harness. The emulator's oracle test and the coverage report share it.
+/// </summary>
+public static class OracleScope
+{
+    public static bool IsVerifiable(Code code) =>
+        CaseGenerator.IsSupported(code) && new Instruction { Code = code }.FlowControl == FlowControl.Next;
+}
