@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Sharpvisor.Bench.CpuLoop;
+using Sharpvisor.Engines.Emulator.Decoding;
+using Sharpvisor.Engines.Emulator.Execution;
+using Sharpvisor.Engines.Emulator.Instructions;
+using Sharpvisor.Engines.Emulator.Memory;
+using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
+
+// The emulator's interpreter against the host CPU on the same code (bench/cpu-loop/HashLoop.cs); rounds alternate,
+// medians reported. Million instructions per second = (iterations x instructions per iteration) / time.
+long iterations = long.Parse(ArgValue("--iterations") ?? "20000000");
+int rounds = int.Parse(ArgValue("--rounds") ?? "5");
+long instructions = iterations * HashLoop.InstructionsPerIteration + 4;
+
+const ulong CodeAddress = 0x10000, TableAddress = 0x20000, StackTop = 0x80000, ReturnAddress = 0xF000;
+var native = new List<double>();
+var emulated = new List<double>();
+ulong nativeResult = 0, emulatedResult = 0;
+for (int round = 0; round < rounds; round++)
+{
+    // Native: the code in an executable page of our own, called through a function pointer.
+    unsafe
+    {
+        nint page = Libc.mmap(0, 0x3000, Libc.ProtRead | Libc.ProtWrite, Libc.MapPrivate | Libc.MapAnonymous, -1, 0);
+        byte[] code = HashLoop.Assemble((ulong)page);
+        Marshal.Copy(code, 0, page, code.Length);
+        Libc.mprotect(page, 0x1000, Libc.ProtRead | Libc.ProtExec);
+        var function = (delegate* unmanaged<long, nint, ulong>)page;
+        var clock = Stopwatch.StartNew();
+        nativeResult = function(iterations, page + 0x1000);
+        native.Add(clock.Elapsed.TotalSeconds);
+        Libc.munmap(page, 0x3000);
+    }
+
+    // Emulated: the same function at 0x10000, returning to a sentinel address.
+    using var ram = GuestMemory.CreateX86(16 << 20);
+    ram.Write(CodeAddress, HashLoop.Assemble(CodeAddress));
+    var memory = new EmulatedMemory(ram, new MmioBus(), IdentityTranslator.Instance);
+    var cpu = new CpuCore(memory) { Rip = CodeAddress };
+    cpu.Gpr[CpuCore.Rsp] = StackTop - 8;
+    ram.WriteUInt64(StackTop - 8, ReturnAddress);
+    ram.Write(ReturnAddress, [0x0F, 0x0B]); // ud2 where the function returns to: the run stops there
+
+    cpu.Gpr[CpuCore.Rdi] = (ulong)iterations;
+    cpu.Gpr[CpuCore.Rsi] = TableAddress;
+    var interpreter = new Interpreter(cpu, new BlockCache(memory, InstructionTable.Default));
+    var watch = Stopwatch.StartNew();
+    while (interpreter.Run(1_000_000) != StopReason.Fault) { }
+    if (cpu.Rip != ReturnAddress) throw new InvalidOperationException($"the emulated function faulted at 0x{cpu.Rip:x}: {interpreter.LastFault?.Message}");
+    emulated.Add(watch.Elapsed.TotalSeconds);
+    emulatedResult = cpu.Gpr[CpuCore.Rax];
+    if (cpu.InstructionsRetired != instructions)
+        throw new InvalidOperationException($"emulator retired {cpu.InstructionsRetired} instructions, expected {instructions}");
+    Console.Error.WriteLine($"round {round + 1}: native {instructions / native[^1] / 1e6,8:0} MIPS   emulator {instructions / emulated[^1] / 1e6,6:0.0} MIPS");
+}
+if (nativeResult != emulatedResult) throw new InvalidOperationException($"results differ: native {nativeResult:x}, emulator {emulatedResult:x}");
+
+double nativeMips = instructions / Median(native) / 1e6, emulatorMips = instructions / Median(emulated) / 1e6;
+Console.WriteLine($"{"engine",-12} {"MIPS",10}");
+Console.WriteLine($"{"native",-12} {nativeMips,10:0}");
+Console.WriteLine($"{"emulator",-12} {emulatorMips,10:0.0}");
+Console.WriteLine($"emulator / native = {emulatorMips / nativeMips:0.0000} (result {emulatedResult:x16} identical)");
+Console.WriteLine(JsonSerializer.Serialize(new
+{
+    bench = "cpu-loop", date = DateTime.UtcNow.ToString("yyyy-MM-dd"), iterations, instructions, rounds,
+    native_mips = Math.Round(nativeMips), emulator_mips = Math.Round(emulatorMips, 1), ratio = Math.Round(emulatorMips / nativeMips, 5),
+}));
+return 0;
+
+static double Median(List<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+}
+
+string? ArgValue(string name)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
