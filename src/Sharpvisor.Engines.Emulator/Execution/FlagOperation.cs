@@ -28,4 +28,7 @@ public enum FlagOperation : byte
     ShiftRightLogical,
     /// <summary>SAR by Src2.</summary>
     ShiftRightArithmetic,
+    /// <summary>MUL/IMUL: CF and OF are <see cref="LazyFlags.Auxiliary"/> != 0 (the product did not fit); SF ZF PF
+    /// (architecturally undefined) follow the truncated product, AF is 0.</summary>
+    Multiply,
 }

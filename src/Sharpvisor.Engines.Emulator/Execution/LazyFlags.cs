@@ -85,6 +85,7 @@ public struct LazyFlags
                 FlagOperation.ShiftLeft => b <= (ulong)bits && ((a >> (bits - (int)b)) & 1) != 0,
                 FlagOperation.ShiftRightLogical => ((a >> ((int)b - 1)) & 1) != 0,
                 FlagOperation.ShiftRightArithmetic => (((long)SignExtend(a) >> Math.Min((int)b - 1, 63)) & 1) != 0,
+                FlagOperation.Multiply => Auxiliary != 0,
                 _ => false,
             };
         }
@@ -106,6 +107,7 @@ public struct LazyFlags
                 FlagOperation.ShiftLeft => ((r & top) != 0) ^ Carry,
                 FlagOperation.ShiftRightLogical => (a & top) != 0 && b == 1,
                 FlagOperation.ShiftRightArithmetic => false,
+                FlagOperation.Multiply => Auxiliary != 0,
                 _ => false,
             };
         }
@@ -115,7 +117,8 @@ public struct LazyFlags
     public readonly bool Adjust => Operation switch
     {
         FlagOperation.Materialized => (Auxiliary & AdjustBit) != 0,
-        FlagOperation.Logic or FlagOperation.ShiftLeft or FlagOperation.ShiftRightLogical or FlagOperation.ShiftRightArithmetic => false,
+        FlagOperation.Logic or FlagOperation.ShiftLeft or FlagOperation.ShiftRightLogical or FlagOperation.ShiftRightArithmetic
+            or FlagOperation.Multiply => false,
         FlagOperation.Negate => ((Src1 ^ Result) & 0x10) != 0,
         _ => ((Src1 ^ Src2 ^ Result) & 0x10) != 0,
     };

@@ -21,6 +21,10 @@ public sealed unsafe class InstructionTable
         DataMovement.Register(table);
         ControlFlow.Register(table);
         ShiftsAndRotates.Register(table);
+        MultiplyDivide.Register(table);
+        BitInstructions.Register(table);
+        Atomics.Register(table);
+        FlagInstructions.Register(table);
         return table;
     }
 

@@ -93,6 +93,9 @@ public sealed class CaseGenerator
             instruction.MemoryDisplSize = displacement == 0 ? 0 : 1;
             gprs[baseIndex] = InstructionCase.CanonicalWindowBase + (ulong)(offset - displacement);
             pointers |= (ushort)(1 << baseIndex);
+            if (memoryOperand == 0 && opCode.Mnemonic is Mnemonic.Bt or Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc
+                && instruction.Op1Kind == OpKind.Register)
+                KeepBitStringInWindow(instruction.Op1Register, size, offset, gprs);
         }
 
         var writer = new BytesWriter();
@@ -115,6 +118,24 @@ public sealed class CaseGenerator
             Memory = memory,
             PointerRegisters = pointers,
         };
+    }
+
+    /// <summary>
+    /// BT/BTS/BTR/BTC with a memory operand and a register offset address a bit string: the signed offset selects
+    /// a unit of the operand's size anywhere before or after the operand. Chooses an offset whose unit lies inside
+    /// the window (the register's bits above the operand size stay random: the instruction ignores them).
+    /// </summary>
+    private void KeepBitStringInWindow(Register offsetRegister, int size, int operandOffset, ulong[] gprs)
+    {
+        int bits = size * 8;
+        long lowestUnit = -(operandOffset / size), highestUnit = (InstructionCase.WindowSize - size - operandOffset) / size;
+        long limit = size == 2 ? 2048 : long.MaxValue; // a 16-bit offset reaches 2^15 bits either way
+        lowestUnit = Math.Max(lowestUnit, -limit);
+        highestUnit = Math.Min(highestUnit, limit - 1);
+        long bitOffset = _random.NextInt64(lowestUnit, highestUnit + 1) * bits + _random.Next(bits);
+        ulong mask = size == 8 ? ulong.MaxValue : (1UL << bits) - 1;
+        int index = GprIndex.Of(offsetRegister);
+        gprs[index] = (gprs[index] & ~mask) | ((ulong)bitOffset & mask);
     }
 
     private ulong RandomValue() => _random.Next(8) switch
