@@ -76,6 +76,7 @@ public sealed unsafe class BlockCache
             handlers[count] = Resolve(instruction);
             count++;
             if (instruction.IsInvalid || instruction.FlowControl != FlowControl.Next || _table[instruction.Code] == null) break;
+            if (StringInstructions.IsRepeated(instruction)) break; // it may set RIP back to itself to resume later
             if (instruction.NextIP - rip > (ulong)inPage) break; // ended in the next page
         }
         return new DecodedBlock(physical, bitness, instructions, handlers, count, lastPage);

@@ -23,6 +23,13 @@ public sealed class CpuCore(EmulatedMemory memory)
     public int Bitness = 64;
     public CpuidEntry[] Cpuid = [];
     public long InstructionsRetired;
+    /// <summary>
+    /// The time-stamp counter RDTSC/RDTSCP read. By default the host's monotonic clock in <see cref="System.Diagnostics.Stopwatch"/>
+    /// ticks (nanoseconds on Linux); the machine sets its own source (e.g. scaled to the advertised TSC frequency).
+    /// </summary>
+    public Func<ulong> TimeStampCounter = static () => (ulong)System.Diagnostics.Stopwatch.GetTimestamp();
+    /// <summary>IA32_TSC_AUX (MSR C000_0103h), which RDTSCP returns in ECX.</summary>
+    public uint TscAux;
 
     public EmulatedMemory Memory { get; } = memory;
 

@@ -13,6 +13,11 @@ public sealed class GuestFault(byte vector, uint? errorCode = null, ulong faultA
 
     public byte Vector { get; } = vector;
     public uint? ErrorCode { get; } = errorCode;
+    /// <summary>
+    /// A trap is reported after its instruction completes (RIP names the next instruction): #BP from INT3 and #OF
+    /// from INTO are always traps; every other vector raised by a handler is a fault.
+    /// </summary>
+    public bool IsTrap => Vector is Breakpoint or Overflow;
     /// <summary>CR2 for a page fault.</summary>
     public ulong FaultAddress { get; } = faultAddress;
 

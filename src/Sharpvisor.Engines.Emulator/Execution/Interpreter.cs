@@ -48,7 +48,9 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
             }
             catch (GuestFault fault)
             {
-                cpu.Rip = instructions[k].IP; // faults report the faulting instruction
+                // Faults report the faulting instruction; traps (INT3, INTO) the one after, and the trapping one retired.
+                if (fault.IsTrap) { cpu.Rip = instructions[k].NextIP; k++; }
+                else cpu.Rip = instructions[k].IP;
                 cpu.InstructionsRetired += k;
                 LastFault = fault;
                 return StopReason.Fault;

@@ -25,6 +25,13 @@ public sealed unsafe class InstructionTable
         BitInstructions.Register(table);
         Atomics.Register(table);
         FlagInstructions.Register(table);
+        StringInstructions.Register(table);
+        StackFrames.Register(table);
+        FlagsStack.Register(table);
+        ProcessorInformation.Register(table);
+        MemoryOrdering.Register(table);
+        TableLookup.Register(table);
+        Breakpoints.Register(table);
         return table;
     }
 

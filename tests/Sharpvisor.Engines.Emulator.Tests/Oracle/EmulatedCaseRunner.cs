@@ -41,7 +41,7 @@ internal sealed class EmulatedCaseRunner : IDisposable
         _memory.WriteBytes(CodeLinear, code);
         _ram.Write(WindowPhysical, c.Memory);
         for (int r = 0; r < 16; r++) _cpu.Gpr[r] = c.Gprs[r];
-        _cpu.Rflags = c.Rflags;
+        _cpu.Rflags = c.Rflags | 0x200; // IF: the host runs the case in user mode, where interrupts are always enabled
         _cpu.Rip = CodeLinear;
         _cpu.Mxcsr = c.Mxcsr;
         for (int x = 0; x < 16; x++)

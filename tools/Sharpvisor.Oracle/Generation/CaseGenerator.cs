@@ -10,8 +10,12 @@ namespace Sharpvisor.Oracle.Generation;
 /// or implicitly, so the runner may relocate it). RSP always points at the private stack in the window and is
 /// never chosen as an operand, so stack instructions push and pop inside the window. Register values mix edge
 /// values (0, 1, sign boundaries, all ones) with random ones; flags, XMM, MXCSR rounding/FTZ/DAZ and window
-/// contents are random. Not supported (<see cref="NotSupportedException"/>): branches, string instructions,
-/// x87/MMX/AVX-512 operands, segment/control registers, VSIB and RIP-relative memory.
+/// contents are random. String instructions (MOVS STOS LODS CMPS SCAS) use 64-bit addressing with RSI and RDI
+/// pointing into the data area of the window, RCX in 0..16 and, at random, no prefix, REP, or (CMPS/SCAS) REPE or
+/// REPNE; DF is random like the other flags. XLAT gets RBX in the window; ENTER and LEAVE get RBP in the window.
+/// POPF pops an image with TF clear (a single-step trap would land in the harness). Not supported
+/// (<see cref="NotSupportedException"/>): branches, instructions whose results depend on the host (CPUID, RDTSC,
+/// RDTSCP, RDRAND, RDSEED, RDPID), x87/MMX/AVX-512 operands, segment/control registers, VSIB and RIP-relative memory.
 /// </summary>
 public sealed class CaseGenerator
 {
@@ -31,13 +35,15 @@ public sealed class CaseGenerator
     {
         OpCodeInfo opCode = code.ToOpCode();
         if (!opCode.IsInstruction || !opCode.Mode64 || opCode.Encoding is not (EncodingKind.Legacy or EncodingKind.VEX)) return false;
-        if (code.ToOpCode().IsInputOutput) return false;
+        if (code.ToOpCode().IsInputOutput || IsHostDependent(code.Mnemonic())) return false;
         bool hasRm = false, hasMemOnly = false;
         for (int i = 0; i < opCode.OpCount; i++)
         {
             OpCodeOperandKind kind = opCode.GetOpKind(i);
             if (IsRegOrMem(kind)) hasRm = true;
             else if (kind == OpCodeOperandKind.mem) hasMemOnly = true;
+            else if (kind is OpCodeOperandKind.seg_rSI or OpCodeOperandKind.es_rDI && IsString(code)
+                || kind == OpCodeOperandKind.seg_rBX_al && code == Code.Xlat_m8) hasMemOnly = true;
             else if (!IsRegisterKind(kind) && !IsImmediateKind(kind) && FixedRegister(kind) == Register.None) return false;
         }
         return form switch
@@ -62,6 +68,15 @@ public sealed class CaseGenerator
             OpCodeOperandKind kind = opCode.GetOpKind(i);
             Register fixedRegister = FixedRegister(kind);
             if (fixedRegister != Register.None) SetRegister(ref instruction, i, fixedRegister);
+            else if (kind == OpCodeOperandKind.seg_rSI) instruction.SetOpKind(i, OpKind.MemorySegRSI);
+            else if (kind == OpCodeOperandKind.es_rDI) instruction.SetOpKind(i, OpKind.MemoryESRDI);
+            else if (kind == OpCodeOperandKind.seg_rBX_al)
+            {
+                instruction.SetOpKind(i, OpKind.Memory);
+                instruction.MemoryBase = Register.RBX;
+                instruction.MemoryIndex = Register.AL;
+                instruction.MemoryIndexScale = 1;
+            }
             else if (kind == OpCodeOperandKind.mem || (IsRegOrMem(kind) && useMemory)) { memoryOperand = i; instruction.SetOpKind(i, OpKind.Memory); }
             else if (IsImmediateKind(kind)) SetImmediate(ref instruction, i, kind);
             else SetRegister(ref instruction, i, PickRegister(kind, free));
@@ -71,6 +86,7 @@ public sealed class CaseGenerator
         for (int i = 0; i < gprs.Length; i++) gprs[i] = RandomValue();
         gprs[GprIndex.Rsp] = InstructionCase.CanonicalWindowBase + InstructionCase.DefaultStackOffset;
         ushort pointers = 1 << GprIndex.Rsp;
+        pointers |= PrepareImplicitPointers(ref instruction, gprs);
 
         if (memoryOperand >= 0)
         {
@@ -106,6 +122,7 @@ public sealed class CaseGenerator
         var memory = new byte[InstructionCase.WindowSize];
         _random.NextBytes(xmm);
         _random.NextBytes(memory);
+        if (code.Mnemonic() is Mnemonic.Popf or Mnemonic.Popfq) memory[InstructionCase.DefaultStackOffset + 1] &= 0xFE; // TF (bit 8)
         uint mxcsr = InstructionCase.DefaultMxcsr | (uint)_random.Next(4) << 13 | (uint)_random.Next(0x40);
         if (_random.Next(4) == 0) mxcsr |= 0x8040; // FTZ and DAZ
         return new InstructionCase
@@ -137,6 +154,54 @@ public sealed class CaseGenerator
         int index = GprIndex.Of(offsetRegister);
         gprs[index] = (gprs[index] & ~mask) | ((ulong)bitOffset & mask);
     }
+
+    /// <summary>
+    /// Registers that string instructions, XLAT, ENTER and LEAVE use as addresses implicitly: pointed into the window,
+    /// with a random repeat prefix and small count for string instructions. Returns their pointer bits.
+    /// </summary>
+    private ushort PrepareImplicitPointers(ref Instruction instruction, ulong[] gprs)
+    {
+        Mnemonic mnemonic = instruction.Mnemonic;
+        if (IsString(instruction.Code))
+        {
+            // Data area: the page above the stack, with room for 16 steps of 8 bytes either way.
+            const int low = InstructionCase.DefaultStackOffset + 0x100, high = InstructionCase.WindowSize - 0x100;
+            gprs[GprIndex.Rsi] = InstructionCase.CanonicalWindowBase + (ulong)_random.Next(low, high);
+            gprs[GprIndex.Rdi] = InstructionCase.CanonicalWindowBase + (ulong)_random.Next(low, high);
+            gprs[GprIndex.Rcx] = (ulong)_random.Next(0, 17);
+            bool compares = mnemonic is Mnemonic.Cmpsb or Mnemonic.Cmpsw or Mnemonic.Cmpsd or Mnemonic.Cmpsq
+                or Mnemonic.Scasb or Mnemonic.Scasw or Mnemonic.Scasd or Mnemonic.Scasq;
+            switch (_random.Next(compares ? 3 : 2))
+            {
+                case 1: instruction.HasRepPrefix = true; break;
+                case 2: instruction.HasRepnePrefix = true; break;
+            }
+            return (ushort)(1 << GprIndex.Rsi | 1 << GprIndex.Rdi);
+        }
+        if (instruction.Code == Code.Xlat_m8)
+        {
+            gprs[GprIndex.Rbx] = InstructionCase.CanonicalWindowBase + (ulong)_random.Next(0, InstructionCase.WindowSize - 0x100);
+            return 1 << GprIndex.Rbx;
+        }
+        if (mnemonic is Mnemonic.Enter or Mnemonic.Leave)
+        {
+            gprs[GprIndex.Rbp] = InstructionCase.CanonicalWindowBase + (ulong)_random.Next(0x200, InstructionCase.WindowSize - 8);
+            return 1 << GprIndex.Rbp;
+        }
+        return 0;
+    }
+
+    /// <summary>MOVS, STOS, LODS, CMPS, SCAS (not the SSE MOVSD/CMPSD, which share mnemonics): an operand is [RSI] or [RDI].</summary>
+    private static bool IsString(Code code)
+    {
+        OpCodeInfo opCode = code.ToOpCode();
+        for (int i = 0; i < opCode.OpCount; i++)
+            if (opCode.GetOpKind(i) is OpCodeOperandKind.seg_rSI or OpCodeOperandKind.es_rDI) return true;
+        return false;
+    }
+
+    private static bool IsHostDependent(Mnemonic mnemonic) => mnemonic is Mnemonic.Cpuid or Mnemonic.Rdtsc
+        or Mnemonic.Rdtscp or Mnemonic.Rdrand or Mnemonic.Rdseed or Mnemonic.Rdpid;
 
     private ulong RandomValue() => _random.Next(8) switch
     {
