@@ -1,5 +1,6 @@
 using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Execution;
+using Sharpvisor.Engines.Emulator.Memory;
 
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
@@ -40,8 +41,11 @@ public static unsafe class StackFrames
             rsp -= (ulong)width;
             cpu.Memory.Write(rsp, width, frame);
         }
+        // Hardware checks the new stack top for a write (a #PF there names RSP - allocation), though it stores nothing.
+        ulong top = rsp - allocation;
+        if (allocation != 0) cpu.Memory.Translator.Translate(top, AccessKind.Write);
         cpu.Gpr[CpuCore.Rbp] = width == 8 ? frame : (rbp & ~0xFFFFUL) | (frame & 0xFFFF);
-        cpu.Gpr[CpuCore.Rsp] = rsp - allocation;
+        cpu.Gpr[CpuCore.Rsp] = top;
     }
 
     private static void Leave(CpuCore cpu, ref Instruction i)

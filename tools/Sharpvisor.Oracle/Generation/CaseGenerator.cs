@@ -248,6 +248,9 @@ public sealed class CaseGenerator
             OpCodeOperandKind.imm32sex64 => (OpKind.Immediate32to64, (ulong)(long)(int)value),
             _ => (OpKind.Immediate64, value),
         };
+        // ENTER imm16, imm8: Iced names a second immediate Immediate8_2nd.
+        if (opKind == OpKind.Immediate8 && operand > 0 && instruction.GetOpKind(operand - 1) is OpKind.Immediate16 or OpKind.Immediate8)
+            opKind = OpKind.Immediate8_2nd;
         instruction.SetOpKind(operand, opKind);
         instruction.SetImmediate(operand, immediate);
     }
