@@ -55,6 +55,21 @@ public class StringAndSystemInstructionTests
     }
 
     [Fact]
+    public void Address_size_prefix_wraps_edi_at_four_gigabytes()
+    {
+        using var h = new EmulatorHarness();
+        h.Ram.Write(EmulatorHarness.CodeAddress, [0x67, 0xAA]); // stosb with EDI
+        h.Cpu.ControlFlags |= CpuCore.DirectionFlag;
+        h.Cpu.Gpr[CpuCore.Rdi] = 0xABCD_0000_0000_0000;
+        h.Cpu.Gpr[CpuCore.Rax] = 0x5A;
+        h.RunTo(EmulatorHarness.CodeAddress + 2);
+        Assert.Equal(0xFFFF_FFFFUL, h.Cpu.Gpr[CpuCore.Rdi]);
+        var first = new byte[1];
+        h.Ram.Read(0, first);
+        Assert.Equal(0x5A, first[0]);
+    }
+
+    [Fact]
     public void Backward_repne_scas_stops_on_a_match_and_a_fault_mid_string_keeps_progress()
     {
         using var h = new EmulatorHarness();
