@@ -21,6 +21,7 @@ public sealed unsafe class InstructionTable
         DataMovement.Register(table);
         ControlFlow.Register(table);
         ShiftsAndRotates.Register(table);
+        Sse.SseInstructions.Register(table);
         return table;
     }
 
