@@ -8,5 +8,6 @@ public static class SseInstructions
         SseMoves.Register(table);
         SseIntegerArithmetic.Register(table);
         SseShuffles.Register(table);
+        SseFloatArithmetic.Register(table);
     }
 }
