@@ -156,7 +156,6 @@ public static class SseFloat
         a = Input(a, isDouble, mxcsr, ref inputFlags);
         b = Input(b, isDouble, mxcsr, ref inputFlags);
         if (PropagateNaN(a, b, isDouble, ref flags, out ulong nan)) return nan;
-        flags |= inputFlags;
         ulong sign = (a ^ b) & SignBit(isDouble);
         bool aInfinite = IsInfinity(a, isDouble), bInfinite = IsInfinity(b, isDouble);
         bool aZero = IsZero(a, isDouble), bZero = IsZero(b, isDouble);
@@ -165,13 +164,14 @@ public static class SseFloat
             flags |= Invalid;
             return DefaultNaN(isDouble);
         }
-        if (aInfinite) return sign | ExponentMask(isDouble);
-        if (bInfinite || aZero) return sign;
-        if (bZero)
+        if (bZero && !aInfinite)
         {
-            flags |= DivideByZero;
+            flags |= DivideByZero; // reported instead of a denormal dividend, as the host does
             return sign | ExponentMask(isDouble);
         }
+        flags |= inputFlags;
+        if (aInfinite) return sign | ExponentMask(isDouble);
+        if (bInfinite || aZero) return sign;
         Unpack(a, isDouble, out UInt128 ma, out int ea);
         Unpack(b, isDouble, out UInt128 mb, out int eb);
         Normalize(ref ma, ref ea, FractionBits(isDouble));
@@ -192,13 +192,13 @@ public static class SseFloat
             if (IsSignallingNaN(a, isDouble)) flags |= Invalid;
             return Quiet(a, isDouble);
         }
-        flags |= inputFlags;
         if (IsZero(a, isDouble)) return a;
         if (IsNegative(a, isDouble))
         {
-            flags |= Invalid;
+            flags |= Invalid; // an invalid operation does not also report its denormal operand
             return DefaultNaN(isDouble);
         }
+        flags |= inputFlags;
         if (IsInfinity(a, isDouble)) return a;
         Unpack(a, isDouble, out UInt128 m, out int e);
         if ((e & 1) != 0) { m <<= 1; e--; }
