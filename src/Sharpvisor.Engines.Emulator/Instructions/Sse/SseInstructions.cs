@@ -9,5 +9,7 @@ public static class SseInstructions
         SseIntegerArithmetic.Register(table);
         SseShuffles.Register(table);
         SseFloatArithmetic.Register(table);
+        SseFloatCompares.Register(table);
+        SseConversions.Register(table);
     }
 }
