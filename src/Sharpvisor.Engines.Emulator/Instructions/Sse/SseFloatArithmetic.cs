@@ -6,8 +6,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.Sse;
 
 /// <summary>
 /// SSE/SSE2 floating-point arithmetic, packed and scalar: ADD, SUB, MUL, DIV, MIN, MAX, SQRT on PS/PD/SS/SD,
-/// computed by <see cref="SseFloat"/> under MXCSR. Exceptions whose MXCSR mask bit is clear raise #XM; the
-/// destination is then left unchanged (the flags are still recorded).
+/// computed by <see cref="SseFloat"/> under MXCSR. Exceptions whose MXCSR mask bit is clear raise #XM with the
+/// destination left unchanged and the flags recorded, as SSE does for pre- and post-computation exceptions alike
+/// (the OS is assumed to have set CR4.OSXMMEXCPT; without it the CPU would raise #UD instead).
 /// </summary>
 public static unsafe class SseFloatArithmetic
 {
