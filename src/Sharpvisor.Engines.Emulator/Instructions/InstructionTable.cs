@@ -32,6 +32,7 @@ public sealed unsafe class InstructionTable
         MemoryOrdering.Register(table);
         TableLookup.Register(table);
         Breakpoints.Register(table);
+        Sse.SseInstructions.Register(table);
         return table;
     }
 

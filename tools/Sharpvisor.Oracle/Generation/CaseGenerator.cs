@@ -9,8 +9,8 @@ namespace Sharpvisor.Oracle.Generation;
 /// points into the window (the base is chosen among registers the instruction does not otherwise use, explicitly
 /// or implicitly, so the runner may relocate it). RSP always points at the private stack in the window and is
 /// never chosen as an operand, so stack instructions push and pop inside the window. Register values mix edge
-/// values (0, 1, sign boundaries, all ones) with random ones; flags, XMM, MXCSR rounding/FTZ/DAZ and window
-/// contents are random. String instructions (MOVS STOS LODS CMPS SCAS) use 64-bit addressing with RSI and RDI
+/// values (0, 1, sign boundaries, all ones) with random ones; flags and MXCSR rounding/FTZ/DAZ are random; XMM and
+/// window contents are random bytes with some 16-byte blocks of binary32/binary64 edge values. String instructions (MOVS STOS LODS CMPS SCAS) use 64-bit addressing with RSI and RDI
 /// pointing into the data area of the window, RCX in 0..16 and, at random, no prefix, REP, or (CMPS/SCAS) REPE or
 /// REPNE; DF is random like the other flags. XLAT gets RBX in the window; ENTER and LEAVE get RBP in the window.
 /// POPF pops an image with TF clear (a single-step trap would land in the harness). Not supported
@@ -122,6 +122,8 @@ public sealed class CaseGenerator
         var memory = new byte[InstructionCase.WindowSize];
         _random.NextBytes(xmm);
         _random.NextBytes(memory);
+        MixInFloatEdgeValues(xmm);
+        MixInFloatEdgeValues(memory);
         if (code.Mnemonic() is Mnemonic.Popf or Mnemonic.Popfq) memory[InstructionCase.DefaultStackOffset + 1] &= 0xFE; // TF (bit 8)
         uint mxcsr = InstructionCase.DefaultMxcsr | (uint)_random.Next(4) << 13 | (uint)_random.Next(0x40);
         if (_random.Next(4) == 0) mxcsr |= 0x8040; // FTZ and DAZ
@@ -202,6 +204,71 @@ public sealed class CaseGenerator
 
     private static bool IsHostDependent(Mnemonic mnemonic) => mnemonic is Mnemonic.Cpuid or Mnemonic.Rdtsc
         or Mnemonic.Rdtscp or Mnemonic.Rdrand or Mnemonic.Rdseed or Mnemonic.Rdpid;
+    /// Random bytes almost never form the floating-point values whose handling differs (zeros, infinities, QNaN
+    /// and SNaN, denormals, the largest and smallest normals, values one rounding step apart): overwrite a share of
+    /// 16-byte blocks with lanes of such binary64 or binary32 values, so vector and scalar float forms meet them.
+    /// </summary>
+    private void MixInFloatEdgeValues(Span<byte> bytes)
+    {
+        for (int block = 0; block + 16 <= bytes.Length; block += 16)
+        {
+            switch (_random.Next(4))
+            {
+                case 0:
+                    for (int lane = 0; lane < 2; lane++)
+                        if (_random.Next(4) != 0) BitConverter.TryWriteBytes(bytes.Slice(block + lane * 8, 8), DoubleEdgeValue());
+                    break;
+                case 1:
+                    for (int lane = 0; lane < 4; lane++)
+                        if (_random.Next(4) != 0) BitConverter.TryWriteBytes(bytes.Slice(block + lane * 4, 4), SingleEdgeValue());
+                    break;
+            }
+        }
+    }
+
+    private ulong DoubleEdgeValue()
+    {
+        ulong sign = (ulong)_random.Next(2) << 63;
+        ulong fraction = (ulong)_random.NextInt64() & 0x000F_FFFF_FFFF_FFFFUL;
+        ulong magnitude = _random.Next(12) switch
+        {
+            0 => 0,                                                    // zero
+            1 => 0x7FF0_0000_0000_0000UL,                              // infinity
+            2 => 0x7FF8_0000_0000_0000UL | (fraction >> 1),            // QNaN with payload
+            3 => 0x7FF0_0000_0000_0000UL | (fraction >> 1 | 1),        // SNaN
+            4 => fraction | 1,                                         // denormal
+            5 => 0x7FEF_FFFF_FFFF_FFFFUL,                              // largest finite
+            6 => 0x0010_0000_0000_0000UL | (fraction & 0xF),           // near the smallest normal
+            7 => (ulong)_random.Next(0x3F0, 0x410) << 52 | (fraction & ~0xFFFFUL), // ordinary, few significant bits
+            8 => (ulong)_random.Next(1, 0x40) << 52 | fraction,        // tiny normals (products underflow)
+            9 => (ulong)_random.Next(0x7C0, 0x7FF) << 52 | fraction,   // huge (products overflow)
+            10 => 0x3FF0_0000_0000_0000UL | (fraction & 0xF),          // one and its neighbours
+            _ => (ulong)_random.Next(0x3C0, 0x460) << 52 | fraction,  // integers range and conversions
+        };
+        return sign | magnitude;
+    }
+
+    private uint SingleEdgeValue()
+    {
+        uint sign = (uint)_random.Next(2) << 31;
+        uint fraction = (uint)_random.Next() & 0x007F_FFFF;
+        uint magnitude = _random.Next(12) switch
+        {
+            0 => 0,
+            1 => 0x7F80_0000,
+            2 => 0x7FC0_0000 | (fraction >> 1),
+            3 => 0x7F80_0000 | (fraction >> 1 | 1),
+            4 => fraction | 1,
+            5 => 0x7F7F_FFFF,
+            6 => 0x0080_0000 | (fraction & 0xF),
+            7 => (uint)_random.Next(0x70, 0x90) << 23 | (fraction & ~0xFFFu),
+            8 => (uint)_random.Next(1, 0x10) << 23 | fraction,
+            9 => (uint)_random.Next(0xF0, 0xFF) << 23 | fraction,
+            10 => 0x3F80_0000 | (fraction & 0xF),
+            _ => (uint)_random.Next(0x78, 0xC0) << 23 | fraction,
+        };
+        return sign | magnitude;
+    }
 
     private ulong RandomValue() => _random.Next(8) switch
     {
