@@ -1,4 +1,5 @@
 using Sharpvisor.Engines.Emulator.Memory;
+using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Cpu;
 
 namespace Sharpvisor.Engines.Emulator.Execution;
@@ -16,7 +17,11 @@ public sealed class CpuCore(EmulatedMemory memory)
     public LazyFlags Flags;
     /// <summary>The RFLAGS bits that are not arithmetic flags (bit 1, TF, IF, DF, IOPL, NT, RF, AC, ID...).</summary>
     public ulong ControlFlags = 0x2;
-    public ulong FsBase, GsBase;
+    /// <summary>ES, CS, SS, DS, FS, GS (see <see cref="SegmentCache"/>); in 64-bit mode only FS and GS have a base.</summary>
+    public SegmentFile Segments;
+    public const int Es = 0, Cs = 1, Ss = 2, Ds = 3, Fs = 4, Gs = 5;
+    public ref ulong FsBase => ref Segments[Fs].Base;
+    public ref ulong GsBase => ref Segments[Gs].Base;
     public XmmRegisterFile Xmm;
     public uint Mxcsr = 0x1F80;
     /// <summary>16, 32 or 64: the code size CS gives.</summary>
@@ -32,6 +37,23 @@ public sealed class CpuCore(EmulatedMemory memory)
     public uint TscAux;
 
     public EmulatedMemory Memory { get; } = memory;
+
+    // System state (issue 4). The paging unit reads CR0, CR3, CR4, EFER and CPL from here; code that changes them
+    // tells Memory.Translator (Flush / InvalidatePage) what the architecture says to flush.
+    public ulong Cr0 = 0x6000_0010, Cr2, Cr3, Cr4, Efer;
+    /// <summary>Current privilege level (0 kernel .. 3 user).</summary>
+    public int Cpl;
+    public SegmentCache Ldtr, Tr;
+    public ulong GdtBase, IdtBase;
+    public ushort GdtLimit, IdtLimit;
+    /// <summary>Port I/O for IN/OUT/INS/OUTS; null for a core that has no machine around it (tests, the oracle).</summary>
+    public PortIoBus? Ports;
+    /// <summary>The local APIC, or null while none is attached.</summary>
+    public IInterruptSource? Interrupts;
+    /// <summary>Set (from any thread) when an interrupt may have become deliverable; the interpreter checks it between blocks.</summary>
+    public volatile bool InterruptCheckRequested;
+    /// <summary>MSRs owned outside the core (x2APIC, TSC deadline, paravirtual clock).</summary>
+    public List<IModelSpecificRegisterHandler> MsrHandlers { get; } = [];
 
     public const ulong DirectionFlag = 1 << 10;
 

@@ -8,4 +8,10 @@ public interface IAddressTranslator
 {
     /// <summary>The physical address of <paramref name="linear"/>, valid up to the end of its 4 KiB page; throws a GuestFault when it cannot be reached.</summary>
     ulong Translate(ulong linear, AccessKind kind);
+
+    /// <summary>Drops cached translations after CR3, CR0 or CR4 change: all of them, or all but global pages.</summary>
+    void Flush(bool includeGlobal);
+
+    /// <summary>Drops any cached translation for the page holding <paramref name="linear"/> (INVLPG).</summary>
+    void InvalidatePage(ulong linear);
 }

@@ -6,4 +6,8 @@ public sealed class IdentityTranslator : IAddressTranslator
     public static readonly IdentityTranslator Instance = new();
 
     public ulong Translate(ulong linear, AccessKind kind) => linear;
+
+    // Nothing is cached: every translation is computed afresh.
+    public void Flush(bool includeGlobal) { }
+    public void InvalidatePage(ulong linear) { }
 }

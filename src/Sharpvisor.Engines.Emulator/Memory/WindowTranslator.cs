@@ -19,4 +19,8 @@ public sealed class WindowTranslator : IAddressTranslator
         uint errorCode = (kind == AccessKind.Write ? 2u : 0u) | (kind == AccessKind.Execute ? 0x10u : 0u) | 4u;
         throw new GuestFault(GuestFault.PageFault, errorCode, linear);
     }
+
+    // Nothing is cached: every translation is computed afresh.
+    public void Flush(bool includeGlobal) { }
+    public void InvalidatePage(ulong linear) { }
 }
