@@ -11,4 +11,7 @@ public interface IInterruptSource
 
     /// <summary>Takes the highest-priority deliverable interrupt: the core is about to deliver <paramref name="vector"/> through the IDT.</summary>
     bool TryAcknowledge(out byte vector);
+
+    /// <summary>The APIC's task-priority register (TPR, 8 bits); MOV to and from CR8 reach it as TPR[7:4].</summary>
+    byte TaskPriority { get; set; }
 }
