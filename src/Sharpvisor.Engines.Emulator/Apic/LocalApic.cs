@@ -73,6 +73,8 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
     // Timer: one-shot/periodic deadline and period in TSC ticks; the TSC-deadline MSR.
     private bool _timerArmed;
     private ulong _timerDeadline, _timerPeriod, _tscDeadline;
+    /// <summary>The deadline of whichever timer mode is active (MaxValue if none), readable without the lock for the vCPU loop's polls.</summary>
+    private ulong _nextDeadline = ulong.MaxValue;
 
     // Events for the vCPU loop.
     private bool _nmiPending, _initPending, _waitingForStartup;
@@ -402,16 +404,15 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
     // ---------------------------------------------------------------- Timer
 
     /// <summary>The guest TSC at which the next timer fires, or <see cref="ulong.MaxValue"/> when no timer is armed.</summary>
-    public ulong NextTimerDeadline
+    public ulong NextTimerDeadline => Volatile.Read(ref _nextDeadline);
+
+    /// <summary>Recomputes <see cref="_nextDeadline"/>; called under the lock after any change of the timer's state.</summary>
+    private void RefreshDeadline()
     {
-        get
-        {
-            lock (_lock)
-            {
-                if (TimerMode == TimerModeTscDeadline) return _tscDeadline != 0 ? _tscDeadline : ulong.MaxValue;
-                return _timerArmed ? _timerDeadline : ulong.MaxValue;
-            }
-        }
+        ulong next = TimerMode == TimerModeTscDeadline
+            ? (_tscDeadline != 0 ? _tscDeadline : ulong.MaxValue)
+            : (_timerArmed ? _timerDeadline : ulong.MaxValue);
+        Volatile.Write(ref _nextDeadline, next);
     }
 
     /// <summary>
@@ -421,6 +422,7 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
     /// </summary>
     public bool FireDueTimers(ulong now)
     {
+        if (now < Volatile.Read(ref _nextDeadline)) return false; // the common case: nothing due, no lock
         bool raised = false;
         lock (_lock)
         {
@@ -445,6 +447,7 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
                 }
                 raised = RaiseLocal(LvtTimer);
             }
+            RefreshDeadline();
         }
         if (raised) Notify();
         return raised;
@@ -461,12 +464,15 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
         if (_initialCount == 0 || counts == 0)
         {
             _timerArmed = false;
-            return;
         }
-        uint divisor = Divisor();
-        _timerPeriod = Math.Max(_clock.CountsToTsc(_initialCount, divisor), 1);
-        _timerDeadline = SaturatingAdd(now, Math.Max(_clock.CountsToTsc(counts, divisor), 1));
-        _timerArmed = true;
+        else
+        {
+            uint divisor = Divisor();
+            _timerPeriod = Math.Max(_clock.CountsToTsc(_initialCount, divisor), 1);
+            _timerDeadline = SaturatingAdd(now, Math.Max(_clock.CountsToTsc(counts, divisor), 1));
+            _timerArmed = true;
+        }
+        RefreshDeadline();
     }
 
     private uint CurrentCount(ulong now)
@@ -653,6 +659,7 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
             }
         }
         _lvt[index] = entry;
+        if (index == LvtTimer) RefreshDeadline();
     }
 
     private void SendIpi(uint icrLow, uint destination)
@@ -716,6 +723,7 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
                         _tscDeadline = 0;
                         raised = RaiseLocal(LvtTimer);
                     }
+                    RefreshDeadline();
                 }
             }
             if (raised) Notify();
@@ -827,6 +835,7 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
         Array.Clear(_tmr);
         _timerArmed = false;
         _timerDeadline = _timerPeriod = _tscDeadline = 0;
+        RefreshDeadline();
     }
 
     /// <summary>Power-on (machine) reset: registers, APIC_BASE, pending events.</summary>
@@ -909,6 +918,7 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
                 if (current == 0 && TimerMode == TimerModePeriodic) current = _initialCount;
                 StartTimer(_clock.ReadTimeStampCounter(), current);
             }
+            RefreshDeadline();
             notify = HighestDeliverable() >= 0;
         }
         if (notify) Notify();
@@ -946,6 +956,7 @@ public sealed class LocalApic : IBusDevice, IModelSpecificRegisterHandler, IInte
             if (X2ApicMode) _ldr = X2ApicLogicalId(InitialApicId);
             changed = old != _apicBase;
             _tscDeadline = state.TscDeadline;
+            RefreshDeadline();
             _nmiPending = state.NmiPending;
             _initPending = state.InitPending;
             _startupVector = state.StartupVector;
