@@ -84,7 +84,8 @@ public static class ExtendedArithmetic
     /// <summary>
     /// Rounds (-1)^sign * m * 2^(e - 127) (m has bit 127 set; <paramref name="sticky"/>: non-zero bits below m) to
     /// <paramref name="precision"/> significand bits, normal exponents <paramref name="minExponent"/>..<paramref name="maxExponent"/>
-    /// and denormal steps of 2^<paramref name="lsbMin"/>. The result is <paramref name="integer"/> * 2^<paramref name="lsbExponent"/>
+    /// and denormal steps of 2^<paramref name="lsbMin"/> (a register result under precision control keeps only the top
+    /// bits of its significand field even when denormal, so its step is coarser than 2^-16445). The result is <paramref name="integer"/> * 2^<paramref name="lsbExponent"/>
     /// unless the status says infinity. Raises O, U, P and sets C1 (rounded up) in <paramref name="context"/>.
     /// </summary>
     public static RoundStatus Round(ref RoundingContext context, bool sign, int e, UInt128 m, bool sticky, int precision,
@@ -125,8 +126,9 @@ public static class ExtendedArithmetic
                 lsbExponent = exponent - precision + 1;
                 return RoundStatus.UnmaskedUnderflow;
             }
-            // Denormalize: round again at the coarser of the precision's and the format's last place.
-            int lsb = Math.Max(lsbMin, e - precision + 1);
+            // Denormalize: round again at the format's denormal last place (with reduced precision control only the
+            // top bits of the significand field may be set, so the caller passes a coarser place).
+            int lsb = lsbMin;
             UInt128 d = RoundShift(m, sticky, lsb - (e - 127), sign, context.Rounding, out bool denormalInexact, out bool denormalUp);
             if (denormalInexact)
             {
@@ -161,8 +163,8 @@ public static class ExtendedArithmetic
 
     public static Float80 RoundToExtended(ref RoundingContext context, bool sign, int e, UInt128 m, bool sticky, int precision)
     {
-        RoundStatus status = Round(ref context, sign, e, m, sticky, precision, ExtendedMinExponent, ExtendedMaxExponent, ExtendedLsbMin,
-            out ulong integer, out int lsb);
+        RoundStatus status = Round(ref context, sign, e, m, sticky, precision, ExtendedMinExponent, ExtendedMaxExponent,
+            ExtendedLsbMin + 64 - precision, out ulong integer, out int lsb);
         switch (status)
         {
             case RoundStatus.Infinity:
@@ -500,13 +502,15 @@ public static class ExtendedArithmetic
                 if (ca == X87Class.SignalingNaN) context.Exceptions |= FpuStatus.Invalid;
                 return signBit | infinity | ((a.Significand << 1) >> (64 - fractionBits)) | (1UL << (fractionBits - 1));
         }
-        if (ca == X87Class.Denormal) context.Exceptions |= FpuStatus.Denormal;
         Unpacked x = Unpack(a);
         int precision = fractionBits + 1;
         RoundStatus status = Round(ref context, x.Sign, x.Exponent, (UInt128)x.Significand << 64, false, precision,
             1 - bias, bias, 1 - bias - fractionBits, out ulong integer, out int lsb);
         if (status is RoundStatus.UnmaskedOverflow or RoundStatus.UnmaskedUnderflow)
         {
+            // Nothing is stored, so nothing was rounded: only O or U is flagged.
+            context.Exceptions &= ~FpuStatus.Precision;
+            context.C1 = false;
             store = false;
             return 0;
         }
@@ -540,7 +544,7 @@ public static class ExtendedArithmetic
             if (!quiet || ca == X87Class.SignalingNaN || cb == X87Class.SignalingNaN) context.Exceptions |= FpuStatus.Invalid;
             return Order.Unordered;
         }
-        if (DenormalStops(ref context, extraDenormal || ca == X87Class.Denormal || cb == X87Class.Denormal)) return Order.Unordered;
+        if (extraDenormal || ca == X87Class.Denormal || cb == X87Class.Denormal) context.Exceptions |= FpuStatus.Denormal;
         int sa = SignOf(a, ca), sb = SignOf(b, cb);
         if (sa != sb) return sa < sb ? Order.Less : Order.Greater;
         if (sa == 0) return Order.Equal;

@@ -44,7 +44,7 @@ public static class FxsaveImage
         }
     }
 
-    /// <summary>Loads the x87 part of an image (the registers relative to the image's TOP).</summary>
+    /// <summary>Loads the x87 part of an image (the registers relative to the image's TOP; ES and B follow the loaded flags and masks).</summary>
     public static void RestoreX87(CpuCore cpu, ReadOnlySpan<byte> image, bool wide)
     {
         cpu.FpuControlWord = X87Control.SanitizeControlWord(BinaryPrimitives.ReadUInt16LittleEndian(image));
@@ -54,6 +54,7 @@ public static class FxsaveImage
         cpu.FpuLastInstructionPointer = wide ? BinaryPrimitives.ReadUInt64LittleEndian(image[8..]) : BinaryPrimitives.ReadUInt32LittleEndian(image[8..]);
         cpu.FpuLastDataPointer = wide ? BinaryPrimitives.ReadUInt64LittleEndian(image[16..]) : BinaryPrimitives.ReadUInt32LittleEndian(image[16..]);
         for (int k = 0; k < 8; k++) X87Core.St(cpu, k) = Float80.Read(image[(RegistersOffset + 16 * k)..]);
+        X87Core.UpdateErrorSummary(cpu);
     }
 
     /// <summary>Writes MXCSR, MXCSR_MASK and XMM0..XMM15.</summary>

@@ -62,11 +62,11 @@ public static unsafe class X87Compare
             if (!memory) source = X87Core.St(cpu, sourceIndex);
             order = ExtendedArithmetic.Compare(ref context, X87Core.St(cpu, 0), source, quiet, sourceDenormal);
         }
-        if (X87Core.Commit(cpu, ref context))
-        {
-            X87Core.SetConditions(cpu, ConditionCodes(order) | (cpu.FpuStatusWord & FpuStatus.C1));
+        // The condition codes are written even when an unmasked exception suppresses the pops.
+        bool complete = X87Core.Commit(cpu, ref context);
+        X87Core.SetConditions(cpu, ConditionCodes(order) | (cpu.FpuStatusWord & FpuStatus.C1));
+        if (complete)
             for (int k = 0; k < pops; k++) X87Core.Pop(cpu);
-        }
         X87Core.RecordPointers(cpu, i, memory);
     }
 
@@ -110,7 +110,8 @@ public static unsafe class X87Compare
             order = ExtendedArithmetic.Order.Unordered;
         }
         else order = ExtendedArithmetic.Compare(ref context, X87Core.St(cpu, 0), Float80.Zero(false), quiet: false);
-        if (X87Core.Commit(cpu, ref context)) X87Core.SetConditions(cpu, ConditionCodes(order) | (cpu.FpuStatusWord & FpuStatus.C1));
+        X87Core.Commit(cpu, ref context);
+        X87Core.SetConditions(cpu, ConditionCodes(order) | (cpu.FpuStatusWord & FpuStatus.C1));
         X87Core.RecordPointers(cpu, i, false);
     }
 

@@ -5,8 +5,9 @@ using Sharpvisor.Engines.Emulator.Execution;
 namespace Sharpvisor.Engines.Emulator.Instructions.X87;
 
 /// <summary>
-/// The control instructions: FNINIT FNCLEX FLDCW FNSTCW FNSTSW FNSTENV FLDENV FNSAVE FRSTOR (and their waiting
-/// F... forms, which Iced decodes as one instruction with the 9B prefix), WAIT/FWAIT and MMX's EMMS.
+/// The control instructions: FNINIT FNCLEX FLDCW FNSTCW FNSTSW FNSTENV FLDENV FNSAVE FRSTOR, WAIT/FWAIT and MMX's
+/// EMMS. The waiting forms FINIT, FSTSW... are WAIT followed by these (the decoder returns them as two instructions).
+/// Loading an environment derives ES and B from the loaded flags and masks, as FLDCW does.
 /// <para>The environment images use the 32-bit protected-mode layout (28 bytes; 14 with a 66h prefix). The unused
 /// upper halves of its 32-bit slots read FFFFh as on hardware. FCS and FDS are stored as 0, as on processors that
 /// deprecate them (CPUID.(EAX=7,ECX=0):EBX[13]); the emulator does not track the selectors.</para>
@@ -19,56 +20,34 @@ public static unsafe class X87Control
     public static void Register(InstructionTable t)
     {
         t.Set(Code.Fninit, &Initialize);
-        t.Set(Code.Finit, &Initialize);
         t.Set(Code.Fnclex, &ClearExceptions);
-        t.Set(Code.Fclex, &ClearExceptions);
         t.Set(Code.Fldcw_m2byte, &LoadControlWord);
         t.Set(Code.Fnstcw_m2byte, &StoreControlWord);
-        t.Set(Code.Fstcw_m2byte, &StoreControlWord);
         t.Set(Code.Fnstsw_m2byte, &StoreStatusWord);
-        t.Set(Code.Fstsw_m2byte, &StoreStatusWord);
         t.Set(Code.Fnstsw_AX, &StoreStatusWord);
-        t.Set(Code.Fstsw_AX, &StoreStatusWord);
         t.Set(Code.Wait, &Wait);
-        foreach (Code code in new[] { Code.Fnstenv_m14byte, Code.Fnstenv_m28byte, Code.Fstenv_m14byte, Code.Fstenv_m28byte })
+        foreach (Code code in new[] { Code.Fnstenv_m14byte, Code.Fnstenv_m28byte })
             t.Set(code, &StoreEnvironment);
         t.Set(Code.Fldenv_m14byte, &LoadEnvironment);
         t.Set(Code.Fldenv_m28byte, &LoadEnvironment);
-        foreach (Code code in new[] { Code.Fnsave_m94byte, Code.Fnsave_m108byte, Code.Fsave_m94byte, Code.Fsave_m108byte })
+        foreach (Code code in new[] { Code.Fnsave_m94byte, Code.Fnsave_m108byte })
             t.Set(code, &Save);
         t.Set(Code.Frstor_m94byte, &Restore);
         t.Set(Code.Frstor_m108byte, &Restore);
         t.Set(Code.Emms, &EmptyMmxState);
     }
 
-    /// <summary>The waiting forms (FINIT, FSTSW...) first act as WAIT.</summary>
-    private static void Begin(CpuCore cpu, in Instruction i)
-    {
-        if (i.Code is Code.Finit or Code.Fclex or Code.Fstcw_m2byte or Code.Fstsw_m2byte or Code.Fstsw_AX
-            or Code.Fstenv_m14byte or Code.Fstenv_m28byte or Code.Fsave_m94byte or Code.Fsave_m108byte)
-            X87Core.BeginWaiting(cpu);
-        else X87Core.BeginControl(cpu);
-    }
-
-    /// <summary>Sets ES and B exactly when a flagged exception is unmasked (after the masks or the flags changed).</summary>
-    private static void UpdateErrorSummary(CpuCore cpu)
-    {
-        int status = cpu.FpuStatusWord & ~(FpuStatus.ErrorSummary | FpuStatus.Busy);
-        if ((status & ~cpu.FpuControlWord & FpuStatus.ExceptionMask) != 0) status |= FpuStatus.ErrorSummary | FpuStatus.Busy;
-        cpu.FpuStatusWord = (ushort)status;
-    }
-
     public static ushort SanitizeControlWord(int value) => (ushort)((value & ControlWordWritable) | ControlWordFixedOnes);
 
     private static void Initialize(CpuCore cpu, ref Instruction i)
     {
-        Begin(cpu, i);
+        X87Core.BeginControl(cpu);
         X87Core.Initialize(cpu);
     }
 
     private static void ClearExceptions(CpuCore cpu, ref Instruction i)
     {
-        Begin(cpu, i);
+        X87Core.BeginControl(cpu);
         cpu.FpuStatusWord &= unchecked((ushort)~(FpuStatus.ExceptionMask | FpuStatus.StackFault | FpuStatus.ErrorSummary | FpuStatus.Busy));
     }
 
@@ -76,18 +55,18 @@ public static unsafe class X87Control
     {
         X87Core.BeginWaiting(cpu);
         cpu.FpuControlWord = SanitizeControlWord((int)cpu.Memory.Read(Operands.EffectiveAddress(cpu, i), 2));
-        UpdateErrorSummary(cpu);
+        X87Core.UpdateErrorSummary(cpu);
     }
 
     private static void StoreControlWord(CpuCore cpu, ref Instruction i)
     {
-        Begin(cpu, i);
+        X87Core.BeginControl(cpu);
         cpu.Memory.Write(Operands.EffectiveAddress(cpu, i), 2, cpu.FpuControlWord);
     }
 
     private static void StoreStatusWord(CpuCore cpu, ref Instruction i)
     {
-        Begin(cpu, i);
+        X87Core.BeginControl(cpu);
         if (i.Op0Kind == OpKind.Register) Operands.WriteRegister(cpu, Iced.Intel.Register.AX, cpu.FpuStatusWord);
         else cpu.Memory.Write(Operands.EffectiveAddress(cpu, i), 2, cpu.FpuStatusWord);
     }
@@ -99,8 +78,8 @@ public static unsafe class X87Control
         if ((cpu.FpuStatusWord & FpuStatus.ErrorSummary) != 0) throw new GuestFault(GuestFault.FloatingPoint);
     }
 
-    private static bool IsShortEnvironment(in Instruction i) => i.Code is Code.Fnstenv_m14byte or Code.Fstenv_m14byte or Code.Fldenv_m14byte
-        or Code.Fnsave_m94byte or Code.Fsave_m94byte or Code.Frstor_m94byte;
+    private static bool IsShortEnvironment(in Instruction i) => i.Code is Code.Fnstenv_m14byte or Code.Fldenv_m14byte
+        or Code.Fnsave_m94byte or Code.Frstor_m94byte;
 
     /// <summary>Writes the environment (14 or 28 bytes) into <paramref name="image"/>.</summary>
     private static int WriteEnvironment(CpuCore cpu, Span<byte> image, bool shortForm)
@@ -148,11 +127,12 @@ public static unsafe class X87Control
 
     private static void StoreEnvironment(CpuCore cpu, ref Instruction i)
     {
-        Begin(cpu, i);
+        X87Core.BeginControl(cpu);
         Span<byte> image = stackalloc byte[28];
         int length = WriteEnvironment(cpu, image, IsShortEnvironment(i));
         cpu.Memory.WriteBytes(Operands.EffectiveAddress(cpu, i), image[..length]);
         cpu.FpuControlWord |= FpuStatus.ExceptionMask; // FNSTENV masks every exception after storing
+        X87Core.UpdateErrorSummary(cpu);
     }
 
     private static void LoadEnvironment(CpuCore cpu, ref Instruction i)
@@ -162,11 +142,12 @@ public static unsafe class X87Control
         bool shortForm = IsShortEnvironment(i);
         cpu.Memory.ReadBytes(Operands.EffectiveAddress(cpu, i), image[..(shortForm ? 14 : 28)]);
         ReadEnvironment(cpu, image, shortForm);
+        X87Core.UpdateErrorSummary(cpu);
     }
 
     private static void Save(CpuCore cpu, ref Instruction i)
     {
-        Begin(cpu, i);
+        X87Core.BeginControl(cpu);
         Span<byte> image = stackalloc byte[108];
         int length = WriteEnvironment(cpu, image, IsShortEnvironment(i));
         for (int k = 0; k < 8; k++) X87Core.St(cpu, k).Write(image[(length + 10 * k)..]);
@@ -183,14 +164,16 @@ public static unsafe class X87Control
         cpu.Memory.ReadBytes(Operands.EffectiveAddress(cpu, i), image[..total]);
         int length = ReadEnvironment(cpu, image, shortForm);
         for (int k = 0; k < 8; k++) X87Core.St(cpu, k) = Float80.Read(image[(length + 10 * k)..]);
+        X87Core.UpdateErrorSummary(cpu);
     }
 
-    /// <summary>EMMS: every tag empty (#UD with CR0.EM, #NM with CR0.TS, #MF when an x87 exception is pending).</summary>
+    /// <summary>EMMS: every tag empty and TOP 0 (SDM table 9-2); #UD with CR0.EM, #NM with CR0.TS, #MF when an x87 exception is pending.</summary>
     private static void EmptyMmxState(CpuCore cpu, ref Instruction i)
     {
         if ((cpu.Cr0 & X87Core.Cr0Emulation) != 0) throw new GuestFault(GuestFault.InvalidOpcode);
         if ((cpu.Cr0 & X87Core.Cr0TaskSwitched) != 0) throw new GuestFault(GuestFault.DeviceNotAvailable);
         if ((cpu.FpuStatusWord & FpuStatus.ErrorSummary) != 0) throw new GuestFault(GuestFault.FloatingPoint);
         cpu.FpuTagValid = 0;
+        X87Core.SetTop(cpu, 0);
     }
 }

@@ -108,6 +108,14 @@ public static class X87Core
         return !context.Suppressed;
     }
 
+    /// <summary>Sets ES and B exactly when a flagged exception is unmasked (after the masks or the flags were loaded).</summary>
+    public static void UpdateErrorSummary(CpuCore cpu)
+    {
+        int status = cpu.FpuStatusWord & ~(FpuStatus.ErrorSummary | FpuStatus.Busy);
+        if ((status & ~cpu.FpuControlWord & FpuStatus.ExceptionMask) != 0) status |= FpuStatus.ErrorSummary | FpuStatus.Busy;
+        cpu.FpuStatusWord = (ushort)status;
+    }
+
     /// <summary>Sets the condition codes C0, C2, C3 (and C1) from a four-bit mask in FSW bit positions.</summary>
     public static void SetConditions(CpuCore cpu, int conditions) =>
         cpu.FpuStatusWord = (ushort)((cpu.FpuStatusWord & ~FpuStatus.ConditionMask) | (conditions & FpuStatus.ConditionMask));

@@ -35,15 +35,21 @@ public static unsafe class X87LoadStore
         t.Set(Code.Fnop, &NoOperation);
     }
 
-    /// <summary>Pushes a value, or raises stack overflow (masked: pushes the indefinite) when ST(7) is in use.</summary>
+    /// <summary>
+    /// Pushes a value, or raises stack overflow (masked: pushes the indefinite) when ST(7) is in use. Only an
+    /// unmasked invalid operation stops the push: a load completes under an unmasked denormal exception.
+    /// </summary>
     private static void PushChecked(CpuCore cpu, ref RoundingContext context, Float80 value)
     {
         if (!X87Core.IsEmpty(cpu, 7))
         {
+            // The operand is not examined: stack overflow is the only exception.
+            context.Exceptions = 0;
             X87Core.StackOverflow(ref context);
             value = Float80.Indefinite;
         }
-        if (X87Core.Commit(cpu, ref context)) X87Core.Push(cpu, value);
+        X87Core.Commit(cpu, ref context);
+        if ((context.Exceptions & ~context.Masks & FpuStatus.Invalid) == 0) X87Core.Push(cpu, value);
     }
 
     private static void LoadMemory(CpuCore cpu, ref Instruction i)

@@ -22,6 +22,7 @@ public static class X87StateMapper
         byte[]? registers = state.X87Registers;
         for (int k = 0; k < 8; k++)
             X87Core.St(cpu, k) = registers is { Length: >= 128 } ? Float80.Read(registers.AsSpan(16 * k, 10)) : default;
+        X87Core.UpdateErrorSummary(cpu);
     }
 
     /// <summary><paramref name="state"/> with its x87 fields replaced by the core's (MXCSR, XMM and XSAVE fields kept).</summary>
