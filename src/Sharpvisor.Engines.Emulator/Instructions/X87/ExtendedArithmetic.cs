@@ -318,14 +318,15 @@ public static class ExtendedArithmetic
         if (CheckOperands(ref context, a, b, ca, cb, out Float80 special)) return special;
         bool sign = a.Sign != b.Sign;
         if ((ca == X87Class.Infinity && cb == X87Class.Infinity) || (ca == X87Class.Zero && cb == X87Class.Zero)) return InvalidResult(ref context);
-        if (DenormalStops(ref context, extraDenormal || ca == X87Class.Denormal || cb == X87Class.Denormal)) return default;
-        if (ca == X87Class.Infinity) return Float80.Infinity(sign);
-        if (cb == X87Class.Infinity || ca == X87Class.Zero) return Float80.Zero(sign);
-        if (cb == X87Class.Zero)
+        if (cb == X87Class.Zero && ca != X87Class.Infinity)
         {
+            // Division of a finite value by zero: zero-divide only (a denormal dividend does not also raise D).
             context.Exceptions |= FpuStatus.ZeroDivide;
             return Float80.Infinity(sign);
         }
+        if (DenormalStops(ref context, extraDenormal || ca == X87Class.Denormal || cb == X87Class.Denormal)) return default;
+        if (ca == X87Class.Infinity) return Float80.Infinity(sign);
+        if (cb == X87Class.Infinity || ca == X87Class.Zero) return Float80.Zero(sign);
         Unpacked x = Unpack(a), y = Unpack(b);
         // Two 64-bit quotient digits: q in [2^63, 2^64) by pre-scaling the dividend, then 64 more bits from the remainder.
         bool dividendLarger = x.Significand >= y.Significand;
