@@ -148,6 +148,9 @@ public sealed class CaseGenerator
         if (code.Mnemonic() is Mnemonic.Popf or Mnemonic.Popfq) memory[InstructionCase.DefaultStackOffset + 1] &= 0xFE; // TF (bit 8)
         uint mxcsr = InstructionCase.DefaultMxcsr | (uint)_random.Next(4) << 13 | (uint)_random.Next(0x40);
         if (_random.Next(4) == 0) mxcsr |= 0x8040; // FTZ and DAZ
+        // MXCSR bit 17 is AMD's misaligned-exception mask: valid on AMD hosts only, outside the MXCSR_MASK the
+        // emulator implements (FFFFh). An MXCSR operand never sets it, so #GP for reserved bits stays host-independent.
+        if (memoryOffset >= 0 && code is Code.Ldmxcsr_m32 or Code.VEX_Vldmxcsr_m32) memory[memoryOffset + 2] &= 0xFD;
         byte[] x87 = InstructionCase.DefaultX87State();
         if (IsX87Related(code))
         {

@@ -75,7 +75,7 @@ public sealed class X87CaseValues(Random random)
             case Code.Fxrstor64_m512byte:
                 RandomState(operand[..InstructionCase.X87StateBytes]);
                 uint mxcsr = _random.Next(8) == 0 ? (uint)_random.Next() : InstructionCase.DefaultMxcsr | (uint)_random.Next(4) << 13 | (uint)_random.Next(0x40);
-                BinaryPrimitives.WriteUInt32LittleEndian(operand[24..], mxcsr);
+                BinaryPrimitives.WriteUInt32LittleEndian(operand[24..], mxcsr & ~(1u << 17)); // bit 17: AMD only (see CaseGenerator)
                 return;
         }
         switch (size)
