@@ -109,7 +109,7 @@ public static unsafe class X87Control
     private static int ReadEnvironment(CpuCore cpu, ReadOnlySpan<byte> image, bool shortForm)
     {
         cpu.FpuControlWord = SanitizeControlWord(BinaryPrimitives.ReadUInt16LittleEndian(image));
-        cpu.FpuStatusWord = BinaryPrimitives.ReadUInt16LittleEndian(image[2..]);
+        cpu.FpuStatusWord = BinaryPrimitives.ReadUInt16LittleEndian(image[(shortForm ? 2 : 4)..]);
         ushort tags = BinaryPrimitives.ReadUInt16LittleEndian(image[(shortForm ? 4 : 8)..]);
         cpu.FpuTagValid = X87Core.AbridgedTags(tags);
         if (shortForm)
@@ -118,7 +118,6 @@ public static unsafe class X87Control
             cpu.FpuLastDataPointer = BinaryPrimitives.ReadUInt16LittleEndian(image[10..]);
             return 14;
         }
-        cpu.FpuStatusWord = BinaryPrimitives.ReadUInt16LittleEndian(image[4..]);
         cpu.FpuLastInstructionPointer = BinaryPrimitives.ReadUInt32LittleEndian(image[12..]);
         cpu.FpuLastOpcode = (ushort)((BinaryPrimitives.ReadUInt32LittleEndian(image[16..]) >> 16) & 0x7FF);
         cpu.FpuLastDataPointer = BinaryPrimitives.ReadUInt32LittleEndian(image[20..]);
