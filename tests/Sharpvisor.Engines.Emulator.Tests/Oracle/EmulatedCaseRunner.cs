@@ -2,6 +2,7 @@ using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Decoding;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Instructions;
+using Sharpvisor.Engines.Emulator.Instructions.X87;
 using Sharpvisor.Engines.Emulator.Memory;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Memory;
@@ -28,7 +29,8 @@ internal sealed class EmulatedCaseRunner : IDisposable
         windows.Map(CodeLinear, 0x1000, CodePhysical);
         windows.Map(InstructionCase.CanonicalWindowBase, InstructionCase.WindowSize, WindowPhysical);
         _memory = new EmulatedMemory(_ram, new MmioBus(), windows);
-        _cpu = new CpuCore(_memory);
+        // Linux enables FXSAVE's SSE part (CR4.OSFXSR) for the host process that runs the case natively.
+        _cpu = new CpuCore(_memory) { Cr4 = FxsaveInstructions.Cr4Osfxsr };
         _interpreter = new Interpreter(_cpu, new BlockCache(_memory, InstructionTable.Default));
     }
 
@@ -50,6 +52,8 @@ internal sealed class EmulatedCaseRunner : IDisposable
             _cpu.Xmm[x].High = BitConverter.ToUInt64(c.Xmm, x * 16 + 8);
         }
 
+        FxsaveImage.RestoreX87(_cpu, c.X87State, wide: true);
+
         var reason = _interpreter.Run(1);
         var outcome = InstructionOutcome.CreateBuffers();
         for (int r = 0; r < 16; r++) outcome.Gprs[r] = _cpu.Gpr[r];
@@ -61,6 +65,7 @@ internal sealed class EmulatedCaseRunner : IDisposable
             BitConverter.TryWriteBytes(outcome.Xmm.AsSpan(x * 16 + 8), _cpu.Xmm[x].High);
         }
         _ram.Read(WindowPhysical, outcome.Memory);
+        FxsaveImage.SaveX87(_cpu, outcome.X87State, wide: true);
         if (reason == StopReason.Fault)
         {
             var f = _interpreter.LastFault!;
