@@ -8,6 +8,8 @@ namespace Sharpvisor.Engines.Emulator.Decoding;
 /// </summary>
 public sealed class DecodedBlock(ulong physicalAddress, int bitness, Instruction[] instructions, nint[] handlers, int count, ulong lastPhysicalPage)
 {
+    private volatile bool _valid = true;
+
     public ulong PhysicalAddress { get; } = physicalAddress;
     public int Bitness { get; } = bitness;
     public Instruction[] Instructions { get; } = instructions;
@@ -17,6 +19,15 @@ public sealed class DecodedBlock(ulong physicalAddress, int bitness, Instruction
     public ulong FirstPhysicalPage => PhysicalAddress >> 12;
     /// <summary>An instruction may cross into the next page; the block then depends on both.</summary>
     public ulong LastPhysicalPage { get; } = lastPhysicalPage;
-    /// <summary>Cleared when a store lands on one of the block's pages; the interpreter then leaves it.</summary>
-    public bool Valid { get; set; } = true;
+
+    /// <summary>
+    /// Cleared when a store lands on one of the block's pages, possibly by another vCPU's thread; the interpreter
+    /// then leaves the block after the current instruction. Volatile so a clear on one thread is seen at once on the
+    /// thread running the block.
+    /// </summary>
+    public bool Valid
+    {
+        get => _valid;
+        set => _valid = value;
+    }
 }
