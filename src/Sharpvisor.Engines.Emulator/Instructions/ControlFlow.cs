@@ -75,9 +75,50 @@ public static unsafe class ControlFlow
     // Specialized forms (64-bit mode): relative branches read their target from the decoded instruction directly,
     // and a Jcc evaluates only the flags its condition needs.
 
-    private static nint SpecializeJmp(in Instruction i) => i.Op0Kind == OpKind.NearBranch64 ? FastOperands.Handler(&JmpRelative) : 0;
+    private static nint SpecializeJmp(in Instruction i) => i.Op0Kind switch
+    {
+        OpKind.NearBranch64 => FastOperands.Handler(&JmpRelative),
+        OpKind.Register when FastOperands.RegisterWidth(i.Op0Register) == 8 => FastOperands.Handler(&JmpRegister),
+        OpKind.Memory when FastOperands.WidthOf(i, 0) == 8 => FastOperands.ByAddress<JmpMemoryChoice>(i),
+        _ => 0,
+    };
 
-    private static nint SpecializeCall(in Instruction i) => i.Op0Kind == OpKind.NearBranch64 ? FastOperands.Handler(&CallRelative) : 0;
+    private static nint SpecializeCall(in Instruction i) => i.Op0Kind switch
+    {
+        OpKind.NearBranch64 => FastOperands.Handler(&CallRelative),
+        OpKind.Register when FastOperands.RegisterWidth(i.Op0Register) == 8 => FastOperands.Handler(&CallRegister),
+        OpKind.Memory when FastOperands.WidthOf(i, 0) == 8 => FastOperands.ByAddress<CallMemoryChoice>(i),
+        _ => 0,
+    };
+
+    private readonly struct JmpMemoryChoice : IAddressChoice
+    {
+        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&JmpMemory<TA>);
+    }
+
+    private readonly struct CallMemoryChoice : IAddressChoice
+    {
+        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&CallMemory<TA>);
+    }
+
+    private static void JmpRegister(CpuCore cpu, ref Instruction i) => cpu.Rip = FastOperands.Gpr<Width8>(cpu, i.Op0Register);
+
+    private static void JmpMemory<TA>(CpuCore cpu, ref Instruction i) where TA : struct, IAddressForm =>
+        cpu.Rip = cpu.Memory.Read(TA.Compute(cpu, i), 8);
+
+    private static void CallRegister(CpuCore cpu, ref Instruction i)
+    {
+        ulong target = FastOperands.Gpr<Width8>(cpu, i.Op0Register);
+        Stack.Push(cpu, cpu.Rip);
+        cpu.Rip = target;
+    }
+
+    private static void CallMemory<TA>(CpuCore cpu, ref Instruction i) where TA : struct, IAddressForm
+    {
+        ulong target = cpu.Memory.Read(TA.Compute(cpu, i), 8);
+        Stack.Push(cpu, cpu.Rip);
+        cpu.Rip = target;
+    }
 
     private static nint SpecializeRet(in Instruction i) => i.OpCount == 0 && i.StackPointerIncrement == 8 ? FastOperands.Handler(&ReturnNear) : 0;
 

@@ -16,7 +16,7 @@ namespace Sharpvisor.Engines.Emulator.Tests.Decoding;
 /// </summary>
 public unsafe class SpecializedHandlerTests
 {
-    private const ulong CodeAddress = 0x10000, DataAddress = 0x200000, SegmentBase = 0x300000, StackTop = 0x80000;
+    private const ulong CodeAddress = 0x10000, DataAddress = 0x200000, SegmentBase = 0x300000, StackTop = DataAddress + 0x1000;
     private const int DataSize = 0x2000;
 
     public static TheoryData<string> Cases() => [.. Programs.Keys];
@@ -65,6 +65,14 @@ public unsafe class SpecializedHandlerTests
         ["shl r8, cl"] = a => a.shl(dil, cl),
         ["sar r16, imm8"] = a => a.sar(r9w, 17),
         ["shr r32, cl"] = a => a.shr(r10d, cl),
+        ["jmp r64"] = a => a.jmp(rsi),
+        ["jmp [base+index*8]"] = a => a.jmp(__qword_ptr[rbx + rcx * 8]),
+        ["call r64"] = a => a.call(rdi),
+        ["call [rip+disp]"] = a => a.AddInstruction(Instruction.Create(Code.Call_rm64, new MemoryOperand(Register.RIP, (long)DataAddress + 0x58))),
+        ["call gs:[index*8+disp]"] = a => a.call(__qword_ptr.gs[rcx * 8 + 8]),
+        ["ret"] = a => a.ret(),
+        ["push imm8"] = a => a.push(-3),
+        ["pop r64"] = a => a.pop(r12),
     };
 
     [Theory]
@@ -82,7 +90,7 @@ public unsafe class SpecializedHandlerTests
             registers[CpuCore.Rbx] = DataAddress + (ulong)random.Next(0, 0x100);      // bases into the data window
             registers[CpuCore.Rdx] = unchecked(DataAddress - SegmentBase) + (ulong)random.Next(0, 0x100); // fs:[rdx + ...] lands in the window
             registers[CpuCore.Rcx] = (ulong)random.Next(0, 0x80);                  // small indexes, also the shift counts
-            registers[CpuCore.Rsp] = StackTop;
+            registers[CpuCore.Rsp] = StackTop - 8 * (ulong)random.Next(0, 4); // the stack is inside the data window
             ulong flags = (ulong)random.Next() & LazyFlags.ArithmeticMask;
             var data = new byte[DataSize];
             random.NextBytes(data);
