@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Instructions;
@@ -9,19 +11,35 @@ namespace Sharpvisor.Engines.Emulator.Decoding;
 /// Decoded blocks keyed by guest-physical address and code size, so a block is decoded once however often it runs,
 /// and dropped when a store lands on its page (see <see cref="CodePageTracker"/>).
 /// </summary>
+/// <remarks>
+/// One cache belongs to one vCPU thread (the one calling <see cref="Get"/>), but <see cref="InvalidatePage"/> may run
+/// on any thread: a store by another vCPU to code this one decoded. Such a call marks the page's blocks invalid at
+/// once (a volatile flag the interpreter checks after every instruction) and queues the page; the owning thread
+/// removes the blocks from its dictionaries at its next <see cref="Get"/>. The page lists are guarded by a lock that
+/// only the invalidation and the owner's slow paths (decode, drain) take; a lookup takes none.
+/// </remarks>
 public sealed unsafe class BlockCache
 {
     public const int MaxInstructionsPerBlock = 64;
     private const int MaxInstructionLength = 15;
+    private const int RecentSlots = 1024;
 
     private readonly Dictionary<(ulong Physical, int Bitness), DecodedBlock> _blocks = [];
     private readonly Dictionary<ulong, List<DecodedBlock>> _blocksByPage = [];
+    private readonly Lock _pageLock = new();
+    private readonly ConcurrentQueue<ulong> _invalidatedPages = new();
+    private volatile int _invalidationsPending;
+    /// <summary>Counts InvalidatePage calls, so a decode can tell whether a store raced with it.</summary>
+    private long _invalidationEpoch;
+    /// <summary>A direct-mapped cache in front of the dictionary: the block last used at each physical-address hash.</summary>
+    private readonly DecodedBlock?[] _recent = new DecodedBlock?[RecentSlots];
     private readonly InstructionTable _table;
     private readonly EmulatedMemory _memory;
     private readonly byte[] _window = new byte[4096 + MaxInstructionLength];
+    private long _invalidations;
 
     public long BlocksDecoded { get; private set; }
-    public long Invalidations { get; private set; }
+    public long Invalidations => Interlocked.Read(ref _invalidations);
 
     public BlockCache(EmulatedMemory memory, InstructionTable table)
     {
@@ -32,22 +50,55 @@ public sealed unsafe class BlockCache
 
     public DecodedBlock Get(CpuCore cpu)
     {
+        if (_invalidationsPending != 0) DrainInvalidations();
         ulong physical = _memory.Translator.Translate(cpu.Rip, AccessKind.Execute);
-        if (_blocks.TryGetValue((physical, cpu.Bitness), out var block)) return block;
-        block = Decode(cpu.Rip, physical, cpu.Bitness);
-        _blocks[(physical, cpu.Bitness)] = block;
-        for (ulong page = block.FirstPhysicalPage; page <= block.LastPhysicalPage; page++)
-        {
-            if (!_blocksByPage.TryGetValue(page, out var list)) _blocksByPage[page] = list = [];
-            list.Add(block);
-            _memory.CodePages.MarkCode(page);
-        }
-        BlocksDecoded++;
+        int bitness = cpu.Bitness;
+        ref var slot = ref _recent[RecentSlot(physical)];
+        var block = slot;
+        if (block is not null && block.PhysicalAddress == physical && block.Bitness == bitness && block.Valid) return block;
+        if (!_blocks.TryGetValue((physical, bitness), out block) || !block.Valid) block = DecodeAndRegister(cpu.Rip, physical, bitness);
+        slot = block;
         return block;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int RecentSlot(ulong physical) => (int)((physical ^ (physical >> 10)) & (RecentSlots - 1));
+
+    private DecodedBlock DecodeAndRegister(ulong rip, ulong physical, int bitness)
+    {
+        long epoch = Interlocked.Read(ref _invalidationEpoch);
+        var block = Decode(rip, physical, bitness);
+        BlocksDecoded++;
+        lock (_pageLock)
+        {
+            if (Interlocked.Read(ref _invalidationEpoch) != epoch && WasInvalidatedSince(block))
+            {
+                // A store (on another thread) hit the block's pages while we read them: run what we read once, keep nothing.
+                block.Valid = false;
+                return block;
+            }
+            for (ulong page = block.FirstPhysicalPage; page <= block.LastPhysicalPage; page++)
+            {
+                if (!_blocksByPage.TryGetValue(page, out var list)) _blocksByPage[page] = list = [];
+                list.Add(block);
+            }
+        }
+        _blocks[(physical, bitness)] = block;
+        return block;
+    }
+
+    /// <summary>Whether a page of <paramref name="block"/> is waiting in the invalidation queue (called under the lock).</summary>
+    private bool WasInvalidatedSince(DecodedBlock block)
+    {
+        foreach (ulong page in _invalidatedPages)
+            if (page >= block.FirstPhysicalPage && page <= block.LastPhysicalPage) return true;
+        return false;
     }
 
     private DecodedBlock Decode(ulong rip, ulong physical, int bitness)
     {
+        // The page is marked before its bytes are read, so a store from now on reports itself (see DecodeAndRegister).
+        _memory.CodePages.MarkCode(physical >> 12);
         // The bytes from RIP to the end of its page, and, only if an instruction needs them, up to 15 from the next.
         int inPage = (int)(0x1000 - (rip & 0xFFF));
         _memory.ReadBytes(rip, _window.AsSpan(0, inPage), AccessKind.Execute);
@@ -65,28 +116,29 @@ public sealed unsafe class BlockCache
             if (decoder.LastError == DecoderError.NoMoreBytes && available == inPage)
             {
                 // The instruction crosses into the next page: fetch its tail (this may fault, as on hardware).
+                lastPage = _memory.Translator.Translate(rip + (ulong)inPage, AccessKind.Execute) >> 12;
+                _memory.CodePages.MarkCode(lastPage);
                 int tail = Math.Min(MaxInstructionLength, _window.Length - inPage);
                 _memory.ReadBytes(rip + (ulong)inPage, _window.AsSpan(inPage, tail), AccessKind.Execute);
                 available = inPage + tail;
-                lastPage = _memory.Translator.Translate(rip + (ulong)inPage, AccessKind.Execute) >> 12;
                 decoder = Decoder.Create(bitness, new ByteArrayCodeReader(_window, (int)offset, available - (int)offset), rip + offset);
                 decoder.Decode(out instruction);
             }
             instructions[count] = instruction;
-            handlers[count] = Resolve(instruction);
+            handlers[count] = Resolve(instruction, bitness);
             count++;
-            if (instruction.IsInvalid || instruction.FlowControl != FlowControl.Next || _table[instruction.Code] == null) break;
+            if (instruction.IsInvalid || instruction.FlowControl != FlowControl.Next || !_table.IsImplemented(instruction.Code)) break;
             if (StringInstructions.IsRepeated(instruction)) break; // it may set RIP back to itself to resume later
             if (instruction.NextIP - rip > (ulong)inPage) break; // ended in the next page
         }
         return new DecodedBlock(physical, bitness, instructions, handlers, count, lastPage);
     }
 
-    private nint Resolve(in Instruction instruction)
+    private nint Resolve(in Instruction instruction, int bitness)
     {
         if (instruction.IsInvalid) return (nint)(delegate*<CpuCore, ref Instruction, void>)&RaiseInvalidOpcode;
-        var handler = _table[instruction.Code];
-        return handler != null ? (nint)handler : (nint)(delegate*<CpuCore, ref Instruction, void>)&ReportUnimplemented;
+        nint handler = _table.Resolve(instruction, bitness);
+        return handler != 0 ? handler : (nint)(delegate*<CpuCore, ref Instruction, void>)&ReportUnimplemented;
     }
 
     private static void RaiseInvalidOpcode(CpuCore cpu, ref Instruction instruction) => throw new GuestFault(GuestFault.InvalidOpcode);
@@ -100,19 +152,57 @@ public sealed unsafe class BlockCache
         throw new UnimplementedInstructionException(instruction.IP, bytes, output.ToStringAndReset());
     }
 
+    /// <summary>
+    /// A store landed on <paramref name="page"/> (a physical page number). Safe from any thread: the page's blocks
+    /// stop at once; the owning thread forgets them at its next <see cref="Get"/>.
+    /// </summary>
     public void InvalidatePage(ulong page)
     {
-        if (!_blocksByPage.Remove(page, out var list)) return;
-        foreach (var block in list)
+        lock (_pageLock)
         {
-            block.Valid = false;
-            _blocks.Remove((block.PhysicalAddress, block.Bitness));
-            Invalidations++;
+            Interlocked.Increment(ref _invalidationEpoch);
+            if (_blocksByPage.TryGetValue(page, out var list))
+                foreach (var block in list)
+                    if (block.Valid)
+                    {
+                        block.Valid = false;
+                        Interlocked.Increment(ref _invalidations);
+                    }
+            _invalidatedPages.Enqueue(page);
+            _invalidationsPending = 1;
+        }
+    }
+
+    /// <summary>On the owning thread: drops the blocks of every queued page from the dictionaries.</summary>
+    private void DrainInvalidations()
+    {
+        lock (_pageLock)
+        {
+            _invalidationsPending = 0;
+            while (_invalidatedPages.TryDequeue(out ulong page))
+            {
+                if (!_blocksByPage.TryGetValue(page, out var list)) continue;
+                // Only the invalid ones: a block decoded after the store, from the new bytes, stays.
+                int kept = 0;
+                for (int n = 0; n < list.Count; n++)
+                {
+                    var block = list[n];
+                    if (block.Valid) { list[kept++] = block; continue; }
+                    var key = (block.PhysicalAddress, block.Bitness);
+                    if (_blocks.TryGetValue(key, out var current) && current == block) _blocks.Remove(key);
+                }
+                list.RemoveRange(kept, list.Count - kept);
+                if (kept == 0) _blocksByPage.Remove(page);
+            }
         }
     }
 
     public void Clear()
     {
-        foreach (var page in _blocksByPage.Keys.ToArray()) InvalidatePage(page);
+        List<ulong> pages;
+        lock (_pageLock) pages = [.. _blocksByPage.Keys];
+        foreach (var page in pages) InvalidatePage(page);
+        DrainInvalidations();
+        Array.Clear(_recent);
     }
 }

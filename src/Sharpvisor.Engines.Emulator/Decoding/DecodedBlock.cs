@@ -6,17 +6,42 @@ namespace Sharpvisor.Engines.Emulator.Decoding;
 /// A run of decoded instructions starting at one guest-physical address, ending at a control transfer, a page end or
 /// a length limit; each instruction has its handler resolved once, here, instead of on every execution.
 /// </summary>
-public sealed class DecodedBlock(ulong physicalAddress, int bitness, Instruction[] instructions, nint[] handlers, int count, ulong lastPhysicalPage)
+public sealed class DecodedBlock
 {
-    public ulong PhysicalAddress { get; } = physicalAddress;
-    public int Bitness { get; } = bitness;
-    public Instruction[] Instructions { get; } = instructions;
+    private volatile bool _valid = true;
+
+    public DecodedBlock(ulong physicalAddress, int bitness, Instruction[] instructions, nint[] handlers, int count, ulong lastPhysicalPage)
+    {
+        // Guaranteed here so the interpreter may index both arrays below Count without bounds checks.
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Math.Min(instructions.Length, handlers.Length));
+        PhysicalAddress = physicalAddress;
+        Bitness = bitness;
+        Instructions = instructions;
+        Handlers = handlers;
+        Count = count;
+        LastPhysicalPage = lastPhysicalPage;
+    }
+
+    public ulong PhysicalAddress { get; }
+    public int Bitness { get; }
+    public Instruction[] Instructions { get; }
     /// <summary>The handlers, as function pointers (delegate* managed&lt;CpuCore, ref Instruction, void&gt;).</summary>
-    public nint[] Handlers { get; } = handlers;
-    public int Count { get; } = count;
+    public nint[] Handlers { get; }
+    /// <summary>How many instructions the block holds: at most the length of <see cref="Instructions"/> and of <see cref="Handlers"/>.</summary>
+    public int Count { get; }
     public ulong FirstPhysicalPage => PhysicalAddress >> 12;
     /// <summary>An instruction may cross into the next page; the block then depends on both.</summary>
-    public ulong LastPhysicalPage { get; } = lastPhysicalPage;
-    /// <summary>Cleared when a store lands on one of the block's pages; the interpreter then leaves it.</summary>
-    public bool Valid { get; set; } = true;
+    public ulong LastPhysicalPage { get; }
+
+    /// <summary>
+    /// Cleared when a store lands on one of the block's pages, possibly by another vCPU's thread; the interpreter
+    /// then leaves the block after the current instruction. Volatile so a clear on one thread is seen at once on the
+    /// thread running the block.
+    /// </summary>
+    public bool Valid
+    {
+        get => _valid;
+        set => _valid = value;
+    }
 }

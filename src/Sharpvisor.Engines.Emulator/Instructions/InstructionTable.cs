@@ -6,11 +6,14 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// <summary>
 /// Iced's instruction code (one value per encoding form) to the handler that executes it. Filled once at start-up
 /// by the instruction groups; a form with no handler is unimplemented and stops the guest with a clear report.
+/// A form may also have a specializer: called once when a block is decoded in 64-bit mode, it picks a handler made
+/// for that instruction's exact operands (register or memory, width, addressing form), or 0 to keep the generic one.
 /// </summary>
 public sealed unsafe class InstructionTable
 {
     private static readonly int CodeCount = (int)Enum.GetValues<Code>().Max() + 1;
     private readonly delegate*<CpuCore, ref Instruction, void>[] _handlers = new delegate*<CpuCore, ref Instruction, void>[CodeCount];
+    private readonly delegate*<in Instruction, nint>[] _specializers = new delegate*<in Instruction, nint>[CodeCount];
 
     public static InstructionTable Default { get; } = Build();
 
@@ -42,6 +45,14 @@ public sealed unsafe class InstructionTable
 
     public bool IsImplemented(Code code) => _handlers[(int)code] != null;
 
+    /// <summary>A copy that runs every form through its generic handler (no specializers): to compare the two, or measure the gain.</summary>
+    public InstructionTable WithoutSpecializers()
+    {
+        var copy = new InstructionTable();
+        for (int k = 0; k < _handlers.Length; k++) copy._handlers[k] = _handlers[k];
+        return copy;
+    }
+
     /// <summary>Every implemented form.</summary>
     public IReadOnlyList<Code> ImplementedForms()
     {
@@ -51,8 +62,37 @@ public sealed unsafe class InstructionTable
         return forms;
     }
 
-    /// <summary>Sets one form's handler.</summary>
-    public void Set(Code code, delegate*<CpuCore, ref Instruction, void> handler) => _handlers[(int)code] = handler;
+    /// <summary>Sets one form's handler (and drops any specializer another group set for it).</summary>
+    public void Set(Code code, delegate*<CpuCore, ref Instruction, void> handler)
+    {
+        _handlers[(int)code] = handler;
+        _specializers[(int)code] = null;
+    }
+
+    /// <summary>
+    /// Sets the specializer of an implemented form: given a decoded instruction of that form (64-bit code), it returns
+    /// a handler (a delegate*&lt;CpuCore, ref Instruction, void&gt;) that behaves exactly as the generic one on it, or 0.
+    /// </summary>
+    public void SetSpecializer(Code code, delegate*<in Instruction, nint> specializer)
+    {
+        if (_handlers[(int)code] == null) throw new InvalidOperationException($"{code} has no handler to specialize");
+        _specializers[(int)code] = specializer;
+    }
+
+    /// <summary>The handler to run for a decoded instruction: a specialized one when its form has one for it, else the generic one; 0 when unimplemented.</summary>
+    public nint Resolve(in Instruction instruction, int bitness)
+    {
+        int code = (int)instruction.Code;
+        var handler = _handlers[code];
+        if (handler == null) return 0;
+        var specializer = _specializers[code];
+        if (specializer != null && bitness == 64)
+        {
+            nint specialized = specializer(instruction);
+            if (specialized != 0) return specialized;
+        }
+        return (nint)handler;
+    }
 
     /// <summary>
     /// Sets the handler of every legacy-encoded form of <paramref name="mnemonic"/> that is valid in 64-bit mode and
@@ -60,7 +100,13 @@ public sealed unsafe class InstructionTable
     /// </summary>
     public void SetAllGeneralForms(Mnemonic mnemonic, delegate*<CpuCore, ref Instruction, void> handler)
     {
-        foreach (var code in GeneralForms(mnemonic)) _handlers[(int)code] = handler;
+        foreach (var code in GeneralForms(mnemonic)) Set(code, handler);
+    }
+
+    /// <summary>Sets <paramref name="specializer"/> for every general form of <paramref name="mnemonic"/> (set their handler first).</summary>
+    public void SetAllGeneralSpecializers(Mnemonic mnemonic, delegate*<in Instruction, nint> specializer)
+    {
+        foreach (var code in GeneralForms(mnemonic)) SetSpecializer(code, specializer);
     }
 
     public static IEnumerable<Code> GeneralForms(Mnemonic mnemonic)

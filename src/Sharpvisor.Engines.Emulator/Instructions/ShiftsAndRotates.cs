@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Execution;
 using static Sharpvisor.Engines.Emulator.Execution.Operands;
@@ -17,6 +18,11 @@ public static unsafe class ShiftsAndRotates
         table.SetAllGeneralForms(Mnemonic.Ror, &Ror);
         table.SetAllGeneralForms(Mnemonic.Rcl, &Rcl);
         table.SetAllGeneralForms(Mnemonic.Rcr, &Rcr);
+
+        table.SetAllGeneralSpecializers(Mnemonic.Shl, &SpecializeShift<ShiftLeft>);
+        table.SetAllGeneralSpecializers(Mnemonic.Sal, &SpecializeShift<ShiftLeft>);
+        table.SetAllGeneralSpecializers(Mnemonic.Shr, &SpecializeShift<ShiftRightLogical>);
+        table.SetAllGeneralSpecializers(Mnemonic.Sar, &SpecializeShift<ShiftRightArithmetic>);
     }
 
     private static int Count(CpuCore cpu, in Instruction i, int width) => (int)(Read(cpu, i, 1, 1) & (width == 8 ? 0x3Fu : 0x1Fu));
@@ -115,5 +121,111 @@ public static unsafe class ShiftsAndRotates
         Write(cpu, i, 0, w, value);
         if (masked == 0) return;
         SetCarryAndOverflow(cpu, carry, overflow);
+    }
+
+    // Specialized forms (64-bit mode) of SHL/SHR/SAR, bit for bit the generic handlers: the result is written even for
+    // a count of 0 (a 32-bit register destination then loses its upper half), and the flags change only for a count
+    // other than 0.
+
+    private interface IShift
+    {
+        /// <summary>The result for a masked count, and the flags for a count other than 0.</summary>
+        static abstract ulong Apply<TW>(ref LazyFlags flags, ulong a, int count) where TW : struct, IOperandWidth;
+    }
+
+    private readonly struct ShiftLeft : IShift
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, int count) where TW : struct, IOperandWidth
+        {
+            ulong r = (a << count) & TW.Mask; // count <= 63 after masking
+            if (count != 0) flags.Set(FlagOperation.ShiftLeft, TW.Bytes, a, (ulong)count, r);
+            return r;
+        }
+    }
+
+    private readonly struct ShiftRightLogical : IShift
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, int count) where TW : struct, IOperandWidth
+        {
+            ulong r = a >> count;
+            if (count != 0) flags.Set(FlagOperation.ShiftRightLogical, TW.Bytes, a, (ulong)count, r);
+            return r;
+        }
+    }
+
+    private readonly struct ShiftRightArithmetic : IShift
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, int count) where TW : struct, IOperandWidth
+        {
+            ulong r = (ulong)((long)TW.SignExtend(a) >> count) & TW.Mask;
+            if (count != 0) flags.Set(FlagOperation.ShiftRightArithmetic, TW.Bytes, a, (ulong)count, r);
+            return r;
+        }
+    }
+
+    /// <summary>Where the count comes from: the instruction (imm8, or the implicit 1) or CL.</summary>
+    private interface IShiftCount
+    {
+        static abstract int Read(CpuCore cpu, in Instruction i);
+    }
+
+    private readonly struct ImmediateCount : IShiftCount
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int Read(CpuCore cpu, in Instruction i) => i.Immediate8;
+    }
+
+    private readonly struct ClCount : IShiftCount
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static int Read(CpuCore cpu, in Instruction i) => (byte)cpu.Gpr[CpuCore.Rcx];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MaskCount<TW>(int count) where TW : struct, IOperandWidth => count & (TW.Bytes == 8 ? 0x3F : 0x1F);
+
+    private static nint SpecializeShift<TShift>(in Instruction i) where TShift : struct, IShift
+    {
+        if (i.OpCount != 2) return 0;
+        var count = i.Op1Kind;
+        if (count == OpKind.Immediate8) return FastOperands.ByWidth<ShiftChoice<TShift, ImmediateCount>>(FastOperands.WidthOf(i, 0), i);
+        if (count == OpKind.Register && i.Op1Register == Iced.Intel.Register.CL)
+            return FastOperands.ByWidth<ShiftChoice<TShift, ClCount>>(FastOperands.WidthOf(i, 0), i);
+        return 0;
+    }
+
+    private readonly struct ShiftChoice<TShift, TCount> : IWidthChoice where TShift : struct, IShift where TCount : struct, IShiftCount
+    {
+        public static nint For<TW>(in Instruction i) where TW : struct, IOperandWidth => i.Op0Kind == OpKind.Register
+            ? FastOperands.Handler(&ShiftRegister<TShift, TCount, TW>)
+            : FastOperands.ByAddress<ShiftMemoryChoice<TShift, TCount, TW>>(i);
+    }
+
+    private readonly struct ShiftMemoryChoice<TShift, TCount, TW> : IAddressChoice
+        where TShift : struct, IShift where TCount : struct, IShiftCount where TW : struct, IOperandWidth
+    {
+        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ShiftMemory<TShift, TCount, TW, TA>);
+    }
+
+    private static void ShiftRegister<TShift, TCount, TW>(CpuCore cpu, ref Instruction i)
+        where TShift : struct, IShift where TCount : struct, IShiftCount where TW : struct, IOperandWidth
+    {
+        int count = MaskCount<TW>(TCount.Read(cpu, i));
+        ref ulong destination = ref FastOperands.Gpr<TW>(cpu, i.Op0Register);
+        destination = TW.Merge(destination, TShift.Apply<TW>(ref cpu.Flags, destination & TW.Mask, count));
+    }
+
+    private static void ShiftMemory<TShift, TCount, TW, TA>(CpuCore cpu, ref Instruction i)
+        where TShift : struct, IShift where TCount : struct, IShiftCount where TW : struct, IOperandWidth where TA : struct, IAddressForm
+    {
+        int count = MaskCount<TW>(TCount.Read(cpu, i));
+        ulong address = TA.Compute(cpu, i);
+        ulong a = cpu.Memory.Read(address, TW.Bytes);
+        var flags = cpu.Flags;
+        cpu.Memory.Write(address, TW.Bytes, TShift.Apply<TW>(ref flags, a, count));
+        cpu.Flags = flags;
     }
 }
