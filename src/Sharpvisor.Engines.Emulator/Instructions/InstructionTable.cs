@@ -33,6 +33,7 @@ public sealed unsafe class InstructionTable
         TableLookup.Register(table);
         Breakpoints.Register(table);
         Sse.SseInstructions.Register(table);
+        SystemMode.SystemInstructions.Register(table); // after Breakpoints and ProcessorInformation: replaces INT3 and RDTSC with their system forms
         return table;
     }
 
