@@ -140,9 +140,9 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
         uint? errorCode = fault.ErrorCode;
         ulong faultAddress = fault.FaultAddress;
         string? history = null;
+        if (vector == GuestFault.PageFault) cpu.Cr2 = faultAddress;
         while (true)
         {
-            if (vector == GuestFault.PageFault) cpu.Cr2 = faultAddress;
             errorCode = HasErrorCode(vector) ? errorCode ?? 0 : null;
             try
             {
@@ -152,6 +152,7 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
             }
             catch (GuestFault next)
             {
+                if (next.Vector == GuestFault.PageFault) cpu.Cr2 = next.FaultAddress; // CR2 is loaded as the #PF is raised, even if it becomes #DF
                 history = $"{history}{Describe(vector, errorCode, faultAddress)}, then while delivering it ";
                 if (vector == GuestFault.DoubleFault)
                 {
