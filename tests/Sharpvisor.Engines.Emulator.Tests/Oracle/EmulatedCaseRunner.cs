@@ -28,7 +28,7 @@ internal sealed class EmulatedCaseRunner : IDisposable
         windows.Map(CodeLinear, 0x1000, CodePhysical);
         windows.Map(InstructionCase.CanonicalWindowBase, InstructionCase.WindowSize, WindowPhysical);
         _memory = new EmulatedMemory(_ram, new MmioBus(), windows);
-        _cpu = new CpuCore(_memory);
+        _cpu = new CpuCore(_memory) { Cpl = 3 }; // the host runs the cases in user mode (POPF keeps IF and IOPL there)
         _interpreter = new Interpreter(_cpu, new BlockCache(_memory, InstructionTable.Default));
     }
 
