@@ -12,6 +12,5 @@ public static class SystemInstructions
         SystemCalls.Register(table);
         MsrInstructions.Register(table);
         PortIo.Register(table);
-        CacheControl.Register(table);
     }
 }
