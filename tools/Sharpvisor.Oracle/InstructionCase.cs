@@ -30,6 +30,10 @@ public sealed record InstructionCase
     /// <summary>RFLAGS bit 1 reads as one.</summary>
     public const ulong FlagsFixedBits = 0x2;
     public const uint DefaultMxcsr = 0x1F80;
+    /// <summary>Bytes 0..159 of an FXSAVE image: the x87 header (FCW FSW FTW FOP FIP FDP) and ST0..ST7; bytes 24..31 (MXCSR) are unused.</summary>
+    public const int X87StateBytes = 160;
+    /// <summary>FNINIT's control word, the default x87 state's.</summary>
+    public const ushort DefaultFpuControlWord = 0x37F;
 
     public int Version { get; init; } = CurrentVersion;
 
@@ -49,6 +53,12 @@ public sealed record InstructionCase
 
     /// <summary>The memory window's initial contents (<see cref="WindowSize"/> bytes).</summary>
     public required byte[] Memory { get; init; }
+
+    /// <summary>
+    /// The x87 state the instruction starts from, in FXSAVE64 layout (<see cref="X87StateBytes"/> bytes: FCW at 0,
+    /// FSW at 2, abridged FTW at 4, FOP at 6, FIP at 8, FDP at 16, ST0..ST7 at 32 + 16 i). Defaults to FNINIT's state.
+    /// </summary>
+    public byte[] X87State { get; init; } = DefaultX87State();
 
     /// <summary>Bit n set: register n holds an address in canonical window space and is relocated by the runner.</summary>
     public ushort PointerRegisters { get; init; }
@@ -76,7 +86,17 @@ public sealed record InstructionCase
         if (Gprs is null || Gprs.Length != GprCount) throw new ArgumentException("Gprs must hold 16 registers.");
         if (Xmm is null || Xmm.Length != XmmBytes) throw new ArgumentException("Xmm must hold 256 bytes.");
         if (Memory is null || Memory.Length != WindowSize) throw new ArgumentException($"Memory must hold {WindowSize} bytes.");
+        if (X87State is null || X87State.Length != X87StateBytes) throw new ArgumentException($"X87State must hold {X87StateBytes} bytes.");
     }
 
     public UInt128 GetXmm(int index) => GprIndex.ReadXmm(Xmm, index);
+
+    /// <summary>An x87 image in the state FNINIT leaves: FCW 037Fh, everything else zero (all registers empty).</summary>
+    public static byte[] DefaultX87State()
+    {
+        var state = new byte[X87StateBytes];
+        state[0] = DefaultFpuControlWord & 0xFF;
+        state[1] = DefaultFpuControlWord >> 8;
+        return state;
+    }
 }

@@ -23,12 +23,15 @@ public sealed record InstructionOutcome
     public uint Mxcsr { get; set; }
     public required byte[] Memory { get; init; }
     public InstructionFault Fault { get; set; }
+    /// <summary>The x87 state afterwards, in the layout of <see cref="InstructionCase.X87State"/>.</summary>
+    public byte[] X87State { get; init; } = new byte[InstructionCase.X87StateBytes];
 
     public static InstructionOutcome CreateBuffers() => new()
     {
         Gprs = new ulong[InstructionCase.GprCount],
         Xmm = new byte[InstructionCase.XmmBytes],
         Memory = new byte[InstructionCase.WindowSize],
+        X87State = new byte[InstructionCase.X87StateBytes],
     };
 
     public InstructionOutcome DeepCopy() => this with
@@ -36,6 +39,7 @@ public sealed record InstructionOutcome
         Gprs = (ulong[])Gprs.Clone(),
         Xmm = (byte[])Xmm.Clone(),
         Memory = (byte[])Memory.Clone(),
+        X87State = (byte[])X87State.Clone(),
     };
 
     public UInt128 GetXmm(int index) => GprIndex.ReadXmm(Xmm, index);
@@ -51,9 +55,29 @@ public sealed record InstructionOutcome
         for (int i = 0; i < InstructionCase.XmmCount; i++)
             if (GetXmm(i) != other.GetXmm(i)) text.AppendLine($"xmm{i}: 0x{GetXmm(i):X32} vs 0x{other.GetXmm(i):X32}");
         if (Mxcsr != other.Mxcsr) text.AppendLine($"mxcsr: 0x{Mxcsr:X} vs 0x{other.Mxcsr:X}");
+        DescribeX87Differences(X87State, other.X87State, text);
         int firstMemoryDifference = Memory.AsSpan().CommonPrefixLength(other.Memory);
         if (firstMemoryDifference < Math.Min(Memory.Length, other.Memory.Length) || Memory.Length != other.Memory.Length)
             text.AppendLine($"memory differs from window offset 0x{firstMemoryDifference:X}");
         return text.ToString();
+    }
+
+    /// <summary>
+    /// FCW, FSW (TOP and C0..C3 included), the abridged tag byte and ST0..ST7 (10 bytes each). FOP, FIP and FDP are
+    /// not compared: they hold host code addresses, and AMD processors save them only while an exception is pending.
+    /// </summary>
+    private static void DescribeX87Differences(byte[] mine, byte[] theirs, StringBuilder text)
+    {
+        ushort fcw = BitConverter.ToUInt16(mine, 0), otherFcw = BitConverter.ToUInt16(theirs, 0);
+        ushort fsw = BitConverter.ToUInt16(mine, 2), otherFsw = BitConverter.ToUInt16(theirs, 2);
+        if (fcw != otherFcw) text.AppendLine($"fcw: 0x{fcw:X4} vs 0x{otherFcw:X4}");
+        if (fsw != otherFsw) text.AppendLine($"fsw: 0x{fsw:X4} vs 0x{otherFsw:X4}");
+        if (mine[4] != theirs[4]) text.AppendLine($"ftw: 0x{mine[4]:X2} vs 0x{theirs[4]:X2}");
+        for (int k = 0; k < 8; k++)
+        {
+            ReadOnlySpan<byte> a = mine.AsSpan(32 + 16 * k, 10), b = theirs.AsSpan(32 + 16 * k, 10);
+            if (!a.SequenceEqual(b))
+                text.AppendLine($"st{k}: {BitConverter.ToUInt16(mine, 40 + 16 * k):X4}:{BitConverter.ToUInt64(mine, 32 + 16 * k):X16} vs {BitConverter.ToUInt16(theirs, 40 + 16 * k):X4}:{BitConverter.ToUInt64(theirs, 32 + 16 * k):X16}");
+        }
     }
 }

@@ -55,6 +55,21 @@ public sealed partial class CpuCore(EmulatedMemory memory)
     /// <summary>MSRs owned outside the core (x2APIC, TSC deadline, paravirtual clock).</summary>
     public List<IModelSpecificRegisterHandler> MsrHandlers { get; } = [];
 
+    // x87 FPU state (Instructions/X87). The defaults are the FNINIT state, which is also FpuState's FXSAVE default
+    // (the SDM's power-on control word is 0x0040; firmware and kernels run FNINIT before any x87 use).
+    /// <summary>FCW: exception masks (bits 0-5), precision control (bits 8-9), rounding control (bits 10-11).</summary>
+    public ushort FpuControlWord = 0x37F;
+    /// <summary>FSW: exception flags (bits 0-5), SF, ES, C0-C2, TOP (bits 11-13), C3, B.</summary>
+    public ushort FpuStatusWord;
+    /// <summary>The abridged tag word: bit n set = physical register Rn holds a value (FXSAVE's form; the full tag word is derived from the contents).</summary>
+    public byte FpuTagValid;
+    /// <summary>Physical registers R0..R7; ST(i) is R[(TOP + i) & 7].</summary>
+    public Instructions.X87.X87RegisterFile FpuRegisters;
+    /// <summary>FOP: the 11 opcode bits of the last non-control x87 instruction.</summary>
+    public ushort FpuLastOpcode;
+    /// <summary>FIP and FDP: the last non-control x87 instruction's address and its memory operand's offset.</summary>
+    public ulong FpuLastInstructionPointer, FpuLastDataPointer;
+
     public const ulong DirectionFlag = 1 << 10;
 
     public ulong Rflags

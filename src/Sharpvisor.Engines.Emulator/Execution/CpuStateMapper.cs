@@ -1,4 +1,5 @@
 using Sharpvisor.Engines.Emulator.Instructions.SystemMode;
+using Sharpvisor.Engines.Emulator.Instructions.X87;
 using Sharpvisor.Machine.Cpu;
 
 namespace Sharpvisor.Engines.Emulator.Execution;
@@ -6,9 +7,9 @@ namespace Sharpvisor.Engines.Emulator.Execution;
 /// <summary>
 /// Moves a core's state to and from the engine-neutral <see cref="CpuState"/>, the record the KVM engine fills from
 /// its ioctls: registers, segments (the VMX access-rights layout both share), control registers, descriptor tables,
-/// EFER, the MSRs the core owns, the interrupt shadow, the halted state and the SSE part of the FPU state.
-/// Not covered here: the x87 registers (kept at FXSAVE defaults until the core has them), the local APIC page (the
-/// APIC's own state), and the INIT/SIPI wait states of an application processor, which the vCPU around the core
+/// EFER, the MSRs the core owns, the interrupt shadow, the halted state and the FPU state (SSE here, the x87 part
+/// through <see cref="X87StateMapper"/>). Not covered here: the debug registers (the record has no field for them),
+/// the local APIC page (the APIC's own state), and the INIT/SIPI wait states of an application processor, which the vCPU around the core
 /// keeps (<see cref="ToCpuState"/> reports Runnable or Halted only). CPL is taken from SS.DPL, as VMX does.
 /// </summary>
 public static class CpuStateMapper
@@ -46,7 +47,7 @@ public static class CpuStateMapper
             Cr0 = cpu.Cr0, Cr2 = cpu.Cr2, Cr3 = cpu.Cr3, Cr4 = cpu.Cr4, Cr8 = ControlRegisters.ReadCr8(cpu),
             Efer = cpu.Efer, ApicBase = apicBase,
             Msrs = msrs.ToArray(),
-            Fpu = new FpuState { Mxcsr = cpu.Mxcsr, XmmRegisters = xmm },
+            Fpu = X87StateMapper.FromCore(cpu, new FpuState { Mxcsr = cpu.Mxcsr, XmmRegisters = xmm }),
             Events = new PendingEvents { InterruptShadow = cpu.InterruptShadow ? (byte)1 : (byte)0 },
             RunState = cpu.Halted ? VcpuRunState.Halted : VcpuRunState.Runnable,
         };
@@ -98,6 +99,7 @@ public static class CpuStateMapper
                     if (handler.TryWrite(msr.Index, msr.Value)) break;
         }
 
+        X87StateMapper.ToCore(state.Fpu, cpu);
         cpu.Mxcsr = state.Fpu.Mxcsr;
         var xmm = state.Fpu.XmmRegisters;
         for (int n = 0; n < 16 && n * 16 + 16 <= xmm.Length; n++)

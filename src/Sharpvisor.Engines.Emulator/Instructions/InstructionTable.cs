@@ -33,6 +33,8 @@ public sealed unsafe class InstructionTable
         TableLookup.Register(table);
         Breakpoints.Register(table);
         Sse.SseInstructions.Register(table);
+        X87.X87Instructions.Register(table);
+        CacheControl.Register(table);
         SystemMode.SystemInstructions.Register(table); // after Breakpoints and ProcessorInformation: replaces INT3 and RDTSC with their system forms
         return table;
     }

@@ -2,6 +2,7 @@ using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Decoding;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Instructions;
+using Sharpvisor.Engines.Emulator.Instructions.X87;
 using Sharpvisor.Engines.Emulator.Memory;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Memory;
@@ -29,10 +30,11 @@ internal sealed class EmulatedCaseRunner : IDisposable
         windows.Map(InstructionCase.CanonicalWindowBase, InstructionCase.WindowSize, WindowPhysical);
         _memory = new EmulatedMemory(_ram, new MmioBus(), windows);
         // The host runs the cases in a 64-bit user process: long mode, paging on, CPL 3 (privileged instructions #GP,
-        // POPF keeps IF and IOPL).
+        // POPF keeps IF and IOPL), and Linux enables FXSAVE's SSE part (CR4.OSFXSR) for it.
         _cpu = new CpuCore(_memory)
         {
             Cr0 = 0x8005_0033,
+            Cr4 = FxsaveInstructions.Cr4Osfxsr,
             Efer = CpuCore.EferSyscallEnable | CpuCore.EferLongModeEnable | CpuCore.EferLongModeActive | CpuCore.EferNoExecuteEnable,
             Cpl = 3,
         };
@@ -60,6 +62,8 @@ internal sealed class EmulatedCaseRunner : IDisposable
             _cpu.Xmm[x].High = BitConverter.ToUInt64(c.Xmm, x * 16 + 8);
         }
 
+        FxsaveImage.RestoreX87(_cpu, c.X87State, wide: true);
+
         var reason = _interpreter.Run(1);
         var outcome = InstructionOutcome.CreateBuffers();
         for (int r = 0; r < 16; r++) outcome.Gprs[r] = _cpu.Gpr[r];
@@ -71,6 +75,7 @@ internal sealed class EmulatedCaseRunner : IDisposable
             BitConverter.TryWriteBytes(outcome.Xmm.AsSpan(x * 16 + 8), _cpu.Xmm[x].High);
         }
         _ram.Read(WindowPhysical, outcome.Memory);
+        FxsaveImage.SaveX87(_cpu, outcome.X87State, wide: true);
         if (reason == StopReason.Fault)
         {
             var f = _interpreter.LastFault!;

@@ -61,6 +61,8 @@ public class CpuStateMapperTests
         Assert.Equal(state.Msrs, copy.Msrs);
         Assert.Equal(state.Fpu.XmmRegisters, copy.Fpu.XmmRegisters);
         Assert.Equal(state.Fpu.Mxcsr, copy.Fpu.Mxcsr);
+        Assert.Equal(state.Fpu.X87Registers, copy.Fpu.X87Registers);
+        Assert.Equal(state.Fpu.ControlWord, copy.Fpu.ControlWord);
         Assert.Equal(state.Events, copy.Events);
         Assert.Equal(state.RunState, copy.RunState);
         Assert.Equal(0, other.Cpu.Cpl);

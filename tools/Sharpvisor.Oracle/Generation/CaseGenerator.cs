@@ -13,9 +13,11 @@ namespace Sharpvisor.Oracle.Generation;
 /// window contents are random bytes with some 16-byte blocks of binary32/binary64 edge values. String instructions (MOVS STOS LODS CMPS SCAS) use 64-bit addressing with RSI and RDI
 /// pointing into the data area of the window, RCX in 0..16 and, at random, no prefix, REP, or (CMPS/SCAS) REPE or
 /// REPNE; DF is random like the other flags. XLAT gets RBX in the window; ENTER and LEAVE get RBP in the window.
-/// POPF pops an image with TF clear (a single-step trap would land in the harness). Not supported
+/// POPF pops an image with TF clear (a single-step trap would land in the harness). x87 forms (ST(0), ST(i) and
+/// memory operands; see <see cref="IsX87Related"/>) start from a random x87 state and find a value of their operand's
+/// type at the memory operand (<see cref="X87CaseValues"/>). Not supported
 /// (<see cref="NotSupportedException"/>): branches, instructions whose results depend on the host (CPUID, RDTSC,
-/// RDTSCP, RDRAND, RDSEED, RDPID), x87/MMX/AVX-512 operands, segment/control registers, VSIB and RIP-relative memory.
+/// RDTSCP, RDRAND, RDSEED, RDPID), MMX/AVX-512 operands, segment/control registers, VSIB and RIP-relative memory.
 /// </summary>
 public sealed class CaseGenerator
 {
@@ -27,8 +29,25 @@ public sealed class CaseGenerator
 
     private readonly Random _random;
     private readonly InstructionInfoFactory _infoFactory = new();
+    private readonly X87CaseValues _x87;
 
-    public CaseGenerator(int seed) => _random = new Random(seed);
+    public CaseGenerator(int seed)
+    {
+        _random = new Random(seed);
+        _x87 = new X87CaseValues(_random);
+    }
+
+    /// <summary>
+    /// x87 instructions (opcodes D8..DF, the 9B-prefixed waiting forms), WAIT, EMMS, FXSAVE and FXRSTOR: their
+    /// cases start from a random x87 state instead of FNINIT's.
+    /// </summary>
+    public static bool IsX87Related(Code code)
+    {
+        if (code is Code.Wait or Code.Emms or Code.Fxsave_m512byte or Code.Fxsave64_m512byte or Code.Fxrstor_m512byte or Code.Fxrstor64_m512byte)
+            return true;
+        OpCodeInfo opCode = code.ToOpCode();
+        return opCode.Encoding == EncodingKind.Legacy && opCode.Table == OpCodeTableKind.Normal && opCode.OpCode is >= 0xD8 and <= 0xDF;
+    }
 
     /// <summary>Whether <see cref="Generate"/> can build cases for <paramref name="code"/> in the given form.</summary>
     public static bool IsSupported(Code code, OperandForm form = OperandForm.Any)
@@ -44,7 +63,7 @@ public sealed class CaseGenerator
             else if (kind == OpCodeOperandKind.mem) hasMemOnly = true;
             else if (kind is OpCodeOperandKind.seg_rSI or OpCodeOperandKind.es_rDI && IsString(code)
                 || kind == OpCodeOperandKind.seg_rBX_al && code == Code.Xlat_m8) hasMemOnly = true;
-            else if (!IsRegisterKind(kind) && !IsImmediateKind(kind) && FixedRegister(kind) == Register.None) return false;
+            else if (!IsRegisterKind(kind) && !IsImmediateKind(kind) && FixedRegister(kind) == Register.None && kind != OpCodeOperandKind.sti_opcode) return false;
         }
         return form switch
         {
@@ -62,7 +81,7 @@ public sealed class CaseGenerator
 
         var instruction = new Instruction { Code = code };
         var free = new List<int>(Enumerable.Range(0, 16).Where(n => n != GprIndex.Rsp));
-        int memoryOperand = -1;
+        int memoryOperand = -1, memoryOffset = -1;
         for (int i = 0; i < opCode.OpCount; i++)
         {
             OpCodeOperandKind kind = opCode.GetOpKind(i);
@@ -79,6 +98,7 @@ public sealed class CaseGenerator
             }
             else if (kind == OpCodeOperandKind.mem || (IsRegOrMem(kind) && useMemory)) { memoryOperand = i; instruction.SetOpKind(i, OpKind.Memory); }
             else if (IsImmediateKind(kind)) SetImmediate(ref instruction, i, kind);
+            else if (kind == OpCodeOperandKind.sti_opcode) SetRegister(ref instruction, i, Register.ST0 + _random.Next(8));
             else SetRegister(ref instruction, i, PickRegister(kind, free));
         }
 
@@ -108,6 +128,7 @@ public sealed class CaseGenerator
             instruction.MemoryDisplacement64 = unchecked((ulong)(long)displacement);
             instruction.MemoryDisplSize = displacement == 0 ? 0 : 1;
             gprs[baseIndex] = InstructionCase.CanonicalWindowBase + (ulong)(offset - displacement);
+            memoryOffset = offset;
             pointers |= (ushort)(1 << baseIndex);
             if (memoryOperand == 0 && opCode.Mnemonic is Mnemonic.Bt or Mnemonic.Bts or Mnemonic.Btr or Mnemonic.Btc
                 && instruction.Op1Kind == OpKind.Register)
@@ -127,8 +148,18 @@ public sealed class CaseGenerator
         if (code.Mnemonic() is Mnemonic.Popf or Mnemonic.Popfq) memory[InstructionCase.DefaultStackOffset + 1] &= 0xFE; // TF (bit 8)
         uint mxcsr = InstructionCase.DefaultMxcsr | (uint)_random.Next(4) << 13 | (uint)_random.Next(0x40);
         if (_random.Next(4) == 0) mxcsr |= 0x8040; // FTZ and DAZ
+        // MXCSR bit 17 is AMD's misaligned-exception mask: valid on AMD hosts only, outside the MXCSR_MASK the
+        // emulator implements (FFFFh). An MXCSR operand never sets it, so #GP for reserved bits stays host-independent.
+        if (memoryOffset >= 0 && code is Code.Ldmxcsr_m32 or Code.VEX_Vldmxcsr_m32) memory[memoryOffset + 2] &= 0xFD;
+        byte[] x87 = InstructionCase.DefaultX87State();
+        if (IsX87Related(code))
+        {
+            _x87.RandomState(x87);
+            if (memoryOffset >= 0) _x87.FillMemoryOperand(code, instruction.MemorySize, memory.AsSpan(memoryOffset));
+        }
         return new InstructionCase
         {
+            X87State = x87,
             Code = writer.Bytes.ToArray(),
             Gprs = gprs,
             Rflags = ((ulong)_random.NextInt64() & InstructionCase.InputFlagsMask) | InstructionCase.FlagsFixedBits,
@@ -205,9 +236,8 @@ public sealed class CaseGenerator
     private static bool IsHostDependent(Mnemonic mnemonic) => mnemonic is Mnemonic.Cpuid or Mnemonic.Rdtsc
         or Mnemonic.Rdtscp or Mnemonic.Rdrand or Mnemonic.Rdseed or Mnemonic.Rdpid
         // System instructions whose user-mode result depends on the host: its GDT (LAR, LSL, VERR, VERW, and the
-        // segment loads of LSS, LFS, LGS), its
-        // descriptor-table registers or the kernel's UMIP emulation of them (SGDT, SIDT, SLDT, STR, SMSW), and its
-        // XSAVE support (XGETBV reads XCR0 on the host; the emulator does not advertise XSAVE).
+        // segment loads of LSS, LFS, LGS), its descriptor-table registers or the kernel's UMIP emulation of them
+        // (SGDT, SIDT, SLDT, STR, SMSW), and its XSAVE support (XGETBV reads XCR0 on the host; the emulator does not advertise XSAVE).
         or Mnemonic.Lar or Mnemonic.Lsl or Mnemonic.Verr or Mnemonic.Verw or Mnemonic.Sgdt or Mnemonic.Sidt
         or Mnemonic.Sldt or Mnemonic.Str or Mnemonic.Smsw or Mnemonic.Xgetbv or Mnemonic.Xsetbv
         or Mnemonic.Lss or Mnemonic.Lfs or Mnemonic.Lgs;
@@ -350,6 +380,7 @@ public sealed class CaseGenerator
         OpCodeOperandKind.dx => Register.DX,
         OpCodeOperandKind.eax => Register.EAX,
         OpCodeOperandKind.rax => Register.RAX,
+        OpCodeOperandKind.st0 => Register.ST0,
         _ => Register.None,
     };
 

@@ -120,6 +120,7 @@ public sealed class IsolatedNativeRunner : IDisposable
         outcome.Mxcsr = instructionCase.Mxcsr;
         instructionCase.Xmm.CopyTo(outcome.Xmm, 0);
         instructionCase.Memory.CopyTo(outcome.Memory, 0);
+        instructionCase.X87State.CopyTo(outcome.X87State, 0);
         outcome.Fault = new InstructionFault(signal == 0 ? FaultKind.WorkerLost : InstructionFault.KindFromSignal(signal),
             Vector: -1, Signal: signal, SignalCode: signal == 0 ? exitCode : 0, ErrorCode: 0, Address: 0);
     }

@@ -26,6 +26,9 @@ internal static class ControlBlock
     public const int InXmm = 0x200;           // 256 bytes
     public const int OutXmm = 0x300;          // 256 bytes
     public const int FaultFxsave = 0x400;     // 512 bytes, FXSAVE layout
+    public const int HostFxsave = 0x600;      // 512 bytes: the host's x87/SSE state, restored on the way out
+    public const int InFxsave = 0x800;        // 512 bytes: the case's x87 state (FXRSTOR64 image)
+    public const int OutFxsave = 0xA00;       // 512 bytes: FXSAVE64 right after the instruction
     public const int ScratchStackTop = 0x1F00; // pushfq/popfq only
 
     public const int FaultGregCount = 23;

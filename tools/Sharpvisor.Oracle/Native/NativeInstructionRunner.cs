@@ -105,6 +105,11 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
         // Reserved MXCSR bits would make the entry's ldmxcsr raise #GP.
         *(uint*)(_control + ControlBlock.InMxcsr) = instructionCase.Mxcsr & 0xFFFF;
         instructionCase.Xmm.CopyTo(new Span<byte>(_control + ControlBlock.InXmm, InstructionCase.XmmBytes));
+        // The x87 image for the entry's FXRSTOR64; its MXCSR must be valid (the real one follows with LDMXCSR).
+        var fxsave = new Span<byte>(_control + ControlBlock.InFxsave, 512);
+        instructionCase.X87State.CopyTo(fxsave);
+        *(uint*)(_control + ControlBlock.InFxsave + ControlBlock.FxsaveMxcsr) = InstructionCase.DefaultMxcsr;
+        *(uint*)(_control + ControlBlock.InFxsave + ControlBlock.FxsaveMxcsr + 4) = 0;
         instructionCase.Memory.CopyTo(new Span<byte>((void*)WindowAddress, InstructionCase.WindowSize));
         *(uint*)(_control + ControlBlock.FaultFlag) = 0;
         PatchSlot(instructionCase.Code);
@@ -127,6 +132,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
         outcome.Rflags = *(ulong*)(_control + ControlBlock.OutRflags) & InstructionOutcome.OutputFlagsMask;
         outcome.Mxcsr = *(uint*)(_control + ControlBlock.OutMxcsr);
         new ReadOnlySpan<byte>(_control + ControlBlock.OutXmm, InstructionCase.XmmBytes).CopyTo(outcome.Xmm);
+        new ReadOnlySpan<byte>(_control + ControlBlock.OutFxsave, InstructionCase.X87StateBytes).CopyTo(outcome.X87State);
         outcome.Fault = InstructionFault.None;
     }
 
@@ -140,6 +146,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
         byte* fx = _control + ControlBlock.FaultFxsave;
         outcome.Mxcsr = *(uint*)(fx + ControlBlock.FxsaveMxcsr);
         new ReadOnlySpan<byte>(fx + ControlBlock.FxsaveXmm, InstructionCase.XmmBytes).CopyTo(outcome.Xmm);
+        new ReadOnlySpan<byte>(fx, InstructionCase.X87StateBytes).CopyTo(outcome.X87State);
 
         int vector = (int)gregs[ControlBlock.GregTrapno];
         int signal = *(int*)(_control + ControlBlock.FaultSignal);

@@ -6,7 +6,8 @@ namespace Sharpvisor.Oracle.Native;
 
 /// <summary>
 /// Emits the runner's machine code into the code page: entry (save host, load case state), a 16-byte slot for
-/// the instruction under test (padded with NOPs), the exit (store outputs, restore host), and a SA_SIGINFO signal
+/// the instruction under test (padded with NOPs), the exit (store outputs, restore host; the x87 state goes in
+/// with FXRSTOR64 and out with FXSAVE64, the host's is saved and restored around the case), and a SA_SIGINFO signal
 /// handler that records a fault taken inside the slot and resumes at the exit's host-restoring tail.
 /// Every data access is RIP-relative into the control block, so no register is needed to find it.
 /// </summary>
@@ -76,8 +77,11 @@ internal sealed class StubEmitter
         foreach (Register r in CalleeSaved) Add(Instruction.Create(C.Push_r64, r));
         Add(Instruction.Create(C.Mov_rm64_r64, Field(ControlBlock.HostRsp), RSP));
         Add(Instruction.Create(C.Stmxcsr_m32, Field(ControlBlock.HostMxcsr)));
+        // The case may leave anything on the x87 stack or in FCW, which the ABI says callers keep: save the host's.
+        Add(Instruction.Create(C.Fxsave64_m512byte, Field(ControlBlock.HostFxsave)));
         // Asynchronous signals would push a frame onto the case's RSP (inside the window or anywhere): block them.
         EmitSigprocmask(SigBlock, ControlBlock.BlockedSignals, ControlBlock.SavedSignals);
+        Add(Instruction.Create(C.Fxrstor64_m512byte, Field(ControlBlock.InFxsave)));
         for (int i = 0; i < 16; i++) Add(Instruction.Create(C.Movdqu_xmm_xmmm128, Xmms[i], Field(ControlBlock.InXmm + 16 * i)));
         Add(Instruction.Create(C.Ldmxcsr_m32, Field(ControlBlock.InMxcsr)));
         Add(Instruction.Create(C.Lea_r64_m, RSP, Field(ControlBlock.ScratchStackTop)));
@@ -96,6 +100,8 @@ internal sealed class StubEmitter
             if (i != 4) Add(Instruction.Create(C.Mov_rm64_r64, Field(ControlBlock.OutGprs + 8 * i), RAX + i));
         for (int i = 0; i < 16; i++) Add(Instruction.Create(C.Movdqu_xmmm128_xmm, Field(ControlBlock.OutXmm + 16 * i), Xmms[i]));
         Add(Instruction.Create(C.Stmxcsr_m32, Field(ControlBlock.OutMxcsr)));
+        // FXSAVE checks no pending x87 exception, so an unmasked one the instruction raised is simply recorded.
+        Add(Instruction.Create(C.Fxsave64_m512byte, Field(ControlBlock.OutFxsave)));
     }
 
     /// <summary>Shared by the normal exit and the fault path: back to the host stack, mask, MXCSR and flags.</summary>
@@ -103,6 +109,7 @@ internal sealed class StubEmitter
     {
         Add(Instruction.Create(C.Mov_r64_rm64, RSP, Field(ControlBlock.HostRsp)));
         EmitSigprocmask(SigSetmask, ControlBlock.SavedSignals, -1);
+        Add(Instruction.Create(C.Fxrstor64_m512byte, Field(ControlBlock.HostFxsave)));
         Add(Instruction.Create(C.Ldmxcsr_m32, Field(ControlBlock.HostMxcsr)));
         // Clean RFLAGS for the host (DF, AC or TF left set by the instruction would break the runtime).
         Add(Instruction.Create(C.Pushq_imm8, 2));

@@ -12,11 +12,11 @@ namespace Sharpvisor.Oracle.Protocol;
 /// <list type="bullet">
 /// <item><see cref="CaseTag"/> (parent to worker, <see cref="CaseRecordSize"/> bytes in all): u8 code length,
 /// code padded to 15 bytes, 16 x u64 GPRs (hardware order), u64 RFLAGS, u32 MXCSR, u16 pointer-register mask,
-/// u16 zero, 256 bytes XMM0..15, <see cref="InstructionCase.WindowSize"/> bytes of window.</item>
+/// u16 zero, 256 bytes XMM0..15, <see cref="InstructionCase.WindowSize"/> bytes of window, <see cref="InstructionCase.X87StateBytes"/> bytes of x87 state.</item>
 /// <item><see cref="EndTag"/> (parent to worker, 1 byte): exit cleanly. End of input does the same.</item>
 /// <item><see cref="OutcomeTag"/> (worker to parent, <see cref="OutcomeRecordSize"/> bytes): u8 <see cref="FaultKind"/>,
 /// u16 zero, i32 vector, i32 signal, i32 si_code, u64 error code, u64 fault address, 16 x u64 GPRs, u64 RFLAGS,
-/// u32 MXCSR, u32 zero, 256 bytes XMM, window bytes.</item>
+/// u32 MXCSR, u32 zero, 256 bytes XMM, window bytes, x87 state bytes.</item>
 /// <item><see cref="ErrorTag"/> (worker to parent): u16 length, UTF-8 message; the case was malformed and the worker exits.</item>
 /// </list></para>
 /// The worker flushes after every outcome, so when it dies the parent knows exactly which case was running.
@@ -25,16 +25,16 @@ public static class OracleWireFormat
 {
     public const uint RequestMagic = 0x51_4F_56_53;  // "SVOQ"
     public const uint ResponseMagic = 0x52_4F_56_53; // "SVOR"
-    public const ushort Version = 1;
+    public const ushort Version = 2;
     public const ushort FlagFaultRecovery = 1;
     public const int HeaderSize = 8;
 
     public const byte CaseTag = 0x01, OutcomeTag = 0x02, ErrorTag = 0x03, EndTag = 0x7F;
 
     public const int CaseRecordSize = 1 + 1 + InstructionCase.MaxInstructionLength + 8 * InstructionCase.GprCount + 8 + 4 + 2 + 2
-        + InstructionCase.XmmBytes + InstructionCase.WindowSize;
+        + InstructionCase.XmmBytes + InstructionCase.WindowSize + InstructionCase.X87StateBytes;
     public const int OutcomeRecordSize = 1 + 1 + 2 + 4 + 4 + 4 + 8 + 8 + 8 * InstructionCase.GprCount + 8 + 4 + 4
-        + InstructionCase.XmmBytes + InstructionCase.WindowSize;
+        + InstructionCase.XmmBytes + InstructionCase.WindowSize + InstructionCase.X87StateBytes;
 
     public static void WriteHeader(Span<byte> destination, uint magic, ushort flags)
     {
@@ -66,7 +66,8 @@ public static class OracleWireFormat
         BinaryPrimitives.WriteUInt32LittleEndian(destination[at..], instructionCase.Mxcsr); at += 4;
         BinaryPrimitives.WriteUInt16LittleEndian(destination[at..], instructionCase.PointerRegisters); at += 4;
         instructionCase.Xmm.CopyTo(destination[at..]); at += InstructionCase.XmmBytes;
-        instructionCase.Memory.CopyTo(destination[at..]);
+        instructionCase.Memory.CopyTo(destination[at..]); at += InstructionCase.WindowSize;
+        instructionCase.X87State.CopyTo(destination[at..]);
     }
 
     /// <summary>Decodes a case record (tag included).</summary>
@@ -82,7 +83,8 @@ public static class OracleWireFormat
         uint mxcsr = BinaryPrimitives.ReadUInt32LittleEndian(source[at..]); at += 4;
         ushort pointers = BinaryPrimitives.ReadUInt16LittleEndian(source[at..]); at += 4;
         byte[] xmm = source.Slice(at, InstructionCase.XmmBytes).ToArray(); at += InstructionCase.XmmBytes;
-        byte[] memory = source.Slice(at, InstructionCase.WindowSize).ToArray();
+        byte[] memory = source.Slice(at, InstructionCase.WindowSize).ToArray(); at += InstructionCase.WindowSize;
+        byte[] x87 = source.Slice(at, InstructionCase.X87StateBytes).ToArray();
         return new InstructionCase
         {
             Code = source.Slice(2, length).ToArray(),
@@ -92,6 +94,7 @@ public static class OracleWireFormat
             PointerRegisters = pointers,
             Xmm = xmm,
             Memory = memory,
+            X87State = x87,
         };
     }
 
@@ -110,7 +113,8 @@ public static class OracleWireFormat
         BinaryPrimitives.WriteUInt64LittleEndian(destination[at..], outcome.Rflags); at += 8;
         BinaryPrimitives.WriteUInt32LittleEndian(destination[at..], outcome.Mxcsr); at += 8;
         outcome.Xmm.CopyTo(destination[at..]); at += InstructionCase.XmmBytes;
-        outcome.Memory.CopyTo(destination[at..]);
+        outcome.Memory.CopyTo(destination[at..]); at += InstructionCase.WindowSize;
+        outcome.X87State.CopyTo(destination[at..]);
     }
 
     /// <summary>Decodes an outcome record (tag included) into a reusable outcome.</summary>
@@ -129,7 +133,8 @@ public static class OracleWireFormat
         outcome.Rflags = BinaryPrimitives.ReadUInt64LittleEndian(source[at..]); at += 8;
         outcome.Mxcsr = BinaryPrimitives.ReadUInt32LittleEndian(source[at..]); at += 8;
         source.Slice(at, InstructionCase.XmmBytes).CopyTo(outcome.Xmm); at += InstructionCase.XmmBytes;
-        source.Slice(at, InstructionCase.WindowSize).CopyTo(outcome.Memory);
+        source.Slice(at, InstructionCase.WindowSize).CopyTo(outcome.Memory); at += InstructionCase.WindowSize;
+        source.Slice(at, InstructionCase.X87StateBytes).CopyTo(outcome.X87State);
     }
 
     public static byte[] EncodeError(string message)
