@@ -8,7 +8,7 @@ namespace Sharpvisor.Engines.Emulator.Execution;
 /// The architectural state the interpreter works on, kept in plain fields so handlers read and write registers
 /// directly. It converts to and from the engine-neutral <see cref="CpuState"/> at the engine's boundary only.
 /// </summary>
-public sealed class CpuCore(EmulatedMemory memory)
+public sealed partial class CpuCore(EmulatedMemory memory)
 {
     public const int Rax = 0, Rcx = 1, Rdx = 2, Rbx = 3, Rsp = 4, Rbp = 5, Rsi = 6, Rdi = 7;
 

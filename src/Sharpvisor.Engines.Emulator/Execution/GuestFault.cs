@@ -7,8 +7,10 @@ namespace Sharpvisor.Engines.Emulator.Execution;
 /// </summary>
 public sealed class GuestFault(byte vector, uint? errorCode = null, ulong faultAddress = 0) : Exception(Describe(vector, errorCode))
 {
+    private bool _softwareInterrupt;
+
     public const byte DivideError = 0, Debug = 1, Breakpoint = 3, Overflow = 4, BoundRange = 5, InvalidOpcode = 6,
-        DeviceNotAvailable = 7, DoubleFault = 8, InvalidTss = 10, SegmentNotPresent = 11, StackFault = 12,
+        NonMaskableInterrupt = 2, DeviceNotAvailable = 7, DoubleFault = 8, InvalidTss = 10, SegmentNotPresent = 11, StackFault = 12,
         GeneralProtection = 13, PageFault = 14, FloatingPoint = 16, AlignmentCheck = 17, SimdFloatingPoint = 19;
 
     public byte Vector { get; } = vector;
@@ -17,13 +19,19 @@ public sealed class GuestFault(byte vector, uint? errorCode = null, ulong faultA
     /// A trap is reported after its instruction completes (RIP names the next instruction): #BP from INT3 and #OF
     /// from INTO are always traps; every other vector raised by a handler is a fault.
     /// </summary>
-    public bool IsTrap => Vector is Breakpoint or Overflow;
+    public bool IsTrap => _softwareInterrupt || Vector is Breakpoint or Overflow;
+
+    /// <summary>INT n, INT1, INT3 or INTO outside system mode: a trap (RIP after the instruction) the caller sees as a fault stop.</summary>
+    public bool IsSoftwareInterrupt => _softwareInterrupt;
+
+    /// <summary>A software interrupt reported to the caller when exceptions are not delivered through the IDT.</summary>
+    public static GuestFault SoftwareInterrupt(byte vector) => new(vector) { _softwareInterrupt = true };
     /// <summary>CR2 for a page fault.</summary>
     public ulong FaultAddress { get; } = faultAddress;
 
     public static string Name(byte vector) => vector switch
     {
-        DivideError => "#DE", Debug => "#DB", Breakpoint => "#BP", Overflow => "#OF", BoundRange => "#BR",
+        DivideError => "#DE", Debug => "#DB", NonMaskableInterrupt => "NMI", Breakpoint => "#BP", Overflow => "#OF", BoundRange => "#BR",
         InvalidOpcode => "#UD", DeviceNotAvailable => "#NM", DoubleFault => "#DF", InvalidTss => "#TS",
         SegmentNotPresent => "#NP", StackFault => "#SS", GeneralProtection => "#GP", PageFault => "#PF",
         FloatingPoint => "#MF", AlignmentCheck => "#AC", SimdFloatingPoint => "#XM", _ => $"vector {vector}",

@@ -52,7 +52,11 @@ public static class Operands
         };
     }
 
-    /// <summary>The linear address of the memory operand: base + index * scale + displacement (+ FS/GS base).</summary>
+    /// <summary>
+    /// The linear address of the memory operand: base + index * scale + displacement, plus the segment base: FS or GS
+    /// only in 64-bit mode, the effective segment's (Iced's MemorySegment) outside it, where the sum wraps at 4 GiB
+    /// and 16-bit addressing wraps the offset at 64 KiB. <paramref name="withSegmentBase"/> false gives the offset (LEA).
+    /// </summary>
     public static ulong EffectiveAddress(CpuCore cpu, in Instruction instruction, bool withSegmentBase = true)
     {
         ulong address = instruction.MemoryDisplacement64; // Iced resolves RIP-relative operands to the absolute target
@@ -61,15 +65,37 @@ public static class Operands
         var index = instruction.MemoryIndex;
         if (index != Register.None) address += ReadRegister(cpu, index) * (ulong)instruction.MemoryIndexScale;
         if (@base.IsGPR32() || index.IsGPR32() || @base == Register.EIP) address = (uint)address;
+        if (cpu.Bitness != 64) return LegacyAddress(cpu, instruction, address, withSegmentBase);
         if (!withSegmentBase) return address;
-        address += instruction.MemorySegment switch
-        {
-            Register.FS => cpu.FsBase,
-            Register.GS => cpu.GsBase,
-            _ => 0,
-        };
+        var segment = instruction.MemorySegment;
+        if (segment == Register.FS) return address + cpu.FsBase;
+        if (segment == Register.GS) return address + cpu.GsBase;
         return address;
     }
+
+    // Kept out of line so 64-bit mode pays one compare for it.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong LegacyAddress(CpuCore cpu, in Instruction instruction, ulong offset, bool withSegmentBase)
+    {
+        var @base = instruction.MemoryBase;
+        var index = instruction.MemoryIndex;
+        bool sixteenBitAddressing = @base.IsGPR16() || index.IsGPR16()
+            || (@base == Register.None && index == Register.None && instruction.MemoryDisplSize == 2);
+        offset = sixteenBitAddressing ? offset & 0xFFFF : (uint)offset;
+        if (!withSegmentBase) return offset;
+        return (uint)(SegmentBase(cpu, instruction.MemorySegment) + offset);
+    }
+
+    /// <summary>The base of a segment register named by Iced (ES, CS, SS, DS, FS, GS).</summary>
+    public static ulong SegmentBase(CpuCore cpu, Register segment) => segment switch
+    {
+        Register.ES => cpu.Segments[CpuCore.Es].Base,
+        Register.CS => cpu.Segments[CpuCore.Cs].Base,
+        Register.SS => cpu.Segments[CpuCore.Ss].Base,
+        Register.FS => cpu.Segments[CpuCore.Fs].Base,
+        Register.GS => cpu.Segments[CpuCore.Gs].Base,
+        _ => cpu.Segments[CpuCore.Ds].Base,
+    };
 
     /// <summary>The data width of an operand: a register's size, the memory operand's size, or <paramref name="fallback"/> for immediates.</summary>
     public static int Width(in Instruction instruction, int operand, int fallback = 8) => instruction.GetOpKind(operand) switch

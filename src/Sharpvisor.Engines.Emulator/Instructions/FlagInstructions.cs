@@ -3,7 +3,11 @@ using Sharpvisor.Engines.Emulator.Execution;
 
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
-/// <summary>LAHF, SAHF, CLC, STC, CMC, CLD, STD: direct reads and writes of single flags.</summary>
+/// <summary>
+/// LAHF, SAHF, CLC, STC, CMC, CLD, STD: direct reads and writes of single flags; CLI and STI, which need CPL &lt;= IOPL
+/// in protected mode (#GP(0) otherwise; the virtual-interrupt extensions are not advertised). STI that sets IF opens
+/// a one-instruction interrupt shadow: the interrupt window opens after the next instruction (STI; HLT idles safely).
+/// </summary>
 public static unsafe class FlagInstructions
 {
     /// <summary>The flags LAHF/SAHF move between AH and RFLAGS: SF ZF AF PF CF (bit 1 always reads as one).</summary>
@@ -18,6 +22,24 @@ public static unsafe class FlagInstructions
         table.SetAllGeneralForms(Mnemonic.Cmc, &Cmc);
         table.SetAllGeneralForms(Mnemonic.Cld, &Cld);
         table.SetAllGeneralForms(Mnemonic.Std, &Std);
+        table.Set(Code.Cli, &Cli);
+        table.Set(Code.Sti, &Sti);
+    }
+
+    private static void Cli(CpuCore cpu, ref Instruction i)
+    {
+        if (!SystemMode.Privilege.IoPrivileged(cpu)) throw new GuestFault(GuestFault.GeneralProtection, 0);
+        cpu.ControlFlags &= ~CpuCore.InterruptFlag;
+    }
+
+    private static void Sti(CpuCore cpu, ref Instruction i)
+    {
+        if (!SystemMode.Privilege.IoPrivileged(cpu)) throw new GuestFault(GuestFault.GeneralProtection, 0);
+        if ((cpu.ControlFlags & CpuCore.InterruptFlag) != 0) return;
+        cpu.ControlFlags |= CpuCore.InterruptFlag;
+        cpu.InterruptShadow = true;
+        cpu.InterruptCheckRequested = true;
+        cpu.BlockExitRequested = true;
     }
 
     private static void Lahf(CpuCore cpu, ref Instruction i)

@@ -38,6 +38,7 @@ public sealed unsafe class InstructionTable
         Sse.SseInstructions.Register(table);
         X87.X87Instructions.Register(table);
         CacheControl.Register(table);
+        SystemMode.SystemInstructions.Register(table); // after Breakpoints and ProcessorInformation: replaces INT3 and RDTSC with their system forms
         return table;
     }
 

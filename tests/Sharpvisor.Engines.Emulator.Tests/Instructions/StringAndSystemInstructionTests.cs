@@ -154,6 +154,7 @@ public class StringAndSystemInstructionTests
     public void Int3_traps_with_rip_after_it_and_xlat_and_popf_behave()
     {
         using var h = new EmulatorHarness();
+        h.Cpu.Cpl = 3; // user mode, where POPF keeps IF and IOPL
         h.Ram.Write(0x600000 + 0x42, [0x99]);
         ulong end = h.Load(a =>
         {

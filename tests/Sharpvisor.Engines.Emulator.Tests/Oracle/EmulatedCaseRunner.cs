@@ -29,8 +29,18 @@ internal sealed class EmulatedCaseRunner : IDisposable
         windows.Map(CodeLinear, 0x1000, CodePhysical);
         windows.Map(InstructionCase.CanonicalWindowBase, InstructionCase.WindowSize, WindowPhysical);
         _memory = new EmulatedMemory(_ram, new MmioBus(), windows);
-        // Linux enables FXSAVE's SSE part (CR4.OSFXSR) for the host process that runs the case natively.
-        _cpu = new CpuCore(_memory) { Cr4 = FxsaveInstructions.Cr4Osfxsr };
+        // The host runs the cases in a 64-bit user process: long mode, paging on, CPL 3 (privileged instructions #GP,
+        // POPF keeps IF and IOPL), and Linux enables FXSAVE's SSE part (CR4.OSFXSR) for it.
+        _cpu = new CpuCore(_memory)
+        {
+            Cr0 = 0x8005_0033,
+            Cr4 = FxsaveInstructions.Cr4Osfxsr,
+            Efer = CpuCore.EferSyscallEnable | CpuCore.EferLongModeEnable | CpuCore.EferLongModeActive | CpuCore.EferNoExecuteEnable,
+            Cpl = 3,
+        };
+        _cpu.Segments[CpuCore.Cs] = new SegmentCache { Selector = 0x33, Limit = 0xFFFF_FFFF, Attributes = 0xA0FB };
+        _cpu.Segments[CpuCore.Ss] = new SegmentCache { Selector = 0x2B, Limit = 0xFFFF_FFFF, Attributes = 0xC0F3 };
+        _cpu.UpdateBitness();
         _interpreter = new Interpreter(_cpu, new BlockCache(_memory, InstructionTable.Default));
     }
 

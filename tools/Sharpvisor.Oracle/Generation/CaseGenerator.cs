@@ -234,7 +234,13 @@ public sealed class CaseGenerator
     }
 
     private static bool IsHostDependent(Mnemonic mnemonic) => mnemonic is Mnemonic.Cpuid or Mnemonic.Rdtsc
-        or Mnemonic.Rdtscp or Mnemonic.Rdrand or Mnemonic.Rdseed or Mnemonic.Rdpid;
+        or Mnemonic.Rdtscp or Mnemonic.Rdrand or Mnemonic.Rdseed or Mnemonic.Rdpid
+        // System instructions whose user-mode result depends on the host: its GDT (LAR, LSL, VERR, VERW, and the
+        // segment loads of LSS, LFS, LGS), its descriptor-table registers or the kernel's UMIP emulation of them
+        // (SGDT, SIDT, SLDT, STR, SMSW), and its XSAVE support (XGETBV reads XCR0 on the host; the emulator does not advertise XSAVE).
+        or Mnemonic.Lar or Mnemonic.Lsl or Mnemonic.Verr or Mnemonic.Verw or Mnemonic.Sgdt or Mnemonic.Sidt
+        or Mnemonic.Sldt or Mnemonic.Str or Mnemonic.Smsw or Mnemonic.Xgetbv or Mnemonic.Xsetbv
+        or Mnemonic.Lss or Mnemonic.Lfs or Mnemonic.Lgs;
     /// Random bytes almost never form the floating-point values whose handling differs (zeros, infinities, QNaN
     /// and SNaN, denormals, the largest and smallest normals, values one rounding step apart): overwrite a share of
     /// 16-byte blocks with lanes of such binary64 or binary32 values, so vector and scalar float forms meet them.
