@@ -25,8 +25,12 @@ public sealed unsafe class EmulatedMemory
     private readonly ulong* _codeBits;
     private IAddressTranslator _translator;
     private bool _cachesIdentity;
-    /// <summary>Whose CPL decides user or supervisor rights; null when the translator grants every access alike.</summary>
-    private CpuCore? _privilegeSource;
+    /// <summary>
+    /// Whose CPL decides user or supervisor rights: the paging unit's CPU, else a core that stays at CPL 0 (identity
+    /// entries grant both, the window translator caches nothing), so the fast path needs no null check.
+    /// </summary>
+    private CpuCore _privilegeSource;
+    private static readonly CpuCore AlwaysSupervisor = new(null!);
     private LocalDevice[] _localDevices = [];
     private GuestMemoryRegion? _lastRegion;
 
@@ -55,6 +59,7 @@ public sealed unsafe class EmulatedMemory
         Tlb = new TranslationLookasideBuffer(this);
         _tlb = Tlb.Entries;
         _translator = translator;
+        _privilegeSource = AlwaysSupervisor;
         Translator = translator;
     }
 
@@ -76,7 +81,7 @@ public sealed unsafe class EmulatedMemory
                 throw new ArgumentException("the paging unit belongs to another CPU's memory", nameof(value));
             _translator = value;
             _cachesIdentity = value is IdentityTranslator;
-            _privilegeSource = (value as PagingUnit)?.Cpu;
+            _privilegeSource = (value as PagingUnit)?.Cpu ?? AlwaysSupervisor;
             Tlb.Flush(includeGlobal: true);
         }
     }
@@ -86,17 +91,14 @@ public sealed unsafe class EmulatedMemory
 
     /// <summary>The TLB rights an access needs, plus <see cref="TlbRights.Ram"/> for the pointer fast path.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ulong FastPathRights(AccessKind kind)
-    {
-        var cpu = _privilegeSource;
-        return TlbRights.Required(kind, cpu is not null && cpu.Cpl == 3) | TlbRights.Ram;
-    }
+    private ulong FastPathRights(AccessKind kind) => TlbRights.Required(kind, _privilegeSource.Cpl) | TlbRights.Ram;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ulong Read(ulong linear, int size, AccessKind kind = AccessKind.Read)
     {
         TlbEntry* entry = _tlb + ((linear >> 12) & TranslationLookasideBuffer.IndexMask);
-        if (TranslationLookasideBuffer.Hits(entry, linear, FastPathRights(kind)) && !CrossesPage(linear, size))
+        // The tag is compared with the page of the last byte: an access crossing into the next page misses.
+        if (TranslationLookasideBuffer.Hits(entry, linear + (ulong)size - 1, FastPathRights(kind)))
         {
             byte* p = entry->Host + (linear & 0xFFF);
             return size switch
@@ -114,7 +116,7 @@ public sealed unsafe class EmulatedMemory
     public void Write(ulong linear, int size, ulong value, AccessKind kind = AccessKind.Write)
     {
         TlbEntry* entry = _tlb + ((linear >> 12) & TranslationLookasideBuffer.IndexMask);
-        if (TranslationLookasideBuffer.Hits(entry, linear, FastPathRights(kind)) && !CrossesPage(linear, size))
+        if (TranslationLookasideBuffer.Hits(entry, linear + (ulong)size - 1, FastPathRights(kind)))
         {
             byte* p = entry->Host + (linear & 0xFFF);
             switch (size)
@@ -262,6 +264,24 @@ public sealed unsafe class EmulatedMemory
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ulong ReadSlow(ulong linear, int size, AccessKind kind)
     {
+        if (!CrossesPage(linear, size))
+        {
+            // One page: translate (a walk, or a translator that caches nothing) and read RAM directly if it is RAM.
+            ulong physical = TranslateAndCache(linear, kind);
+            byte* p = _localDevices.Length == 0 ? RamPointer(physical, size) : null;
+            if (p != null)
+                return size switch
+                {
+                    1 => *p,
+                    2 => Unsafe.ReadUnaligned<ushort>(p),
+                    4 => Unsafe.ReadUnaligned<uint>(p),
+                    _ => Unsafe.ReadUnaligned<ulong>(p),
+                };
+            Span<byte> device = stackalloc byte[8];
+            device.Clear();
+            ReadPhysical(physical, device[..size]);
+            return BinaryPrimitives.ReadUInt64LittleEndian(device);
+        }
         Span<byte> data = stackalloc byte[8];
         data.Clear();
         ReadBytes(linear, data[..size], kind);
@@ -273,6 +293,25 @@ public sealed unsafe class EmulatedMemory
     {
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, value);
+        if (!CrossesPage(linear, size))
+        {
+            ulong physical = TranslateAndCache(linear, kind);
+            byte* p = _localDevices.Length == 0 ? RamPointer(physical, size) : null;
+            if (p == null)
+            {
+                WritePhysical(physical, data[..size]);
+                return;
+            }
+            switch (size)
+            {
+                case 1: *p = (byte)value; break;
+                case 2: Unsafe.WriteUnaligned(p, (ushort)value); break;
+                case 4: Unsafe.WriteUnaligned(p, (uint)value); break;
+                default: Unsafe.WriteUnaligned(p, value); break;
+            }
+            CodePages.NoteWrite(physical, size);
+            return;
+        }
         WriteBytes(linear, data[..size], kind);
     }
 }

@@ -72,9 +72,9 @@ public sealed unsafe class PagingUnit : IAddressTranslator
 
     public ulong Translate(ulong linear, AccessKind kind)
     {
-        bool userMode = Cpu.Cpl == 3;
-        if (_tlb.TryLookup(linear, TlbRights.Required(kind, userMode), out ulong physical)) return physical;
-        return Walk(linear, kind, userMode && kind is AccessKind.Read or AccessKind.Write or AccessKind.Execute);
+        int cpl = Cpu.Cpl;
+        if (_tlb.TryLookup(linear, TlbRights.Required(kind, cpl), out ulong physical)) return physical;
+        return Walk(linear, kind, cpl == 3 && kind is AccessKind.Read or AccessKind.Write or AccessKind.Execute);
     }
 
     public void Flush(bool includeGlobal) => _tlb.Flush(includeGlobal);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Sharpvisor.Engines.Emulator.Memory;
 
 /// <summary>
@@ -18,12 +20,13 @@ public static class TlbRights
 
     /// <summary>
     /// The right an access needs: data and fetches by the CPL (3 = user), implicit system-structure accesses always
-    /// as supervisor.
+    /// as supervisor. Branch-free for a constant kind: (CPL + 1) / 4 is 1 at CPL 3 only.
     /// </summary>
-    public static uint Required(AccessKind kind, bool userMode) => kind switch
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint Required(AccessKind kind, int cpl) => kind switch
     {
         AccessKind.SystemStructureRead => SupervisorRead,
         AccessKind.SystemStructureWrite => SupervisorWrite,
-        _ => userMode ? UserRead << (int)kind : SupervisorRead << (int)kind,
+        _ => SupervisorRead << (int)kind << (((cpl + 1) >> 2) * 3),
     };
 }
