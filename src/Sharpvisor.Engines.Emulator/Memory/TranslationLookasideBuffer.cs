@@ -51,7 +51,7 @@ public sealed unsafe class TranslationLookasideBuffer
     /// <paramref name="rights"/> (<see cref="TlbRights"/>; <see cref="TlbRights.Ram"/> is worked out here).
     /// <paramref name="pageSize"/> is the size of the page the paging structures map (4 KiB, 2/4 MiB or 1 GiB).
     /// </summary>
-    public void Insert(ulong linear, ulong physicalPage, uint rights, bool global, ulong pageSize = 4096)
+    internal void Insert(ulong linear, ulong physicalPage, uint rights, bool global, ulong pageSize = 4096)
     {
         TlbEntry* entry = Entries + ((linear >> 12) & IndexMask);
         physicalPage &= PageMask;
