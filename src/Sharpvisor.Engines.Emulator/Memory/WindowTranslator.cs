@@ -16,7 +16,7 @@ public sealed class WindowTranslator : IAddressTranslator
     {
         foreach (var (start, size, physical) in _windows)
             if (linear >= start && linear - start < size) return physical + (linear - start);
-        uint errorCode = (kind == AccessKind.Write ? 2u : 0u) | (kind == AccessKind.Execute ? 0x10u : 0u) | 4u;
+        uint errorCode = (kind is AccessKind.Write or AccessKind.SystemStructureWrite ? 2u : 0u) | (kind == AccessKind.Execute ? 0x10u : 0u) | 4u;
         throw new GuestFault(GuestFault.PageFault, errorCode, linear);
     }
 
