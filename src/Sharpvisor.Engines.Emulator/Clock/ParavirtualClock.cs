@@ -8,9 +8,9 @@ namespace Sharpvisor.Engines.Emulator.Clock;
 /// KVM's paravirtual clock ("kvm-clock") for one vCPU: the guest names a guest-physical address through an MSR and
 /// finds there the scale from its TSC to nanoseconds. Linux then needs no TSC or timer calibration, which would take
 /// long under emulation. Our TSC counts nanoseconds (<see cref="GuestClock"/>), so the record is written once per
-/// MSR write and never changes: system time = TSC.
+/// MSR write and never changes: system time = the guest's TSC.
 /// </summary>
-public sealed class ParavirtualClock(GuestMemory memory, GuestClock clock) : IModelSpecificRegisterHandler
+public sealed class ParavirtualClock(GuestMemory memory, GuestClock clock, CpuCore cpu) : IModelSpecificRegisterHandler
 {
     // The "new" MSR numbers (KVM_FEATURE_CLOCKSOURCE2); the old 0x11/0x12 pair is not advertised.
     public const uint WallClockMsr = 0x4B56_4D00, SystemTimeMsr = 0x4B56_4D01;
@@ -62,8 +62,8 @@ public sealed class ParavirtualClock(GuestMemory memory, GuestClock clock) : IMo
     private void WriteWallClock(ulong address)
     {
         if (!memory.IsRam(address, 12)) return;
-        var origin = clock.WallClockAtZero;
-        long nanoseconds = (origin.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100;
+        // The wall-clock time at which this vCPU's TSC (host clock + the guest's IA32_TSC offset) read zero.
+        long nanoseconds = (clock.WallClockAtZero.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) * 100 - cpu.TscOffset;
         Span<byte> record = stackalloc byte[12];
         BinaryPrimitives.WriteUInt32LittleEndian(record, 2);
         BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)(nanoseconds / 1_000_000_000));

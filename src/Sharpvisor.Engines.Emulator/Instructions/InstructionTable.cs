@@ -39,6 +39,7 @@ public sealed unsafe class InstructionTable
         X87.X87Instructions.Register(table);
         CacheControl.Register(table);
         SystemMode.SystemInstructions.Register(table); // after Breakpoints and ProcessorInformation: replaces INT3 and RDTSC with their system forms
+        FeatureFallbacks.Register(table);
         return table;
     }
 

@@ -1,0 +1,213 @@
+using Sharpvisor.Engines.Emulator.Apic;
+using Sharpvisor.Engines.Emulator.Clock;
+using Sharpvisor.Engines.Emulator.Decoding;
+using Sharpvisor.Engines.Emulator.Execution;
+using Sharpvisor.Engines.Emulator.Instructions;
+using Sharpvisor.Engines.Emulator.Instructions.X87;
+using Sharpvisor.Engines.Emulator.Memory;
+using Sharpvisor.Machine.Cpu;
+
+namespace Sharpvisor.Engines.Emulator;
+
+/// <summary>
+/// One emulated vCPU: its core, paging unit and TLB, decoded-block cache and local APIC, and the loop that runs guest
+/// code in slices, fires APIC timers between them, sleeps in HLT until an interrupt, and follows INIT and start-up IPIs.
+/// </summary>
+public sealed class EmulatorVcpu : IVcpu
+{
+    /// <summary>Instructions per slice: timers, kicks and INIT are looked at between slices (about a millisecond apart).</summary>
+    public const long SliceInstructions = 50_000;
+    private static readonly TimeSpan LongestHaltWait = TimeSpan.FromMilliseconds(50);
+
+    private readonly EmulatorVirtualMachine _vm;
+    private readonly CpuCore _cpu;
+    private readonly Interpreter _interpreter;
+    private readonly LocalApic _apic;
+    private readonly HashSet<uint> _reportedMsrs = [];
+    private volatile bool _kicked;
+    private static readonly int DebugSampleEvery = int.TryParse(Environment.GetEnvironmentVariable("SHARPVISOR_DEBUG_SAMPLE"), out int n) ? n : 0;
+    private long _debugSlices, _debugFired;
+    private DebugCountingSource? _debugSource;
+
+    private sealed class DebugMsrLogger(CpuCore cpu) : IModelSpecificRegisterHandler
+    {
+        int _n;
+        public bool TryRead(uint index, out ulong value) { value = 0; return false; }
+        public bool TryWrite(uint index, ulong value)
+        {
+            if (index is 0x6E0 or 0x832 or 0x838 or 0x83E && _n++ < 60)
+                Console.Error.WriteLine($"[msr] {index:x} <- {value} (tsc {cpu.ReadTimeStampCounter()}, apic now {cpu.TimeStampCounter()}, offset {cpu.TscOffset}, rip {cpu.Rip:x})");
+            return false;
+        }
+    }
+
+    private sealed class DebugCountingSource(IInterruptSource inner) : IInterruptSource
+    {
+        public long Count; public byte Last;
+        public bool HasDeliverable => inner.HasDeliverable;
+        public bool TryAcknowledge(out byte vector) { bool ok = inner.TryAcknowledge(out vector); if (ok) { Count++; Last = vector; } return ok; }
+        public byte TaskPriority { get => inner.TaskPriority; set => inner.TaskPriority = value; }
+    }
+    private bool _waitingForStartup;
+
+    internal EmulatorVcpu(EmulatorVirtualMachine vm, int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
+    {
+        _vm = vm;
+        Index = index;
+        var memory = new EmulatedMemory(vm.Memory, vm.Mmio, IdentityTranslator.Instance, vm.CodePages);
+        _cpu = new CpuCore(memory)
+        {
+            Cpuid = cpuid.ToArray(),
+            Ports = vm.Ports,
+            DeliverExceptions = true,
+            TimeStampCounter = vm.Clock.Now,
+        };
+        memory.Translator = new PagingUnit(_cpu);
+        // The APIC times its deadlines in this vCPU's TSC, as the guest reads it (IA32_TSC writes move it).
+        _apic = new LocalApic(vm.ApicBus, _cpu, apicId, bootstrap: index == 0, new ApicClock(_cpu.ReadTimeStampCounter, GuestClock.FrequencyHz));
+        _cpu.Interrupts = DebugSampleEvery > 0 ? _debugSource = new DebugCountingSource(_apic) : _apic;
+        if (DebugSampleEvery > 0) _cpu.MsrHandlers.Add(new DebugMsrLogger(_cpu));
+        _cpu.MsrHandlers.Add(_apic);
+        _cpu.MsrHandlers.Add(new ParavirtualClock(vm.Memory, vm.Clock, _cpu));
+        _cpu.UnknownMsrAccessed = ReportUnknownMsr;
+        if (_apic.IsMmioEnabled) memory.MapLocalDevice(_apic.MmioBase, 0x1000, _apic);
+        _apic.MmioMappingChanged += apic =>
+        {
+            memory.UnmapLocalDevice(apic);
+            if (apic.IsMmioEnabled) memory.MapLocalDevice(apic.MmioBase, 0x1000, apic);
+        };
+        _interpreter = new Interpreter(_cpu, new BlockCache(memory, InstructionTable.Default));
+        // Application processors wait for INIT and a start-up IPI from the bootstrap processor.
+        _waitingForStartup = index != 0;
+    }
+
+    public int Index { get; }
+    public CpuCore Core => _cpu;
+    public LocalApic Apic => _apic;
+    public long InstructionsRetired => _cpu.InstructionsRetired;
+
+    public CpuState GetState()
+    {
+        var state = CpuStateMapper.ToCpuState(_cpu);
+        return state with
+        {
+            Fpu = X87StateMapper.FromCore(_cpu, state.Fpu),
+            LocalApic = _apic.SaveState(),
+            RunState = _waitingForStartup ? VcpuRunState.WaitingForSipi : state.RunState,
+        };
+    }
+
+    public void SetState(CpuState state)
+    {
+        if (state.LocalApic is { } page) _apic.RestoreState(page);
+        CpuStateMapper.Apply(_cpu, state);
+        X87StateMapper.ToCore(state.Fpu, _cpu);
+        _waitingForStartup = state.RunState is VcpuRunState.WaitingForSipi or VcpuRunState.InitReceived;
+    }
+
+    public VcpuExit Run()
+    {
+        while (true)
+        {
+            if (_kicked)
+            {
+                _kicked = false;
+                return VcpuExit.Kicked;
+            }
+            if (_apic.TryTakeInit())
+            {
+                ResetToInitState();
+                _waitingForStartup = true;
+            }
+            if (_waitingForStartup)
+            {
+                if (_apic.TryTakeStartup(out byte vector)) StartAt(vector);
+                else
+                {
+                    _apic.WakeHandle.WaitOne(LongestHaltWait);
+                    continue;
+                }
+            }
+
+            if (_apic.FireDueTimers(_cpu.ReadTimeStampCounter())) _debugFired++;
+            if (DebugSampleEvery > 0 && ++_debugSlices % DebugSampleEvery == 0)
+                Console.Error.WriteLine($"[sample] rip={_cpu.Rip:x} if={_cpu.InterruptsEnabled} tsc={_cpu.ReadTimeStampCounter()} icount={_cpu.InstructionsRetired} fired={_debugFired} irqs={_debugSource?.Count} last={_debugSource?.Last:x} deadline={_apic.NextTimerDeadline}");
+            StopReason reason;
+            try
+            {
+                reason = _interpreter.Run(SliceInstructions);
+            }
+            catch (UnimplementedInstructionException e)
+            {
+                return new VcpuExit(VcpuExitReason.Failed, FaultReport.Build(
+                    $"vCPU {Index}: the emulator does not implement the instruction at RIP 0x{e.Rip:x} ({e.Text})",
+                    GetState(), e.Bytes));
+            }
+            switch (reason)
+            {
+                case StopReason.Halted:
+                    _apic.WaitWhileHalted(_cpu.InterruptsEnabled, LongestHaltWait);
+                    break;
+                case StopReason.TripleFault:
+                    return new VcpuExit(VcpuExitReason.Shutdown, FaultReport.Build(
+                        $"vCPU {Index}: triple fault ({_interpreter.TripleFaultDescription}); the guest's processor shut down",
+                        GetState(), InstructionBytesAtRip()));
+                case StopReason.Fault:
+                    return new VcpuExit(VcpuExitReason.Failed, FaultReport.Build(
+                        $"vCPU {Index}: guest exception {_interpreter.LastFault?.Message} was not delivered",
+                        GetState(), InstructionBytesAtRip()));
+            }
+        }
+    }
+
+    public void Kick()
+    {
+        _kicked = true;
+        _cpu.InterruptCheckRequested = true;
+        _apic.Kick();
+    }
+
+    private void ResetToInitState()
+    {
+        var apic = _apic.SaveState();
+        CpuStateMapper.Apply(_cpu, new CpuState { ApicBase = _apic.ApicBase });
+        _apic.RestoreState(apic);
+        _cpu.Gpr[CpuCore.Rdx] = EmulatorCpuid.FamilyModelStepping;
+    }
+
+    // Real mode at CS = vector << 8, IP = 0: where the kernel placed its trampoline for this processor.
+    private void StartAt(byte vector)
+    {
+        _cpu.Segments[CpuCore.Cs] = CpuStateMapper.FromRecord(SegmentRegister.RealMode((ushort)(vector << 8), code: true));
+        _cpu.Rip = 0;
+        _cpu.Halted = false;
+        _cpu.UpdateBitness();
+        _cpu.Memory.Translator.Flush(includeGlobal: true);
+        _waitingForStartup = false;
+    }
+
+    private byte[] InstructionBytesAtRip()
+    {
+        var bytes = new byte[15];
+        try
+        {
+            _cpu.Memory.ReadBytes(_cpu.Rip, bytes, AccessKind.Execute);
+            return bytes;
+        }
+        catch (GuestFault)
+        {
+            return [];
+        }
+    }
+
+    private void ReportUnknownMsr(uint index, bool write)
+    {
+        lock (_reportedMsrs)
+            if (!_reportedMsrs.Add(index)) return;
+        string message = $"vCPU {Index}: the guest {(write ? "wrote" : "read")} MSR 0x{index:x}, which this machine does not implement: it got #GP";
+        if (_vm.Log is { } log) log(message);
+        else Console.Error.WriteLine("sharpvisor: " + message);
+    }
+
+    public void Dispose() { }
+}

@@ -1,0 +1,27 @@
+using Iced.Intel;
+
+namespace Sharpvisor.Engines.Emulator.Instructions;
+
+/// <summary>
+/// Encodings that a CPU without a feature runs as an older instruction, because the feature's prefix is ignored
+/// there: TZCNT (F3 0F BC) is BSF and LZCNT (F3 0F BD) is BSR when BMI1 and ABM are not advertised, as in our CPUID.
+/// Compilers emit TZCNT on purpose for this: it gives the right answer for nonzero inputs on every x86-64.
+/// </summary>
+public static unsafe class FeatureFallbacks
+{
+    /// <summary>Runs after the groups that register BSF and BSR.</summary>
+    public static void Register(InstructionTable table)
+    {
+        (Code Modern, Code Legacy)[] pairs =
+        [
+            (Code.Tzcnt_r16_rm16, Code.Bsf_r16_rm16), (Code.Tzcnt_r32_rm32, Code.Bsf_r32_rm32), (Code.Tzcnt_r64_rm64, Code.Bsf_r64_rm64),
+            (Code.Lzcnt_r16_rm16, Code.Bsr_r16_rm16), (Code.Lzcnt_r32_rm32, Code.Bsr_r32_rm32), (Code.Lzcnt_r64_rm64, Code.Bsr_r64_rm64),
+        ];
+        foreach (var (modern, legacy) in pairs)
+        {
+            var handler = table[legacy];
+            if (handler == null) throw new InvalidOperationException($"{legacy} must be registered before its fallback {modern}");
+            table.Set(modern, handler);
+        }
+    }
+}
