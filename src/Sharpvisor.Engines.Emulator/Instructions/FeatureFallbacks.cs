@@ -5,7 +5,10 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// <summary>
 /// Encodings that a CPU without a feature runs as an older instruction, because the feature's prefix is ignored
 /// there: TZCNT (F3 0F BC) is BSF and LZCNT (F3 0F BD) is BSR when BMI1 and ABM are not advertised, as in our CPUID.
-/// Compilers emit TZCNT on purpose for this: it gives the right answer for nonzero inputs on every x86-64.
+/// Compilers emit TZCNT on purpose for this: it gives the right answer for nonzero inputs on every x86-64. Likewise
+/// the CET instructions ENDBR32/ENDBR64 and RDSSPD/RDSSPQ sit in the hint-NOP space (0F 1E) and do nothing without
+/// CET, which is how glibc and the kernel can use them unconditionally; the other hint-NOP encodings (0F 0D, 0F 18-1F
+/// forms Iced calls "reserved NOP") do nothing as well.
 /// </summary>
 public static unsafe class FeatureFallbacks
 {
@@ -18,10 +21,19 @@ public static unsafe class FeatureFallbacks
             (Code.Lzcnt_r16_rm16, Code.Bsr_r16_rm16), (Code.Lzcnt_r32_rm32, Code.Bsr_r32_rm32), (Code.Lzcnt_r64_rm64, Code.Bsr_r64_rm64),
         ];
         foreach (var (modern, legacy) in pairs)
-        {
-            var handler = table[legacy];
-            if (handler == null) throw new InvalidOperationException($"{legacy} must be registered before its fallback {modern}");
-            table.Set(modern, handler);
-        }
+            table.Set(modern, Registered(table, legacy, modern));
+
+        var nop = Registered(table, Code.Nopd, Code.Endbr64);
+        foreach (var code in (Code[])[Code.Endbr32, Code.Endbr64, Code.Rdsspd_r32, Code.Rdsspq_r64])
+            table.Set(code, nop);
+        foreach (var code in Enum.GetValues<Code>())
+            if (code.Mnemonic() == Mnemonic.Reservednop) table.Set(code, nop);
+    }
+
+    private static delegate*<Execution.CpuCore, ref Instruction, void> Registered(InstructionTable table, Code legacy, Code modern)
+    {
+        var handler = table[legacy];
+        if (handler == null) throw new InvalidOperationException($"{legacy} must be registered before {modern}, which runs as it");
+        return handler;
     }
 }
