@@ -25,29 +25,6 @@ public sealed class EmulatorVcpu : IVcpu
     private readonly LocalApic _apic;
     private readonly HashSet<uint> _reportedMsrs = [];
     private volatile bool _kicked;
-    private static readonly int DebugSampleEvery = int.TryParse(Environment.GetEnvironmentVariable("SHARPVISOR_DEBUG_SAMPLE"), out int n) ? n : 0;
-    private long _debugSlices, _debugFired;
-    private DebugCountingSource? _debugSource;
-
-    private sealed class DebugMsrLogger(CpuCore cpu) : IModelSpecificRegisterHandler
-    {
-        int _n;
-        public bool TryRead(uint index, out ulong value) { value = 0; return false; }
-        public bool TryWrite(uint index, ulong value)
-        {
-            if (index is 0x6E0 or 0x832 or 0x838 or 0x83E && _n++ < 60)
-                Console.Error.WriteLine($"[msr] {index:x} <- {value} (tsc {cpu.ReadTimeStampCounter()}, apic now {cpu.TimeStampCounter()}, offset {cpu.TscOffset}, rip {cpu.Rip:x})");
-            return false;
-        }
-    }
-
-    private sealed class DebugCountingSource(IInterruptSource inner) : IInterruptSource
-    {
-        public long Count; public byte Last;
-        public bool HasDeliverable => inner.HasDeliverable;
-        public bool TryAcknowledge(out byte vector) { bool ok = inner.TryAcknowledge(out vector); if (ok) { Count++; Last = vector; } return ok; }
-        public byte TaskPriority { get => inner.TaskPriority; set => inner.TaskPriority = value; }
-    }
     private bool _waitingForStartup;
 
     internal EmulatorVcpu(EmulatorVirtualMachine vm, int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
@@ -65,8 +42,7 @@ public sealed class EmulatorVcpu : IVcpu
         memory.Translator = new PagingUnit(_cpu);
         // The APIC times its deadlines in this vCPU's TSC, as the guest reads it (IA32_TSC writes move it).
         _apic = new LocalApic(vm.ApicBus, _cpu, apicId, bootstrap: index == 0, new ApicClock(_cpu.ReadTimeStampCounter, GuestClock.FrequencyHz));
-        _cpu.Interrupts = DebugSampleEvery > 0 ? _debugSource = new DebugCountingSource(_apic) : _apic;
-        if (DebugSampleEvery > 0) _cpu.MsrHandlers.Add(new DebugMsrLogger(_cpu));
+        _cpu.Interrupts = _apic;
         _cpu.MsrHandlers.Add(_apic);
         _cpu.MsrHandlers.Add(new ParavirtualClock(vm.Memory, vm.Clock, _cpu));
         _cpu.UnknownMsrAccessed = ReportUnknownMsr;
@@ -129,9 +105,7 @@ public sealed class EmulatorVcpu : IVcpu
                 }
             }
 
-            if (_apic.FireDueTimers(_cpu.ReadTimeStampCounter())) _debugFired++;
-            if (DebugSampleEvery > 0 && ++_debugSlices % DebugSampleEvery == 0)
-                Console.Error.WriteLine($"[sample] rip={_cpu.Rip:x} if={_cpu.InterruptsEnabled} tsc={_cpu.ReadTimeStampCounter()} icount={_cpu.InstructionsRetired} fired={_debugFired} irqs={_debugSource?.Count} last={_debugSource?.Last:x} deadline={_apic.NextTimerDeadline}");
+            _apic.FireDueTimers(_cpu.ReadTimeStampCounter());
             StopReason reason;
             try
             {
@@ -169,20 +143,14 @@ public sealed class EmulatorVcpu : IVcpu
 
     private void ResetToInitState()
     {
-        var apic = _apic.SaveState();
-        CpuStateMapper.Apply(_cpu, new CpuState { ApicBase = _apic.ApicBase });
-        _apic.RestoreState(apic);
+        ProcessorReset.Init(_cpu);
         _cpu.Gpr[CpuCore.Rdx] = EmulatorCpuid.FamilyModelStepping;
     }
 
     // Real mode at CS = vector << 8, IP = 0: where the kernel placed its trampoline for this processor.
     private void StartAt(byte vector)
     {
-        _cpu.Segments[CpuCore.Cs] = CpuStateMapper.FromRecord(SegmentRegister.RealMode((ushort)(vector << 8), code: true));
-        _cpu.Rip = 0;
-        _cpu.Halted = false;
-        _cpu.UpdateBitness();
-        _cpu.Memory.Translator.Flush(includeGlobal: true);
+        ProcessorReset.StartupIpi(_cpu, vector);
         _waitingForStartup = false;
     }
 
