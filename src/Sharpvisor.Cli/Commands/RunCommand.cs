@@ -66,6 +66,7 @@ internal static class RunCommand
             Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
             if (selection.Engine is null) return ExitCodes.NoEngine;
 
+            string? holdInputUntil = null;
             if (kernelPath is null)
             {
                 try
@@ -74,6 +75,7 @@ internal static class RunCommand
                     kernelPath = image.KernelPath;
                     initrdPath ??= image.InitrdPath;
                     commandLine ??= DefaultGuestImage.SuggestedCommandLine;
+                    holdInputUntil = DefaultGuestImage.ReadyLinePrefix;
                 }
                 catch (Exception e)
                 {
@@ -89,6 +91,7 @@ internal static class RunCommand
                     KernelPath = kernelPath, InitrdPath = initrdPath, CommandLine = commandLine ?? "",
                     MemoryBytes = memoryBytes, Topology = cpuTopology, Serial = serialSpec,
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
+                    HoldInputUntilOutput = holdInputUntil,
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)

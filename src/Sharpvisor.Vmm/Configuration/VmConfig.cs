@@ -16,6 +16,11 @@ public sealed record VmConfig
     public SerialSpec Serial { get; init; } = SerialSpec.Stdio;
     /// <summary>The isa-debug-exit port and the pc-testdev echo ranges that our test guests use.</summary>
     public bool TestDevices { get; init; }
+    /// <summary>
+    /// Host input waits until the guest prints this text (the default guest's ready line), so commands piped or typed
+    /// early are not lost while the kernel resets its serial port's FIFOs during boot. Null: input goes in at once.
+    /// </summary>
+    public string? HoldInputUntilOutput { get; init; }
     /// <summary>When the guest asks for a reset, end the run instead of rebooting (QEMU's -no-reboot).</summary>
     public bool NoReboot { get; init; }
 

@@ -1,4 +1,5 @@
 using Sharpvisor.Engines;
+using Sharpvisor.Engines.Emulator;
 using Sharpvisor.Engines.Kvm;
 using Sharpvisor.TestGuests;
 using Sharpvisor.Vmm.EngineSelection;
@@ -21,6 +22,7 @@ public static class HostChecker
             IEngine engine = availability.Kind switch
             {
                 EngineKind.Kvm => new KvmEngine(),
+                EngineKind.Emulator => new EmulatorEngine(),
                 _ => throw new InvalidOperationException($"no engine object for {availability.Kind}"),
             };
             foreach (var guest in TestGuestCatalog.All)

@@ -17,6 +17,9 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     private volatile StopLatch? _latch;
     private volatile bool _stopRequested;
     private string _stopReason = "stopped";
+    private readonly byte[]? _holdMarker = config.HoldInputUntilOutput is { Length: > 0 } m ? System.Text.Encoding.UTF8.GetBytes(m) : null;
+    private int _holdMatched;
+    private bool _inputReleased;
 
     public VmConfig Config { get; } = config;
     public IEngine Engine { get; } = engine;
@@ -32,7 +35,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     {
         lock (_inputLock)
         {
-            if (_current is { } machine) machine.Uart.EnqueueInput(bytes);
+            if (_current is { } machine && _inputReleased) machine.Uart.EnqueueInput(bytes);
             else _inputBeforeBoot.AddRange(bytes.ToArray());
         }
     }
@@ -79,8 +82,9 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
                 lock (_inputLock)
                 {
                     _current = machine;
-                    if (_inputBeforeBoot.Count > 0) machine.Uart.EnqueueInput(_inputBeforeBoot.ToArray());
-                    _inputBeforeBoot.Clear();
+                    _holdMatched = 0;
+                    _inputReleased = _holdMarker is null;
+                    if (_inputReleased) ReleaseHeldInput(machine);
                 }
                 machine.Start();
                 if (_stopRequested) latch.TrySet(new(VmOutcome.Stopped, _stopReason));
@@ -99,6 +103,25 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     {
         serial.Write(value);
         SerialOutput?.Invoke(value);
+        if (_holdMarker is { } marker && !_inputReleased) WatchForInputRelease(marker, value);
+    }
+
+    // The guest's output is matched against the marker byte by byte; once it has appeared, held input goes in.
+    private void WatchForInputRelease(byte[] marker, byte value)
+    {
+        _holdMatched = value == marker[_holdMatched] ? _holdMatched + 1 : value == marker[0] ? 1 : 0;
+        if (_holdMatched < marker.Length) return;
+        lock (_inputLock)
+        {
+            _inputReleased = true;
+            if (_current is { } machine) ReleaseHeldInput(machine);
+        }
+    }
+
+    private void ReleaseHeldInput(MachineInstance machine)
+    {
+        if (_inputBeforeBoot.Count > 0) machine.Uart.EnqueueInput(_inputBeforeBoot.ToArray());
+        _inputBeforeBoot.Clear();
     }
 
     public void Dispose() => serial.Dispose();
