@@ -7,8 +7,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// there: TZCNT (F3 0F BC) is BSF and LZCNT (F3 0F BD) is BSR when BMI1 and ABM are not advertised, as in our CPUID.
 /// Compilers emit TZCNT on purpose for this: it gives the right answer for nonzero inputs on every x86-64. Likewise
 /// the CET instructions ENDBR32/ENDBR64 and RDSSPD/RDSSPQ sit in the hint-NOP space (0F 1E) and do nothing without
-/// CET, which is how glibc and the kernel can use them unconditionally; the other hint-NOP encodings (0F 0D, 0F 18-1F
-/// forms Iced calls "reserved NOP") do nothing as well.
+/// CET, which is how glibc and the kernel can use them unconditionally; so do the other encodings of the 0F 1E row
+/// (the forms Iced calls "reserved NOP"). The other hint-NOP rows are left alone: Iced decodes most of their memory
+/// forms as newer instructions (PREFETCHW, CLDEMOTE, the MPX BND* forms), which are not advertised.
 /// </summary>
 public static unsafe class FeatureFallbacks
 {
@@ -27,7 +28,7 @@ public static unsafe class FeatureFallbacks
         foreach (var code in (Code[])[Code.Endbr32, Code.Endbr64, Code.Rdsspd_r32, Code.Rdsspq_r64])
             table.Set(code, nop);
         foreach (var code in Enum.GetValues<Code>())
-            if (code.Mnemonic() == Mnemonic.Reservednop) table.Set(code, nop);
+            if (code.Mnemonic() == Mnemonic.Reservednop && code.ToString().EndsWith("0F1E")) table.Set(code, nop);
     }
 
     private static delegate*<Execution.CpuCore, ref Instruction, void> Registered(InstructionTable table, Code legacy, Code modern)
