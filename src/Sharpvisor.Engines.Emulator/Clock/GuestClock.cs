@@ -24,11 +24,4 @@ public sealed class GuestClock
         long elapsed = Stopwatch.GetTimestamp() - _startTimestamp;
         return _hostCountsNanoseconds ? (ulong)elapsed : (ulong)(elapsed * _ticksPerHostTick);
     }
-
-    /// <summary>How long, in host time, until the TSC reaches <paramref name="tsc"/> (zero if it has).</summary>
-    public TimeSpan Until(ulong tsc)
-    {
-        ulong now = Now();
-        return tsc <= now ? TimeSpan.Zero : TimeSpan.FromTicks((long)Math.Min((tsc - now) / 100, (ulong)TimeSpan.MaxValue.Ticks));
-    }
 }
