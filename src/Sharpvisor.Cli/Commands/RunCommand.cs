@@ -24,6 +24,8 @@ internal static class RunCommand
         engine.AcceptOnlyFromAmong("auto", "kvm", "emulator");
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
+        var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
+        var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
 
         var command = new Command("run", """
@@ -33,15 +35,17 @@ internal static class RunCommand
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
-            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot,
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng,
         };
         command.SetAction(parse =>
         {
             ulong memoryBytes;
             CpuTopology cpuTopology;
             SerialSpec serialSpec;
+            DiskSpec[] diskSpecs;
             try
             {
+                diskSpecs = (parse.GetValue(disks) ?? []).Select(DiskSpec.Parse).ToArray();
                 memoryBytes = MemorySize.Parse(parse.GetValue(memory)!);
                 if (parse.GetValue(vcpus) is { } n && parse.GetValue(topology) is not null)
                     throw new FormatException("give --vcpus or --topology, not both");
@@ -92,6 +96,7 @@ internal static class RunCommand
                     MemoryBytes = memoryBytes, Topology = cpuTopology, Serial = serialSpec,
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
+                    Disks = diskSpecs, EntropyDevice = !parse.GetValue(noRng),
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)
