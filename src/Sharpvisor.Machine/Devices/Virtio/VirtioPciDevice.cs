@@ -399,12 +399,14 @@ public sealed class VirtioPciDevice : IPciDevice, IVirtioTransport, IDisposable
 
     public void MarkBroken(string reason)
     {
-        if (Interlocked.Exchange(ref _broken, 1) != 0) return;
-        _log?.Invoke($"{Name}: device needs reset: {reason}");
         lock (_lock)
         {
+            if (IsBroken) return;
+            _log?.Invoke($"{Name}: device needs reset: {reason}");
             _status |= VirtioStatus.DeviceNeedsReset;
             _generation++;
+            // Last, so whoever sees the device broken also sees the status and the log line.
+            Volatile.Write(ref _broken, 1);
         }
         RaiseInterrupt(_configVector, IsrConfig);
     }
