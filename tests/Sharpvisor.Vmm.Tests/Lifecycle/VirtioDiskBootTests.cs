@@ -105,6 +105,57 @@ public sealed class VirtioDiskBootTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(pattern, File.ReadAllBytes(raw));
     }
 
+    [Fact]
+    public async Task Linux_runs_from_an_ext4_root_file_system_on_vda_built_by_image_rootfs()
+    {
+        // A fresh image in a private cache, so its /init is the one this source builds (the shared cache may hold an older one).
+        string cache = Path.Combine(_directory, "cache");
+        var image = await DefaultGuestImage.EnsureAsync(cache, new Progress<string>(output.WriteLine), CancellationToken.None);
+        string rootfs = Path.Combine(_directory, "root.ext4");
+        int files = await RootFilesystemImage.BuildAsync(image, rootfs, 64UL << 20, new Progress<string>(output.WriteLine), CancellationToken.None);
+        Assert.True(files > 250, $"only {files} files in the root file system");
+
+        var config = new VmConfig
+        {
+            KernelPath = image.KernelPath,
+            InitrdPath = image.InitrdPath,
+            CommandLine = DefaultGuestImage.SuggestedCommandLine + " root=/dev/vda",
+            MemoryBytes = 256UL << 20,
+            NoReboot = true,
+            EntropyDevice = false,
+            Disks = [new DiskSpec(rootfs)],
+        };
+        var console = new ScriptedConsole();
+        using var vm = new VirtualMachine(config, new EmulatorEngine(), console);
+        var run = Task.Run(vm.Run);
+        string note = $"persisted {Guid.NewGuid():N}";
+        try
+        {
+            int at = console.WaitFor(DefaultGuestImage.ReadyLinePrefix, 0, BootTimeout);
+            at = console.WaitFor("# ", at, CommandTimeout);
+            var mounts = Lines(Execute(console, "grep ' / ' /proc/mounts; cat /etc/sharpvisor-rootfs", 1, ref at));
+            Assert.Contains(mounts, l => l.StartsWith("/dev/vda / ext4 rw"));
+            Assert.Contains(mounts, l => l.StartsWith("root file system of " + image.KernelVersion));
+            var wrote = Lines(Execute(console, $"echo '{note}' > /root/note.txt && sync && echo synced", 2, ref at));
+            Assert.Contains("synced", wrote);
+            console.Type("poweroff -f\n");
+            var result = await run.WaitAsync(CommandTimeout);
+            output.WriteLine($"outcome: {result.Outcome} ({result.Message}) after {result.Elapsed.TotalSeconds:0.0} s");
+            Assert.Equal(VmOutcome.PoweredOff, result.Outcome);
+        }
+        finally
+        {
+            output.WriteLine(console.Output);
+            vm.Stop("test finished");
+            await run.WaitAsync(CommandTimeout);
+        }
+
+        string dumped = Path.Combine(_directory, "note.txt");
+        Run("debugfs", $"-R \"dump /root/note.txt {dumped}\" {rootfs}");
+        Assert.Equal(note + "\n", File.ReadAllText(dumped));
+        Run("e2fsck", $"-fn {rootfs}");
+    }
+
     private void Run(string program, string arguments)
     {
         var psi = new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
