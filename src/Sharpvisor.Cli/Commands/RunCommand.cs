@@ -26,6 +26,7 @@ internal static class RunCommand
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
         var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
         var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
+        var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (target 0 pages)." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
 
         var command = new Command("run", """
@@ -35,7 +36,7 @@ internal static class RunCommand
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
-            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng,
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng, balloon,
         };
         command.SetAction(parse =>
         {
@@ -96,7 +97,7 @@ internal static class RunCommand
                     MemoryBytes = memoryBytes, Topology = cpuTopology, Serial = serialSpec,
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
-                    Disks = diskSpecs, EntropyDevice = !parse.GetValue(noRng),
+                    Disks = diskSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)

@@ -27,6 +27,8 @@ public sealed record VmConfig
     public IReadOnlyList<DiskSpec> Disks { get; init; } = [];
     /// <summary>A virtio-rng device fed from the host's getrandom.</summary>
     public bool EntropyDevice { get; init; } = true;
+    /// <summary>A virtio-balloon device (its target starts at 0 pages: the guest keeps all its memory).</summary>
+    public bool BalloonDevice { get; init; }
 
     public const ulong MinMemory = 16UL << 20;
 

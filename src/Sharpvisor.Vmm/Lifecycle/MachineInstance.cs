@@ -85,6 +85,7 @@ internal sealed class MachineInstance : IDisposable
         // BARs go where the DSDT's host bridge _CRS says PCI memory is (AcpiTableBuilder's default description).
         var bars = new PciBarAllocator(X86MemoryLayout.PciMmioStart, X86MemoryLayout.PciMmioEnd);
         if (_config.EntropyDevice) AttachVirtio(pci, bars, new VirtioRng(), "virtio-rng");
+        if (_config.BalloonDevice) AttachVirtio(pci, bars, new VirtioBalloon(), "virtio-balloon");
         for (int i = 0; i < _config.Disks.Count; i++)
         {
             var disk = _config.Disks[i];

@@ -17,4 +17,6 @@ public interface IVirtioTransport
     /// </summary>
     void MarkBroken(string reason);
     bool IsBroken { get; }
+    /// <summary>The device configuration changed: bumps config_generation and sends a configuration interrupt.</summary>
+    void NotifyConfigChanged();
 }

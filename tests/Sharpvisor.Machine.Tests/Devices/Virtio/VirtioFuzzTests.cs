@@ -20,6 +20,7 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData("virtio-rng", 1)]
     [InlineData("virtio-blk", 2)]
     [InlineData("virtio-blk-ro", 3)]
+    [InlineData("virtio-balloon", 4)]
     public void Random_queue_contents_never_escape_a_device_and_leave_it_consistent(string kind, int seed)
     {
         string image = Path.Combine(Path.GetTempPath(), $"sharpvisor-fuzz-{Guid.NewGuid():N}.img");
@@ -30,6 +31,7 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
             {
                 "virtio-rng" => new VirtioRng(),
                 "virtio-blk" => new VirtioBlock(image, readOnly: false),
+                "virtio-balloon" => new VirtioBalloon(),
                 _ => new VirtioBlock(image, readOnly: true),
             };
             using var driver = new FakeVirtioDriver(model);
