@@ -81,6 +81,15 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
         DropWriteRightsEverywhere();
     }
 
+    public void PauseClock() => Clock.Pause();
+
+    public void ResumeClock() => Clock.Resume();
+
+    // The TSC counts nanoseconds and kvm-clock reads it unscaled (ParavirtualClock): the clock is the TSC.
+    public ulong ReadClock() => Clock.Now();
+
+    public void WriteClock(ulong nanoseconds) => Clock.Set(nanoseconds);
+
     private void DropWriteRightsEverywhere()
     {
         EmulatorVcpu[] vcpus;

@@ -136,6 +136,40 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         for (int i = 0; i < words.Length; i++) into.Words[i] |= words[i];
     }
 
+    private ulong? _pausedClock;
+
+    /// <summary>KVM_GET_CLOCK now; KVM_SET_CLOCK with the same value at resume takes the paused time out of kvm-clock.</summary>
+    public void PauseClock()
+    {
+        _pausedClock ??= ReadClock();
+    }
+
+    public void ResumeClock()
+    {
+        if (_pausedClock is not { } value) return;
+        WriteClock(value);
+        _pausedClock = null;
+    }
+
+    public ulong ReadClock()
+    {
+        if (_pausedClock is { } paused) return paused;
+        var data = new KvmClockData();
+        KvmCalls.Ioctl(_vm, KvmIoctls.GetClock, &data, "GET_CLOCK");
+        return data.Clock;
+    }
+
+    public void WriteClock(ulong nanoseconds)
+    {
+        if (_pausedClock is not null)
+        {
+            _pausedClock = nanoseconds; // applied when the clock resumes
+            return;
+        }
+        var data = new KvmClockData { Clock = nanoseconds };
+        KvmCalls.Ioctl(_vm, KvmIoctls.SetClock, &data, "SET_CLOCK");
+    }
+
     public void Dispose()
     {
         lock (_vcpus)

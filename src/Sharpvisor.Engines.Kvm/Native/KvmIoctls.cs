@@ -28,6 +28,8 @@ public static unsafe class KvmIoctls
     public static readonly nuint IrqLine = Iow(0x61, sizeof(KvmIrqLevel));
     public static readonly nuint CreatePit2 = Iow(0x77, sizeof(KvmPitConfig));
     public static readonly nuint SignalMsi = Iow(0xA5, sizeof(KvmMsi));
+    public static readonly nuint SetClock = Iow(0x7B, sizeof(KvmClockData));
+    public static readonly nuint GetClock = Ior(0x7C, sizeof(KvmClockData));
 
     // vCPU ioctls
     public static readonly nuint Run = Io(0x80);
