@@ -147,8 +147,8 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
     public void ResumeClock()
     {
         if (_pausedClock is not { } value) return;
-        WriteClock(value);
         _pausedClock = null;
+        WriteClock(value);
     }
 
     public ulong ReadClock()
