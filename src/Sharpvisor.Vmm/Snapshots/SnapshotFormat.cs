@@ -19,7 +19,7 @@ public static class SnapshotFormat
 
     public static readonly JsonSerializerOptions Json = new()
     {
-        WriteIndented = true,
+        WriteIndented = false,
         Converters = { new JsonStringEnumConverter() },
     };
 }
