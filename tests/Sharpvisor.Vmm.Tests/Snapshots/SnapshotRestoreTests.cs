@@ -57,6 +57,37 @@ public sealed class SnapshotRestoreTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A_snapshot_folder_moved_elsewhere_resumes_there_without_the_kernel_file()
+    {
+        // The VM's own kernel file, deleted after the save: a restore needs only the snapshot folder.
+        string kernel = Path.Combine(_directory, "own-counter.elf");
+        File.WriteAllBytes(kernel, Sharpvisor.TestGuests.TestGuestCatalog.Get("counter").BuildElf());
+        string saved = Path.Combine(_directory, "saved"), moved = Path.Combine(_directory, "moved", "vm");
+        var config = new Sharpvisor.Vmm.Configuration.VmConfig
+        {
+            KernelPath = kernel, CommandLine = "ticks=0 spin=100000", MemoryBytes = 64UL << 20, TestDevices = true,
+        };
+        var console = new ScriptedConsole();
+        using (var vm = new VirtualMachine(config, TestEngines.Create("emulator"), console))
+        {
+            var thread = new Thread(() => vm.Run());
+            thread.Start();
+            console.WaitFor("tick 8\n", 0, TimeSpan.FromSeconds(60));
+            vm.SaveSnapshot(saved, stopAfter: true);
+            thread.Join();
+        }
+        File.Delete(kernel);
+        Directory.CreateDirectory(Path.GetDirectoryName(moved)!);
+        Directory.Move(saved, moved);
+        using var run = new CounterRun(TestEngines.Create("emulator"), restore: SnapshotStore.Load(moved));
+        ulong last = CounterRun.Ticks(console.Output).Last();
+        run.WaitForTick(last + 3);
+        run.Vm.Stop("done");
+        run.Finish(TimeSpan.FromSeconds(30));
+        CounterRun.AssertConsecutive(console.Output + run.Console.Output);
+    }
+
+    [Fact]
     public void A_snapshot_of_a_running_guest_lets_it_go_on_and_a_paused_one_stays_paused()
     {
         using var run = new CounterRun(TestEngines.Create("emulator"), spin: TestEngines.Spin("emulator"));
