@@ -90,6 +90,14 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
 
     public void WriteClock(ulong nanoseconds) => Clock.Set(nanoseconds);
 
+    // Everything the emulator's interrupt controllers hold is on the buses (IOAPIC) or in the CPU records (local APICs).
+    public byte[] SaveEngineState() => [];
+
+    public void RestoreEngineState(byte[] state)
+    {
+        if (state.Length != 0) throw new EngineException($"the emulator keeps no engine state, but {state.Length} bytes were given");
+    }
+
     private void DropWriteRightsEverywhere()
     {
         EmulatorVcpu[] vcpus;

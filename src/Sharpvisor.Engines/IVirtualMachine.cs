@@ -33,4 +33,14 @@ public interface IVirtualMachine : IInterruptController, IDisposable
 
     /// <summary>Sets the guest's clock to <paramref name="nanoseconds"/>: a restored VM's time continues from its snapshot.</summary>
     void WriteClock(ulong nanoseconds);
+
+    /// <summary>
+    /// Interrupt-controller and timer state the engine keeps out of the machine's reach (KVM: the in-kernel PIC pair,
+    /// IOAPIC and PIT), as bytes only the same engine reads back; empty when the engine keeps none (the emulator's
+    /// IOAPIC is a device on the MMIO bus and is saved as one). Call with the vCPUs stopped.
+    /// </summary>
+    byte[] SaveEngineState();
+
+    /// <summary>Loads what <see cref="SaveEngineState"/> returned on the same engine; throws <see cref="EngineException"/> if it does not fit.</summary>
+    void RestoreEngineState(byte[] state);
 }

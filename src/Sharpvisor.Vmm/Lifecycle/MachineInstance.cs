@@ -27,6 +27,7 @@ internal sealed class MachineInstance : IDisposable
     private readonly IVcpu[] _vcpus;
     private readonly Thread[] _threads;
     private I8042Controller? _i8042;
+    private readonly Engines.EngineKind _engineKind;
     // Pause: vCPU threads park between Run calls while _pauseRequested; _parked counts them (guarded by _pauseLock).
     private readonly object _pauseLock = new();
     private bool _pauseRequested;
@@ -50,6 +51,7 @@ internal sealed class MachineInstance : IDisposable
     {
         _config = config;
         _stop = stop;
+        _engineKind = engine.Kind;
         Memory = GuestMemory.CreateX86(config.MemoryBytes);
         try
         {
@@ -275,6 +277,7 @@ internal sealed class MachineInstance : IDisposable
             ClockNanoseconds = EngineVm.ReadClock(),
             Vcpus = _vcpus.Select(v => v.GetState()).ToArray(),
             Devices = devices.ToArray(),
+            EngineState = EngineVm.SaveEngineState(),
             Memory = new MemoryImage { FileName = "", Regions = [], Sha256 = "" },
         };
     }
@@ -288,6 +291,11 @@ internal sealed class MachineInstance : IDisposable
         EngineVm.PauseClock();
         EngineVm.WriteClock(manifest.ClockNanoseconds);
         for (int i = 0; i < _vcpus.Length; i++) _vcpus[i].SetState(manifest.Vcpus[i]);
+        if (manifest.EngineState.Length > 0)
+        {
+            if (manifest.SourceEngine == _engineKind) EngineVm.RestoreEngineState(manifest.EngineState);
+            else RestoreNotes.Add($"the {manifest.SourceEngine} engine's own interrupt-controller and timer state stays behind; this engine starts its own afresh");
+        }
         var here = Devices().ToDictionary(d => d.Location);
         foreach (var entry in manifest.Devices)
         {

@@ -20,5 +20,7 @@ public sealed record SnapshotManifest
     public ulong ClockNanoseconds { get; init; }
     public required CpuState[] Vcpus { get; init; }
     public required DeviceStateEntry[] Devices { get; init; }
+    /// <summary>State the source engine keeps itself (KVM's in-kernel PICs, IOAPIC and PIT); restored on the same engine only.</summary>
+    public byte[] EngineState { get; init; } = [];
     public required MemoryImage Memory { get; init; }
 }
