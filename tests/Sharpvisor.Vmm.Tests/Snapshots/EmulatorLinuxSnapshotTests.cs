@@ -57,7 +57,10 @@ public sealed class EmulatorLinuxSnapshotTests(ITestOutputHelper output) : IDisp
         var restored = new ScriptedConsole();
         using (var vm = new VirtualMachine(snapshot.Manifest.Config, new EmulatorEngine(), restored) { RestoreFrom = snapshot })
         {
+            using var started = new ManualResetEventSlim();
+            vm.Started += _ => started.Set();
             var run = Task.Run(vm.Run);
+            Assert.True(started.Wait(CommandTimeout), "the restored VM did not start");
             int at = 0;
             try
             {
