@@ -45,12 +45,13 @@ internal static class ControlCommands
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var restoreControl = new Option<string?>("--control") { Description = "Listen for control commands on this Unix socket." };
         var paused = new Option<bool>("--paused") { Description = "Restore with the vCPUs stopped, until `sharpvisor resume`." };
+        var noVerifyMemory = new Option<bool>("--no-verify-memory") { Description = "Check the memory file's size but not the SHA-256 of its pages (which reads them all)." };
         var restore = new Command("restore", "Resume a snapshot (the same as `run --restore DIR`); memory is mapped from the snapshot and loads as the guest touches it.")
         {
-            restoreDirectory, engine, serial, restoreControl, paused,
+            restoreDirectory, engine, serial, restoreControl, paused, noVerifyMemory,
         };
         restore.SetAction(parse => RunCommand.Restore(parse.GetValue(restoreDirectory)!, parse.GetValue(engine)!, parse.GetValue(serial)!,
-            parse.GetValue(restoreControl), parse.GetValue(paused)));
+            parse.GetValue(restoreControl), parse.GetValue(paused), verifyMemory: !parse.GetValue(noVerifyMemory)));
 
         return new Command("snapshot", "Save a VM to a folder and resume it later, here or elsewhere, on either engine.") { create, restore };
     }
