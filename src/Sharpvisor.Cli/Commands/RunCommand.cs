@@ -25,6 +25,9 @@ internal static class RunCommand
         engine.AcceptOnlyFromAmong("auto", "kvm", "emulator");
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
+        var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
+        var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
+        var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (target 0 pages)." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
         var restore = new Option<string?>("--restore") { Description = "Resume the snapshot in DIR instead of booting (its configuration wins over the machine options; --engine and --serial still apply)." };
         var control = new Option<string?>("--control") { Description = "Listen for control commands (pause, resume, snapshot, stop) on this Unix socket: see `sharpvisor pause --help`." };
@@ -38,7 +41,8 @@ internal static class RunCommand
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
-            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, restore, control, paused, noVerifyMemory,
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng, balloon,
+            restore, control, paused, noVerifyMemory,
         };
         command.SetAction(parse =>
         {
@@ -48,8 +52,10 @@ internal static class RunCommand
             ulong memoryBytes;
             CpuTopology cpuTopology;
             SerialSpec serialSpec;
+            DiskSpec[] diskSpecs;
             try
             {
+                diskSpecs = (parse.GetValue(disks) ?? []).Select(DiskSpec.Parse).ToArray();
                 memoryBytes = MemorySize.Parse(parse.GetValue(memory)!);
                 if (parse.GetValue(vcpus) is { } n && parse.GetValue(topology) is not null)
                     throw new FormatException("give --vcpus or --topology, not both");
@@ -100,6 +106,7 @@ internal static class RunCommand
                     MemoryBytes = memoryBytes, Topology = cpuTopology, Serial = serialSpec,
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
+                    Disks = diskSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)
