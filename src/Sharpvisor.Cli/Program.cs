@@ -14,6 +14,7 @@ public static class Program
             ImageCommand.Create(),
             TestGuestsCommand.Create(),
         };
+        foreach (var command in ControlCommands.Create()) root.Subcommands.Add(command);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
         {

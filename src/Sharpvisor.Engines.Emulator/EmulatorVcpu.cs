@@ -107,6 +107,8 @@ public sealed class EmulatorVcpu : IVcpu
 
             _apic.FireDueTimers(_cpu.ReadTimeStampCounter());
             StopReason reason;
+            var gate = _cpu.Memory.SliceGate; // other threads change the TLB only between slices (dirty log)
+            gate.Enter();
             try
             {
                 reason = _interpreter.Run(SliceInstructions);
@@ -116,6 +118,10 @@ public sealed class EmulatorVcpu : IVcpu
                 return new VcpuExit(VcpuExitReason.Failed, FaultReport.Build(
                     $"vCPU {Index}: the emulator does not implement the instruction at RIP 0x{e.Rip:x} ({e.Text})",
                     GetState(), e.Bytes));
+            }
+            finally
+            {
+                gate.Exit();
             }
             switch (reason)
             {

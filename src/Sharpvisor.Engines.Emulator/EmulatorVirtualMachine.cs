@@ -27,6 +27,7 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
         ApicBus.ConnectIoApic(IoApic);
         mmio.Register(IoApic.DefaultAddress, IoApic.MmioSize, IoApic, "IOAPIC");
         CodePages = new CodePageTracker(memory.Regions.Max(r => r.End));
+        DirtyLog = new DirtyPageLog(memory.Regions.Max(r => r.End));
     }
 
     public GuestMemory Memory { get; }
@@ -36,6 +37,8 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
     public ApicBus ApicBus { get; }
     public IoApic IoApic { get; }
     public CodePageTracker CodePages { get; }
+    /// <summary>Which pages the vCPUs wrote since the last collection, while <see cref="SetDirtyLogging"/> is on.</summary>
+    public DirtyPageLog DirtyLog { get; }
 
     public IReadOnlyList<CpuidEntry> SupportedCpuid { get; } = EmulatorCpuid.Baseline();
 
@@ -45,6 +48,7 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
     public IVcpu CreateVcpu(int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
     {
         var vcpu = new EmulatorVcpu(this, index, apicId, cpuid);
+        vcpu.Core.Memory.DirtyLog = DirtyLog;
         lock (_vcpus) _vcpus.Add(vcpu);
         return vcpu;
     }
@@ -53,11 +57,53 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
 
     public void SignalMsi(ulong address, uint data) => ApicBus.SignalMsi(address, data);
 
-    public void SetDirtyLogging(bool enabled) =>
-        throw new EngineException("the emulator engine does not record dirty pages yet (needed for live migration)");
+    /// <summary>
+    /// Starts or stops the dirty log. Starting clears it and takes write rights from every vCPU's TLB, so each page's
+    /// next store is logged; it returns once every vCPU has done so (at most one slice of guest code).
+    /// </summary>
+    public void SetDirtyLogging(bool enabled)
+    {
+        if (enabled == DirtyLog.Enabled) return;
+        if (enabled) DirtyLog.Clear();
+        DirtyLog.Enabled = enabled;
+        if (enabled) DropWriteRightsEverywhere();
+    }
 
-    public void CollectDirtyPages(GuestMemoryRegion region, DirtyPageBitmap into) =>
-        throw new EngineException("the emulator engine does not record dirty pages yet (needed for live migration)");
+    /// <summary>
+    /// Takes the region's marks (clearing them), then takes write rights from every vCPU's TLB. In that order, a store
+    /// through a translation filled before the collection lands before this returns (so a copy made afterwards holds
+    /// it) and any later store refills and marks the page for the next collection.
+    /// </summary>
+    public void CollectDirtyPages(GuestMemoryRegion region, DirtyPageBitmap into)
+    {
+        if (!DirtyLog.Enabled) throw new InvalidOperationException("dirty logging is off");
+        DirtyLog.TakeRegion(region, into);
+        DropWriteRightsEverywhere();
+    }
+
+    public void PauseClock() => Clock.Pause();
+
+    public void ResumeClock() => Clock.Resume();
+
+    // The TSC counts nanoseconds and kvm-clock reads it unscaled (ParavirtualClock): the clock is the TSC.
+    public ulong ReadClock() => Clock.Now();
+
+    public void WriteClock(ulong nanoseconds) => Clock.Set(nanoseconds);
+
+    // Everything the emulator's interrupt controllers hold is on the buses (IOAPIC) or in the CPU records (local APICs).
+    public byte[] SaveEngineState() => [];
+
+    public void RestoreEngineState(byte[] state)
+    {
+        if (state.Length != 0) throw new EngineException($"the emulator keeps no engine state, but {state.Length} bytes were given");
+    }
+
+    private void DropWriteRightsEverywhere()
+    {
+        EmulatorVcpu[] vcpus;
+        lock (_vcpus) vcpus = _vcpus.ToArray();
+        foreach (var vcpu in vcpus) vcpu.Core.Memory.SliceGate.DropWriteRights();
+    }
 
     public void Dispose()
     {

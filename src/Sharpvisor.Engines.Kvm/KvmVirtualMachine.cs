@@ -136,6 +136,76 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         for (int i = 0; i < words.Length; i++) into.Words[i] |= words[i];
     }
 
+    private ulong? _pausedClock;
+
+    /// <summary>KVM_GET_CLOCK now; KVM_SET_CLOCK with the same value at resume takes the paused time out of kvm-clock.</summary>
+    public void PauseClock()
+    {
+        _pausedClock ??= ReadClock();
+    }
+
+    public void ResumeClock()
+    {
+        if (_pausedClock is not { } value) return;
+        _pausedClock = null;
+        WriteClock(value);
+    }
+
+    public ulong ReadClock()
+    {
+        if (_pausedClock is { } paused) return paused;
+        var data = new KvmClockData();
+        KvmCalls.Ioctl(_vm, KvmIoctls.GetClock, &data, "GET_CLOCK");
+        return data.Clock;
+    }
+
+    public void WriteClock(ulong nanoseconds)
+    {
+        if (_pausedClock is not null)
+        {
+            _pausedClock = nanoseconds; // applied when the clock resumes
+            return;
+        }
+        var data = new KvmClockData { Clock = nanoseconds };
+        KvmCalls.Ioctl(_vm, KvmIoctls.SetClock, &data, "SET_CLOCK");
+    }
+
+    /// <summary>The in-kernel PICs, IOAPIC and PIT (KVM_GET_IRQCHIP x3, KVM_GET_PIT2), with a version word in front.</summary>
+    public byte[] SaveEngineState()
+    {
+        var blob = new byte[KvmEngineStateLayout.BlobSize];
+        fixed (byte* p = blob)
+        {
+            *(int*)p = KvmEngineStateLayout.BlobVersion;
+            for (uint chip = 0; chip < 3; chip++)
+            {
+                byte* irqchip = p + 4 + chip * KvmEngineStateLayout.IrqchipSize;
+                *(uint*)irqchip = chip;
+                KvmCalls.Ioctl(_vm, KvmIoctls.GetIrqchip, irqchip, $"GET_IRQCHIP {chip}");
+            }
+            KvmCalls.Ioctl(_vm, KvmIoctls.GetPit2, p + 4 + 3 * KvmEngineStateLayout.IrqchipSize, "GET_PIT2");
+        }
+        return blob;
+    }
+
+    public void RestoreEngineState(byte[] state)
+    {
+        if (state.Length != KvmEngineStateLayout.BlobSize)
+            throw new EngineException($"KVM engine state is {state.Length} bytes, expected {KvmEngineStateLayout.BlobSize}");
+        fixed (byte* p = state)
+        {
+            if (*(int*)p != KvmEngineStateLayout.BlobVersion)
+                throw new EngineException($"KVM engine state version {*(int*)p} is not {KvmEngineStateLayout.BlobVersion}");
+            for (uint chip = 0; chip < 3; chip++)
+            {
+                byte* irqchip = p + 4 + chip * KvmEngineStateLayout.IrqchipSize;
+                if (*(uint*)irqchip != chip) throw new EngineException($"KVM engine state holds chip {*(uint*)irqchip} where chip {chip} belongs");
+                KvmCalls.Ioctl(_vm, KvmIoctls.SetIrqchip, irqchip, $"SET_IRQCHIP {chip}");
+            }
+            KvmCalls.Ioctl(_vm, KvmIoctls.SetPit2, p + 4 + 3 * KvmEngineStateLayout.IrqchipSize, "SET_PIT2");
+        }
+    }
+
     public void Dispose()
     {
         lock (_vcpus)

@@ -14,6 +14,7 @@ public static class TestGuestCatalog
         MemoryWriterGuest.Create(),
         PioLoopGuest.Create(),
         SerialEchoGuest.Create(),
+        CounterGuest.Create(),
     ];
 
     public static TestGuest Get(string name) =>

@@ -6,6 +6,7 @@ using Sharpvisor.Vmm.EngineSelection;
 using Sharpvisor.Vmm.Images;
 using Sharpvisor.Vmm.Lifecycle;
 using Sharpvisor.Vmm.Serial;
+using Sharpvisor.Vmm.Snapshots;
 
 namespace Sharpvisor.Cli.Commands;
 
@@ -28,6 +29,10 @@ internal static class RunCommand
         var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (target 0 pages)." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
+        var restore = new Option<string?>("--restore") { Description = "Resume the snapshot in DIR instead of booting (its configuration wins over the machine options; --engine and --serial still apply)." };
+        var control = new Option<string?>("--control") { Description = "Listen for control commands (pause, resume, snapshot, stop) on this Unix socket: see `sharpvisor pause --help`." };
+        var noVerifyMemory = new Option<bool>("--no-verify-memory") { Description = "With --restore: check the memory file's size but not the SHA-256 of its pages (which reads them all), so pages load only as the guest touches them." };
+        var paused = new Option<bool>("--paused") { Description = "Start with the vCPUs stopped, until `sharpvisor resume` (QEMU's -S)." };
 
         var command = new Command("run", """
             Boot a guest with its serial console on this terminal. Piped stdin is typed into the guest; on a terminal
@@ -37,9 +42,13 @@ internal static class RunCommand
             """)
         {
             kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng, balloon,
+            restore, control, paused, noVerifyMemory,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(restore) is { } snapshotDirectory)
+                return Restore(snapshotDirectory, parse.GetValue(engine)!, parse.GetValue(serial)!, parse.GetValue(control), parse.GetValue(paused),
+                    verifyMemory: !parse.GetValue(noVerifyMemory));
             ulong memoryBytes;
             CpuTopology cpuTopology;
             SerialSpec serialSpec;
@@ -104,12 +113,42 @@ internal static class RunCommand
             {
                 return Fail(ExitCodes.BadArguments, e.Message);
             }
-            return Boot(config, selection);
+            return Boot(config, selection, null, parse.GetValue(control), parse.GetValue(paused));
         });
         return command;
     }
 
-    private static int Boot(VmConfig config, EngineSelector.Selection selection)
+    /// <summary>`run --restore DIR` and `snapshot restore DIR`: loads and checks the snapshot, then runs it.</summary>
+    public static int Restore(string directory, string engineName, string serialText, string? controlPath, bool startPaused, bool verifyMemory)
+    {
+        LoadedSnapshot snapshot;
+        SerialSpec serialSpec;
+        try
+        {
+            serialSpec = SerialSpec.Parse(serialText);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            snapshot = SnapshotStore.Load(directory, verifyMemory);
+            Console.Error.WriteLine($"sharpvisor: snapshot {directory}: {snapshot.Manifest.Vcpus.Length} vCPU(s), {snapshot.Manifest.Memory.StoredPages} stored pages, " +
+                                    $"saved on {snapshot.Manifest.SourceEngine} at {snapshot.Manifest.CreatedUtc:u}; {(verifyMemory ? "verified" : "state verified, memory size checked")} in {clock.Elapsed.TotalMilliseconds:0} ms");
+        }
+        catch (FormatException e)
+        {
+            return Fail(ExitCodes.BadArguments, e.Message);
+        }
+        catch (Exception e) when (e is SnapshotException or IOException or UnauthorizedAccessException)
+        {
+            return Fail(ExitCodes.VmmError, $"cannot restore: {e.Message}");
+        }
+        var config = snapshot.Manifest.Config with { Serial = serialSpec, HoldInputUntilOutput = null };
+        // The kernel is not needed to resume; where it is still there it tells whether the guest is Linux.
+        bool isLinux = !File.Exists(config.KernelPath) || KernelKind.IsLinux(config.KernelPath);
+        var selection = new EngineSelector().Select(Enum.Parse<EngineChoice>(engineName, ignoreCase: true), isLinux);
+        Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
+        if (selection.Engine is null) return ExitCodes.NoEngine;
+        return Boot(config, selection, snapshot, controlPath, startPaused);
+    }
+
+    private static int Boot(VmConfig config, EngineSelector.Selection selection, LoadedSnapshot? restore, string? controlPath, bool startPaused)
     {
         using var terminal = config.Serial.Target == SerialSpec.Kind.Stdio ? RawTerminal.TryEnter() : null;
         if (terminal is not null) Console.Error.Write("sharpvisor: console attached; Ctrl-A x quits, Ctrl-A h for help\r\n");
@@ -125,7 +164,18 @@ internal static class RunCommand
         {
             return Fail(ExitCodes.VmmError, $"cannot open the serial target {config.Serial}: {e.Message}");
         }
-        using var vm = new VirtualMachine(config, selection.Engine!, backend);
+        using var vm = new VirtualMachine(config, selection.Engine!, backend) { RestoreFrom = restore, StartPaused = startPaused };
+        VmControlServer? controlServer;
+        try
+        {
+            controlServer = controlPath is null ? null : new VmControlServer(vm, controlPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            return Fail(ExitCodes.VmmError, $"cannot listen on the control socket {controlPath}: {e.Message}");
+        }
+        using var _ = controlServer;
+        if (restore is not null) vm.Started += v => { foreach (var note in v.RestoreNotes) Console.Error.Write($"sharpvisor: {note}\r\n"); };
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; vm.Stop("SIGINT"); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; vm.Stop("SIGTERM"); });
         var result = vm.Run();

@@ -20,6 +20,18 @@ public static class CpuStateMapper
     {
         var msrs = new List<ModelSpecificRegister>(ModelSpecificRegisters.CoreOwned.Length);
         foreach (uint index in ModelSpecificRegisters.CoreOwned) msrs.Add(new ModelSpecificRegister(index, ModelSpecificRegisters.Read(cpu, index)));
+        // MSRs the core's handlers hold that a snapshot must carry: an armed TSC-deadline timer (without it a restored
+        // kernel's clock events never fire) and the kvm-clock areas. Applied after the local APIC page (EmulatorVcpu).
+        foreach (uint index in HandlerOwnedSaved)
+            foreach (var handler in cpu.MsrHandlers)
+                if (handler.TryRead(index, out ulong handled))
+                {
+                    // Zero is each one's reset value (disarmed, never set): writing it back would do something (the
+                    // wall-clock MSR writes its record at the address it names), so it is left out.
+                    if (handled != 0) msrs.Add(new ModelSpecificRegister(index, handled));
+                    break;
+                }
+        msrs.Sort((a, b) => a.Index.CompareTo(b.Index)); // CpuState keeps them sorted: IA32_TSC before the deadline
         ulong apicBase = new CpuState().ApicBase;
         foreach (var handler in cpu.MsrHandlers)
             if (handler.TryRead(ApicBaseMsr, out ulong value)) { apicBase = value; break; }
@@ -52,6 +64,9 @@ public static class CpuStateMapper
             RunState = cpu.Halted ? VcpuRunState.Halted : VcpuRunState.Runnable,
         };
     }
+
+    /// <summary>IA32_TSC_DEADLINE and KVM's wall-clock and system-time MSRs.</summary>
+    private static readonly uint[] HandlerOwnedSaved = [0x6E0, 0x4B56_4D00, 0x4B56_4D01];
 
     /// <summary>
     /// Loads <paramref name="state"/> into the core. MSRs the core does not own go to <see cref="CpuCore.MsrHandlers"/>,

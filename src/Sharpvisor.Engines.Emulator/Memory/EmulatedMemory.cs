@@ -58,6 +58,7 @@ public sealed unsafe class EmulatedMemory
         _codeBits = codePages.Bits;
         Tlb = new TranslationLookasideBuffer(this);
         _tlb = Tlb.Entries;
+        SliceGate = new SliceGate(Tlb);
         _translator = translator;
         _privilegeSource = AlwaysSupervisor;
         Translator = translator;
@@ -67,6 +68,15 @@ public sealed unsafe class EmulatedMemory
     public MmioBus Mmio { get; }
     public CodePageTracker CodePages { get; }
     public TranslationLookasideBuffer Tlb { get; }
+
+    /// <summary>
+    /// The machine's dirty-page log, or null (tests, the oracle): TLB fills and slow-path stores mark pages in it while
+    /// it is enabled. Set before the vCPU first runs.
+    /// </summary>
+    public DirtyPageLog? DirtyLog { get; set; }
+
+    /// <summary>Held by the vCPU thread while it runs a slice; lets other threads take write rights from <see cref="Tlb"/>.</summary>
+    public SliceGate SliceGate { get; }
 
     /// <summary>
     /// Linear to physical. Setting it empties the TLB; a <see cref="PagingUnit"/> must be the one built for this
@@ -228,6 +238,7 @@ public sealed unsafe class EmulatedMemory
         {
             source.CopyTo(new Span<byte>(p, source.Length));
             CodePages.NoteWrite(physical, source.Length);
+            if (DirtyLog is { Enabled: true } log) log.NoteWrite(physical, source.Length);
         }
         else Mmio.Write(physical, source);
     }
@@ -257,7 +268,7 @@ public sealed unsafe class EmulatedMemory
     private ulong TranslateAndCache(ulong linear, AccessKind kind)
     {
         ulong physical = _translator.Translate(linear, kind);
-        if (_cachesIdentity) Tlb.Insert(linear, physical, TlbRights.All, global: false);
+        if (_cachesIdentity) Tlb.Insert(linear, physical, TlbRights.All, global: false, forWrite: kind is AccessKind.Write or AccessKind.SystemStructureWrite);
         return physical;
     }
 
@@ -310,6 +321,7 @@ public sealed unsafe class EmulatedMemory
                 default: Unsafe.WriteUnaligned(p, value); break;
             }
             CodePages.NoteWrite(physical, size);
+            if (DirtyLog is { Enabled: true } log) log.NoteWrite(physical, size);
             return;
         }
         WriteBytes(linear, data[..size], kind);

@@ -88,7 +88,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
         if ((cpu.Cr0 & Cr0Paging) == 0)
         {
             ulong physical = linear & 0xFFFF_FFFF;
-            _tlb.Insert(linear, physical, TlbRights.All, global: false);
+            _tlb.Insert(linear, physical, TlbRights.All, global: false, forWrite: kind is AccessKind.Write or AccessKind.SystemStructureWrite);
             return physical;
         }
         UpdatePhysicalAddressWidth();
@@ -138,9 +138,13 @@ public sealed unsafe class PagingUnit : IAddressTranslator
             {
                 ulong pageSize = 1UL << shift;
                 ulong physicalPage = (entry & _addressMask & ~(pageSize - 1)) | (linear & (pageSize - 1) & ~0xFFFUL);
-                return Complete(linear, kind, user, pointer, null, entry, writable, userAccessible, noExecute, physicalPage, pageSize);
+                return Complete(linear, kind, user, entryAddress, pointer, null, entry, writable, userAccessible, noExecute, physicalPage, pageSize);
             }
-            if ((entry & Accessed) == 0 && pointer != null && !TrySet(pointer, entry, Accessed)) return null;
+            if ((entry & Accessed) == 0 && pointer != null)
+            {
+                if (!TrySet(pointer, entry, Accessed)) return null;
+                NoteEntryWrite(entryAddress);
+            }
             table = entry & _addressMask;
         }
     }
@@ -171,23 +175,27 @@ public sealed unsafe class PagingUnit : IAddressTranslator
             uint reserved = (1u << 21) | (0xFFu << (13 + highBits) & 0x1F_E000u);
             if ((pde & reserved) != 0) throw PageFault(linear, kind, user, ErrorPresent | ErrorReserved);
             ulong physicalPage = (pde & 0xFFC0_0000UL) | ((ulong)(pde >> 13) & 0xFF) << 32 | (linear & 0x3F_F000UL);
-            return Complete(linear, kind, user, null, pointer, pde, writable, userAccessible, false, physicalPage, 0x40_0000);
+            return Complete(linear, kind, user, directoryAddress, null, pointer, pde, writable, userAccessible, false, physicalPage, 0x40_0000);
         }
-        if ((pde & Accessed) == 0 && pointer != null && Interlocked.CompareExchange(ref *pointer, pde | (uint)Accessed, pde) != pde) return null;
+        if ((pde & Accessed) == 0 && pointer != null)
+        {
+            if (Interlocked.CompareExchange(ref *pointer, pde | (uint)Accessed, pde) != pde) return null;
+            NoteEntryWrite(directoryAddress);
+        }
         ulong tableAddress = (pde & 0xFFFF_F000) + ((linear >> 12) & 1023) * 4;
         uint* ptePointer = (uint*)_memory.RamPointer(tableAddress, 4);
         uint pte = ptePointer != null ? Volatile.Read(ref *ptePointer) : (uint)ReadEntryFromBus(tableAddress, 4);
         if ((pte & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
         writable &= (pte & Writable) != 0;
         userAccessible &= (pte & UserAccessible) != 0;
-        return Complete(linear, kind, user, null, ptePointer, pte, writable, userAccessible, false, pte & 0xFFFF_F000UL, 4096);
+        return Complete(linear, kind, user, tableAddress, null, ptePointer, pte, writable, userAccessible, false, pte & 0xFFFF_F000UL, 4096);
     }
 
     /// <summary>
     /// The leaf: checks the access against the combined rights, sets A (and D for a write), fills the TLB. The leaf
     /// entry is at <paramref name="pointer64"/> or <paramref name="pointer32"/> (both null outside RAM).
     /// </summary>
-    private ulong? Complete(ulong linear, AccessKind kind, bool user, ulong* pointer64, uint* pointer32, ulong entry,
+    private ulong? Complete(ulong linear, AccessKind kind, bool user, ulong entryAddress, ulong* pointer64, uint* pointer32, ulong entry,
         bool writable, bool userAccessible, bool noExecute, ulong physicalPage, ulong pageSize)
     {
         var cpu = Cpu;
@@ -207,7 +215,11 @@ public sealed unsafe class PagingUnit : IAddressTranslator
         {
             if (pointer64 != null && !TrySet(pointer64, entry, wanted)) return null;
             if (pointer32 != null && Interlocked.CompareExchange(ref *pointer32, (uint)(entry | wanted), (uint)entry) != (uint)entry) return null;
-            if (pointer64 != null || pointer32 != null) entry |= wanted;
+            if (pointer64 != null || pointer32 != null)
+            {
+                entry |= wanted;
+                NoteEntryWrite(entryAddress);
+            }
         }
 
         // Write rights only once D is set, so that the first write to a clean page walks and sets it.
@@ -222,7 +234,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
             if (!noExecute) rights |= TlbRights.UserExecute;
         }
         bool global = (cpu.Cr4 & Cr4GlobalPages) != 0 && (entry & GlobalPage) != 0;
-        _tlb.Insert(linear, physicalPage, rights, global, pageSize);
+        _tlb.Insert(linear, physicalPage, rights, global, pageSize, write);
         return physicalPage | (linear & 0xFFF);
     }
 
@@ -240,6 +252,12 @@ public sealed unsafe class PagingUnit : IAddressTranslator
         if (kind == AccessKind.Execute && ((paeOrLong && (cpu.Efer & EferNoExecuteEnable) != 0) || (cpu.Cr4 & Cr4SupervisorExecuteProtection) != 0))
             code |= ErrorFetch;
         return new GuestFault(GuestFault.PageFault, code, linear);
+    }
+
+    /// <summary>The walk set A or D in a paging-structure entry: a store to guest RAM the dirty log must see.</summary>
+    private void NoteEntryWrite(ulong entryAddress)
+    {
+        if (_memory.DirtyLog is { Enabled: true } log) log.MarkPage(entryAddress);
     }
 
     /// <summary>Sets <paramref name="bits"/> in the entry if it still holds <paramref name="expected"/>; false if it changed.</summary>

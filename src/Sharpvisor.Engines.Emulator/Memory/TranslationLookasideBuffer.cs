@@ -50,13 +50,20 @@ public sealed unsafe class TranslationLookasideBuffer
     /// Caches that <paramref name="linear"/>'s 4 KiB page maps to <paramref name="physicalPage"/> with
     /// <paramref name="rights"/> (<see cref="TlbRights"/>; <see cref="TlbRights.Ram"/> is worked out here).
     /// <paramref name="pageSize"/> is the size of the page the paging structures map (4 KiB, 2/4 MiB or 1 GiB).
+    /// While the machine's dirty log is on, a RAM page gets write rights only from a fill for a write
+    /// (<paramref name="forWrite"/>), which marks it dirty, so every store through the entry is logged.
     /// </summary>
-    internal void Insert(ulong linear, ulong physicalPage, uint rights, bool global, ulong pageSize = 4096)
+    internal void Insert(ulong linear, ulong physicalPage, uint rights, bool global, ulong pageSize = 4096, bool forWrite = false)
     {
         TlbEntry* entry = Entries + ((linear >> 12) & IndexMask);
         physicalPage &= PageMask;
         byte* host = _memory.FastRamPage(physicalPage);
         rights &= TlbRights.All;
+        if (host != null && _memory.DirtyLog is { Enabled: true } log && (rights & WriteRights) != 0)
+        {
+            if (forWrite) log.MarkPage(physicalPage);
+            else rights &= ~WriteRights;
+        }
         if (host != null) rights |= TlbRights.Ram;
         if (global) rights |= TlbRights.Global;
         entry->Tag = (linear & PageMask) | rights;
@@ -64,6 +71,17 @@ public sealed unsafe class TranslationLookasideBuffer
         entry->Physical = physicalPage;
         entry->LargePageMask = pageSize > 4096 ? ~(pageSize - 1) : 0;
         if (pageSize > 4096) _holdsLargePages = true;
+    }
+
+    private const uint WriteRights = TlbRights.SupervisorWrite | TlbRights.UserWrite;
+
+    /// <summary>
+    /// Takes write rights from every cached translation, keeping the rest: the next store to any page walks (and, with
+    /// the dirty log on, marks the page). Called on the vCPU's thread or while it runs no guest code (<see cref="SliceGate"/>).
+    /// </summary>
+    public void DropWriteRights()
+    {
+        for (int i = 0; i < Size; i++) Entries[i].Tag &= ~(ulong)WriteRights;
     }
 
     /// <summary>Drops every cached translation, or every one but those of global pages.</summary>

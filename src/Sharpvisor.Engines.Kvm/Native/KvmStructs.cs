@@ -197,3 +197,15 @@ public static class KvmStructSizes
 {
     public static int Of<T>() where T : unmanaged => Unsafe.SizeOf<T>();
 }
+
+/// <summary>struct kvm_clock_data (KVM_GET_CLOCK / KVM_SET_CLOCK): kvm-clock in nanoseconds; 48 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmClockData
+{
+    public ulong Clock;
+    public uint Flags;
+    public uint Pad0;
+    public ulong Realtime;
+    public ulong HostTsc;
+    public fixed uint Pad[4];
+}

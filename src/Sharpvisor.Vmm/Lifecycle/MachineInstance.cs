@@ -13,6 +13,7 @@ using Sharpvisor.Machine.Devices.Virtio;
 using Sharpvisor.Machine.Interrupts;
 using Sharpvisor.Machine.Memory;
 using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.Snapshots;
 
 namespace Sharpvisor.Vmm.Lifecycle;
 
@@ -26,6 +27,13 @@ internal sealed class MachineInstance : IDisposable
     private readonly StopLatch _stop;
     private readonly IVcpu[] _vcpus;
     private readonly Thread[] _threads;
+    private I8042Controller? _i8042;
+    private readonly Engines.EngineKind _engineKind;
+    // Pause: vCPU threads park between Run calls while _pauseRequested; _parked counts them (guarded by _pauseLock).
+    private readonly object _pauseLock = new();
+    private bool _pauseRequested;
+    private int _parked;
+    private int _running;
     private readonly List<IDisposable> _devices = [];
 
     public GuestMemory Memory { get; }
@@ -35,20 +43,36 @@ internal sealed class MachineInstance : IDisposable
     public Uart16550 Uart { get; }
     public IReadOnlyList<IVcpu> Vcpus => _vcpus;
 
-    public MachineInstance(VmConfig config, IEngine engine, byte[] kernel, byte[] initrd, Action<byte> serialOutput, StopLatch stop)
+    /// <summary>
+    /// Builds the machine and loads the kernel, or, with <paramref name="restore"/>, maps the snapshot's memory and
+    /// loads its vCPU and device state instead (the kernel is then not needed; the guest clock is left paused at the
+    /// snapshot's value until <see cref="Start"/>).
+    /// </summary>
+    public MachineInstance(VmConfig config, IEngine engine, byte[] kernel, byte[] initrd, Action<byte> serialOutput, StopLatch stop,
+        LoadedSnapshot? restore = null)
     {
         _config = config;
         _stop = stop;
+        _engineKind = engine.Kind;
         Memory = GuestMemory.CreateX86(config.MemoryBytes);
         try
         {
+            if (restore is not null)
+            {
+                GuestMemoryImage.MapPrivately(Memory, restore.MemoryPath, restore.Manifest.Memory);
+                RestoredMemoryRuns = restore.Manifest.Memory.Regions.ToDictionary(r => r.Slot, r => r.Runs);
+            }
             EngineVm = engine.CreateVirtualMachine(Memory, Ports, Mmio);
             Uart = new Uart16550(serialOutput, new InterruptLine(EngineVm, Uart16550.Com1Irq));
             AttachDevices();
 
             var topology = config.Topology;
-            var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
-            CpuState boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress).BootCpu;
+            CpuState? boot = null;
+            if (restore is null)
+            {
+                var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
+                boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress).BootCpu;
+            }
 
             _vcpus = new IVcpu[topology.VcpuCount];
             for (int i = 0; i < _vcpus.Length; i++)
@@ -56,13 +80,17 @@ internal sealed class MachineInstance : IDisposable
                 var cpuid = CpuidShaper.Shape(CpuidPolicy.Filter(EngineVm.SupportedCpuid), topology, i);
                 _vcpus[i] = EngineVm.CreateVcpu(i, topology.ApicId(i), cpuid);
             }
-            // vCPU 0 starts at the kernel's entry; the others wait in the engine for INIT and SIPI from the guest.
-            var initial = _vcpus[0].GetState();
-            _vcpus[0].SetState(boot with
+            if (restore is not null) RestoreState(restore.Manifest);
+            else
             {
-                ApicBase = initial.ApicBase, LocalApic = initial.LocalApic, Msrs = initial.Msrs,
-                Fpu = initial.Fpu, Events = initial.Events, RunState = VcpuRunState.Runnable,
-            });
+                // vCPU 0 starts at the kernel's entry; the others wait in the engine for INIT and SIPI from the guest.
+                var initial = _vcpus[0].GetState();
+                _vcpus[0].SetState(boot! with
+                {
+                    ApicBase = initial.ApicBase, LocalApic = initial.LocalApic, Msrs = initial.Msrs,
+                    Fpu = initial.Fpu, Events = initial.Events, RunState = VcpuRunState.Runnable,
+                });
+            }
             _threads = new Thread[_vcpus.Length];
         }
         catch
@@ -75,9 +103,9 @@ internal sealed class MachineInstance : IDisposable
     private void AttachDevices()
     {
         Ports.Register(Uart16550.Com1Port, Uart16550.PortCount, Uart, "COM1 (16550A)");
-        new I8042Controller(
+        (_i8042 = new I8042Controller(
                 () => _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through the i8042 controller", Reboot: true)),
-                new InterruptLine(EngineVm, I8042Controller.KeyboardIrq), new InterruptLine(EngineVm, I8042Controller.AuxIrq))
+                new InterruptLine(EngineVm, I8042Controller.KeyboardIrq), new InterruptLine(EngineVm, I8042Controller.AuxIrq)))
             .Attach(Ports);
         Ports.Register(CmosRtc.IndexPort, CmosRtc.PortCount, new CmosRtc(_config.MemoryBytes), "CMOS RTC");
         var pci = new PciRoot();
@@ -122,10 +150,21 @@ internal sealed class MachineInstance : IDisposable
             : new(VmOutcome.GuestReportedFailure, $"the guest reported failure {status} on the debug-exit port", status));
     }
 
-    /// <summary>Starts a thread per vCPU; each runs until the stop latch is set.</summary>
-    public void Start()
+    /// <summary>For a machine restored from a snapshot: the stored pages of each region (slot -> runs), else null.</summary>
+    public IReadOnlyDictionary<int, ulong[]>? RestoredMemoryRuns { get; }
+
+    /// <summary>
+    /// Starts a thread per vCPU; each runs until the stop latch is set. With <paramref name="paused"/> the threads
+    /// park before entering the guest and the clock stays stopped until <see cref="Resume"/>.
+    /// </summary>
+    public void Start(bool paused = false)
     {
         _stop.Triggered += KickAll;
+        _stop.Triggered += WakeParked;
+        _pauseRequested = paused;
+        if (paused) EngineVm.PauseClock();
+        else EngineVm.ResumeClock(); // a restored machine's clock waits, paused, for this moment
+        _running = _vcpus.Length;
         for (int i = 0; i < _vcpus.Length; i++)
         {
             var vcpu = _vcpus[i];
@@ -140,6 +179,11 @@ internal sealed class MachineInstance : IDisposable
         {
             while (!_stop.IsSet)
             {
+                if (Volatile.Read(ref _pauseRequested))
+                {
+                    ParkWhilePaused();
+                    continue;
+                }
                 var exit = vcpu.Run();
                 switch (exit.Reason)
                 {
@@ -165,6 +209,143 @@ internal sealed class MachineInstance : IDisposable
         {
             _stop.TrySet(new(VmOutcome.VmmError, $"vCPU {vcpu.Index}: {e.Message}"));
         }
+        finally
+        {
+            lock (_pauseLock)
+            {
+                _running--;
+                Monitor.PulseAll(_pauseLock);
+            }
+        }
+    }
+
+    private void ParkWhilePaused()
+    {
+        lock (_pauseLock)
+        {
+            _parked++;
+            Monitor.PulseAll(_pauseLock);
+            while (_pauseRequested && !_stop.IsSet) Monitor.Wait(_pauseLock);
+            _parked--;
+        }
+    }
+
+    private void WakeParked()
+    {
+        lock (_pauseLock) Monitor.PulseAll(_pauseLock);
+    }
+
+    /// <summary>
+    /// Stops every vCPU between two instructions (each leaves Run and parks) and then the guest's clock. Returns false
+    /// if the machine stopped meanwhile. State read after this is consistent: no vCPU is inside the guest.
+    /// </summary>
+    public bool Pause()
+    {
+        lock (_pauseLock) _pauseRequested = true;
+        while (true)
+        {
+            KickAll(); // repeated: a kick can race with a thread just entering the guest
+            lock (_pauseLock)
+            {
+                if (_stop.IsSet) return false;
+                if (_parked == _running) break;
+                Monitor.Wait(_pauseLock, 10);
+            }
+        }
+        EngineVm.PauseClock();
+        return true;
+    }
+
+    /// <summary>Starts the clock and lets the parked vCPUs run again.</summary>
+    public void Resume()
+    {
+        EngineVm.ResumeClock();
+        lock (_pauseLock)
+        {
+            _pauseRequested = false;
+            Monitor.PulseAll(_pauseLock);
+        }
+    }
+
+    /// <summary>
+    /// Every device on the buses, the i8042 once for its two port windows, and each virtio-pci device once (by name)
+    /// rather than its BAR windows on the MMIO bus, which its own state record remaps on restore.
+    /// </summary>
+    public IEnumerable<(string Location, object Device, string Name)> Devices()
+    {
+        var virtio = _devices.OfType<Machine.Devices.Virtio.VirtioPciDevice>().ToList();
+        foreach (var (location, device, name) in DeviceStateCodecs.DevicesOn(Ports, Mmio))
+        {
+            if (_i8042 is not null && location is "port:0x60" or "port:0x64") continue;
+            if (virtio.Any(v => name.StartsWith(v.Name + " BAR ", StringComparison.Ordinal))) continue;
+            yield return (location, device, name);
+        }
+        if (_i8042 is not null) yield return ("port:0x60", _i8042, "i8042");
+        foreach (var device in virtio) yield return ($"pci:{device.Name}", device, device.Name);
+    }
+
+    /// <summary>The machine's state for a snapshot (call while paused): vCPUs, devices and the clock; RAM is separate.</summary>
+    public SnapshotManifest CaptureState(DeviceStateCodecs codecs, Engines.EngineKind engine)
+    {
+        var devices = new List<DeviceStateEntry>();
+        foreach (var (location, device, name) in Devices())
+        {
+            var codec = codecs.For(device)
+                ?? throw new SnapshotException($"the device {name} at {location} ({device.GetType().Name}) cannot be saved: it has no registered state record");
+            // The IOAPIC the emulator puts on the bus is the engine's own; KVM keeps its IOAPIC in the kernel.
+            bool engineOwned = device is Machine.Devices.Interrupts.IoApic;
+            devices.Add(new DeviceStateEntry(location, codec.Kind, engineOwned, codec.Save(device)));
+        }
+        return new SnapshotManifest
+        {
+            CreatedUtc = DateTimeOffset.UtcNow,
+            SourceEngine = engine,
+            Config = _config,
+            ClockNanoseconds = EngineVm.ReadClock(),
+            Vcpus = _vcpus.Select(v => v.GetState()).ToArray(),
+            Devices = devices.ToArray(),
+            EngineState = EngineVm.SaveEngineState(),
+            Memory = new MemoryImage { FileName = "", Regions = [], Sha256 = "" },
+        };
+    }
+
+    /// <summary>Notes on what a restore left behind (engine-owned state the other engine keeps itself).</summary>
+    public List<string> RestoreNotes { get; } = [];
+
+    private void RestoreState(SnapshotManifest manifest)
+    {
+        // The clock first, stopped, so the TSC the CPU records name is measured against the restored clock.
+        EngineVm.PauseClock();
+        EngineVm.WriteClock(manifest.ClockNanoseconds);
+        for (int i = 0; i < _vcpus.Length; i++) _vcpus[i].SetState(manifest.Vcpus[i]);
+        if (manifest.EngineState.Length > 0)
+        {
+            if (manifest.SourceEngine == _engineKind) EngineVm.RestoreEngineState(manifest.EngineState);
+            else RestoreNotes.Add($"the {manifest.SourceEngine} engine's own interrupt-controller and timer state stays behind; this engine starts its own afresh");
+        }
+        var here = Devices().ToDictionary(d => d.Location);
+        foreach (var entry in manifest.Devices)
+        {
+            var codec = DeviceStateCodecs.Default.For(entry.Kind)
+                ?? throw new SnapshotException($"the snapshot holds a device of kind '{entry.Kind}' at {entry.Location} that this build does not know");
+            if (!here.TryGetValue(entry.Location, out var device) || codec.DeviceType != device.Device.GetType())
+            {
+                if (entry.EngineOwned)
+                {
+                    RestoreNotes.Add($"{entry.Kind} state at {entry.Location} belongs to the {manifest.SourceEngine} engine; this engine starts its own afresh");
+                    continue;
+                }
+                throw new SnapshotException($"the snapshot has a {entry.Kind} device at {entry.Location}, which this machine lacks (is its configuration the same?)");
+            }
+            try
+            {
+                codec.Restore(device.Device, entry.State);
+            }
+            catch (Exception e) when (e is ArgumentException or System.Text.Json.JsonException)
+            {
+                throw new SnapshotException($"the {entry.Kind} state at {entry.Location} is not usable: {e.Message}", e);
+            }
+        }
     }
 
     private void KickAll()
@@ -185,6 +366,7 @@ internal sealed class MachineInstance : IDisposable
     public void Dispose()
     {
         _stop.Triggered -= KickAll;
+        _stop.Triggered -= WakeParked;
         if (_vcpus is not null)
             foreach (var v in _vcpus) v?.Dispose();
         // Device I/O threads stop before the memory they write goes away.

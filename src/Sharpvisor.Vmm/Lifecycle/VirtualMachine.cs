@@ -2,12 +2,15 @@ using System.Diagnostics;
 using Sharpvisor.Engines;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Serial;
+using Sharpvisor.Vmm.Snapshots;
 
 namespace Sharpvisor.Vmm.Lifecycle;
 
 /// <summary>
 /// A VM from start to end: builds the machine, runs its vCPUs, connects the serial console, reboots it when the guest
 /// asks (unless told not to), and reports how the run ended. It never throws because of what the guest did.
+/// Its <see cref="Lifecycle"/> allows only valid moves: <see cref="Pause"/>, <see cref="Resume"/> and
+/// <see cref="SaveSnapshot"/> may be called from any thread while <see cref="Run"/> runs.
 /// </summary>
 public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBackend serial) : IDisposable
 {
@@ -20,9 +23,27 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     private readonly byte[]? _holdMarker = config.HoldInputUntilOutput is { Length: > 0 } m ? System.Text.Encoding.UTF8.GetBytes(m) : null;
     private int _holdMatched;
     private bool _inputReleased;
+    // Serialises pause, resume and snapshots with each other and with the end of a boot.
+    private readonly Lock _lifecycleLock = new();
 
     public VmConfig Config { get; } = config;
     public IEngine Engine { get; } = engine;
+
+    /// <summary>created, running, paused, saving, saved, migrating, stopped, and the moves allowed between them.</summary>
+    public VmStateMachine Lifecycle { get; } = new();
+    public VmState State => Lifecycle.State;
+
+    /// <summary>A snapshot to resume instead of booting the kernel (the first boot only; a reboot loads the kernel).</summary>
+    public LoadedSnapshot? RestoreFrom { get; init; }
+
+    /// <summary>Start with the vCPUs parked and the clock stopped, until <see cref="Resume"/> (QEMU's -S).</summary>
+    public bool StartPaused { get; init; }
+
+    /// <summary>Device state kinds a snapshot can carry; devices added later register theirs here.</summary>
+    public DeviceStateCodecs DeviceCodecs { get; init; } = DeviceStateCodecs.Default;
+
+    /// <summary>What the last restore could not carry over (engine-owned state of the other engine), for the user.</summary>
+    public IReadOnlyList<string> RestoreNotes { get; private set; } = [];
 
     /// <summary>Every byte the guest writes to its serial port, for observers beside the backend (tests, host-check).</summary>
     public event Action<byte>? SerialOutput;
@@ -50,17 +71,16 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
 
     public VmRunResult Run()
     {
+        var result = RunBoots();
+        lock (_lifecycleLock) Lifecycle.TryMove(VmState.Stopped, out _);
+        return result;
+    }
+
+    private VmRunResult RunBoots()
+    {
         var clock = Stopwatch.StartNew();
-        byte[] kernel, initrd;
-        try
-        {
-            kernel = File.ReadAllBytes(Config.KernelPath);
-            initrd = Config.InitrdPath is null ? [] : File.ReadAllBytes(Config.InitrdPath);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return new(VmOutcome.VmmError, $"cannot read the guest's files: {e.Message}", null, 0, clock.Elapsed);
-        }
+        byte[] kernel = [], initrd = [];
+        bool haveKernel = false;
 
         serial.Start(SendSerialInput, () => Stop("quit from the console (Ctrl-A x)"));
         for (int boot = 1; ; boot++)
@@ -68,14 +88,30 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             var latch = new StopLatch();
             _latch = latch;
             if (_stopRequested) return new(VmOutcome.Stopped, _stopReason, null, boot - 1, clock.Elapsed);
+            var restore = boot == 1 ? RestoreFrom : null;
+            if (restore is null && !haveKernel)
+            {
+                try
+                {
+                    kernel = File.ReadAllBytes(Config.KernelPath);
+                    initrd = Config.InitrdPath is null ? [] : File.ReadAllBytes(Config.InitrdPath);
+                    haveKernel = true;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    return new(VmOutcome.VmmError, $"cannot read the guest's files: {e.Message}", null, boot - 1, clock.Elapsed);
+                }
+            }
             MachineInstance machine;
             try
             {
-                machine = new MachineInstance(Config, Engine, kernel, initrd, OnSerialOutput, latch);
+                machine = new MachineInstance(Config, Engine, kernel, initrd, OnSerialOutput, latch, restore);
+                if (restore is not null) RestoreNotes = machine.RestoreNotes.ToArray();
             }
             catch (Exception e)
             {
-                return new(VmOutcome.VmmError, $"cannot build the machine: {e.Message}", null, boot - 1, clock.Elapsed);
+                string what = restore is null ? "cannot build the machine" : $"cannot restore the snapshot in {restore.Directory}";
+                return new(VmOutcome.VmmError, $"{what}: {e.Message}", null, boot - 1, clock.Elapsed);
             }
             using (machine)
             {
@@ -86,11 +122,18 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
                     _inputReleased = _holdMarker is null;
                     if (_inputReleased) ReleaseHeldInput(machine);
                 }
-                machine.Start();
+                lock (_lifecycleLock)
+                {
+                    bool paused = boot == 1 && StartPaused;
+                    machine.Start(paused);
+                    if (boot == 1) Lifecycle.MoveTo(paused ? VmState.Paused : VmState.Running);
+                }
                 if (_stopRequested) latch.TrySet(new(VmOutcome.Stopped, _stopReason));
                 Started?.Invoke(this);
                 latch.Wait();
                 machine.Join();
+                // A snapshot being written holds this lock: the machine stays whole until it is done.
+                lock (_lifecycleLock)
                 lock (_inputLock) _current = null;
             }
             var reason = latch.Value!;
@@ -98,6 +141,83 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             return new(reason.Outcome, reason.Message, reason.DebugExitStatus, boot, clock.Elapsed);
         }
     }
+
+    /// <summary>Stops every vCPU at an instruction boundary and the guest's clock (running -> paused).</summary>
+    public void Pause()
+    {
+        lock (_lifecycleLock)
+        {
+            var machine = RequireMachine(VmState.Paused);
+            if (State != VmState.Running) throw new InvalidVmTransitionException(State, VmState.Paused);
+            if (!machine.Pause()) throw new InvalidOperationException("the VM stopped while it was being paused");
+            Lifecycle.MoveFrom(VmState.Running, VmState.Paused);
+        }
+    }
+
+    /// <summary>Lets a paused (or saved) VM run again; its clock goes on from where it stopped.</summary>
+    public void Resume()
+    {
+        lock (_lifecycleLock)
+        {
+            var machine = RequireMachine(VmState.Running);
+            var from = State;
+            if (!VmStateMachine.IsAllowed(from, VmState.Running) || from is not (VmState.Paused or VmState.Saved))
+                throw new InvalidVmTransitionException(from, VmState.Running);
+            machine.Resume();
+            Lifecycle.MoveFrom(from, VmState.Running);
+        }
+    }
+
+    /// <summary>
+    /// Writes a snapshot of the VM into <paramref name="directory"/>: a running VM is paused for it and then resumed
+    /// (or stopped, with <paramref name="stopAfter"/>, as virsh save does); a paused one stays paused.
+    /// </summary>
+    public SnapshotResult SaveSnapshot(string directory, bool stopAfter = false)
+    {
+        lock (_lifecycleLock)
+        {
+            var machine = RequireMachine(VmState.Saving);
+            var clock = Stopwatch.StartNew();
+            bool wasRunning = State == VmState.Running;
+            if (wasRunning)
+            {
+                if (!machine.Pause()) throw new InvalidOperationException("the VM stopped while it was being paused");
+                Lifecycle.MoveFrom(VmState.Running, VmState.Paused);
+            }
+            else if (State == VmState.Saved) Lifecycle.MoveFrom(VmState.Saved, VmState.Paused);
+            var pausedAt = clock.Elapsed;
+            Lifecycle.MoveFrom(VmState.Paused, VmState.Saving);
+            SnapshotManifest manifest;
+            try
+            {
+                manifest = machine.CaptureState(DeviceCodecs, Engine.Kind);
+                manifest = SnapshotStore.Save(directory, manifest, machine.Memory, machine.RestoredMemoryRuns);
+            }
+            catch
+            {
+                Lifecycle.MoveFrom(VmState.Saving, VmState.Paused);
+                if (wasRunning)
+                {
+                    machine.Resume();
+                    Lifecycle.MoveFrom(VmState.Paused, VmState.Running);
+                }
+                throw;
+            }
+            Lifecycle.MoveFrom(VmState.Saving, VmState.Saved);
+            var saved = clock.Elapsed;
+            if (stopAfter) Stop($"saved to {directory}");
+            else if (wasRunning)
+            {
+                machine.Resume();
+                Lifecycle.MoveFrom(VmState.Saved, VmState.Running);
+            }
+            else Lifecycle.MoveFrom(VmState.Saved, VmState.Paused);
+            return new SnapshotResult(directory, manifest, pausedAt, saved - pausedAt, clock.Elapsed);
+        }
+    }
+
+    private MachineInstance RequireMachine(VmState wanted) =>
+        _current ?? throw new InvalidVmTransitionException(State, wanted);
 
     private void OnSerialOutput(byte value)
     {

@@ -1,0 +1,120 @@
+using System.Net.Sockets;
+using System.Text;
+using Sharpvisor.Vmm.Snapshots;
+
+namespace Sharpvisor.Vmm.Lifecycle;
+
+/// <summary>
+/// A VM's control channel, in the spirit of QEMU's monitor and virsh: a Unix socket the VMM listens on, one text
+/// command per connection, one reply line. Commands: <c>status</c>, <c>pause</c>, <c>resume</c>,
+/// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was), <c>save DIR</c> (snapshot, then stop),
+/// <c>stop</c>. Replies start with <c>ok</c> or <c>error</c>. The socket is created with mode 0600 (the owner only).
+/// </summary>
+public sealed class VmControlServer : IDisposable
+{
+    private readonly VirtualMachine _vm;
+    private readonly string _path;
+    private readonly Socket _listener;
+    private volatile bool _disposed;
+
+    public VmControlServer(VirtualMachine vm, string path)
+    {
+        _vm = vm;
+        _path = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
+        if (File.Exists(_path)) File.Delete(_path);
+        _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        _listener.Bind(new UnixDomainSocketEndPoint(_path));
+        File.SetUnixFileMode(_path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _listener.Listen(4);
+        new Thread(Serve) { IsBackground = true, Name = "VM control" }.Start();
+    }
+
+    private void Serve()
+    {
+        while (!_disposed)
+        {
+            Socket client;
+            try { client = _listener.Accept(); }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+            using (client)
+            {
+                try
+                {
+                    string command = ReadLine(client);
+                    client.Send(Encoding.UTF8.GetBytes(Execute(command) + "\n"));
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException) { }
+            }
+        }
+    }
+
+    /// <summary>Runs one command line against the VM and returns the reply line.</summary>
+    public string Execute(string command)
+    {
+        string verb = command.Split(' ', 2)[0];
+        string argument = command.Length > verb.Length ? command[(verb.Length + 1)..].Trim() : "";
+        try
+        {
+            switch (verb)
+            {
+                case "status":
+                    return $"ok {_vm.State.ToString().ToLowerInvariant()}";
+                case "pause":
+                    _vm.Pause();
+                    return "ok paused";
+                case "resume":
+                    _vm.Resume();
+                    return "ok running";
+                case "snapshot" or "save" when argument.Length > 0:
+                    var result = _vm.SaveSnapshot(argument, stopAfter: verb == "save");
+                    return $"ok {(verb == "save" ? "saved and stopping" : _vm.State.ToString().ToLowerInvariant())}: {result.Directory}, " +
+                           $"{result.StoredPages} pages ({result.StoredBytes / 1024} KiB), vCPUs stopped {result.Total.TotalMilliseconds:0} ms " +
+                           $"(write {result.Writing.TotalMilliseconds:0} ms)";
+                case "snapshot" or "save":
+                    return $"error {verb} needs a directory";
+                case "stop":
+                    _vm.Stop("stopped through the control socket");
+                    return "ok stopping";
+                default:
+                    return $"error unknown command '{verb}' (status, pause, resume, snapshot DIR, save DIR, stop)";
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or SnapshotException or IOException or UnauthorizedAccessException)
+        {
+            return $"error {e.Message}";
+        }
+    }
+
+    private static string ReadLine(Socket client)
+    {
+        var bytes = new List<byte>();
+        var buffer = new byte[256];
+        while (bytes.Count < 4096)
+        {
+            int n = client.Receive(buffer);
+            if (n == 0) break;
+            int newline = Array.IndexOf(buffer, (byte)'\n', 0, n);
+            bytes.AddRange(buffer.AsSpan(0, newline >= 0 ? newline : n).ToArray());
+            if (newline >= 0) break;
+        }
+        return Encoding.UTF8.GetString(bytes.ToArray()).Trim();
+    }
+
+    /// <summary>Sends <paramref name="command"/> to the VM whose control socket is <paramref name="path"/>; returns its reply.</summary>
+    public static string Send(string path, string command, TimeSpan timeout)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.ReceiveTimeout = (int)timeout.TotalMilliseconds;
+        socket.Connect(new UnixDomainSocketEndPoint(path));
+        socket.Send(Encoding.UTF8.GetBytes(command + "\n"));
+        return ReadLine(socket);
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _listener.Dispose();
+        try { File.Delete(_path); } catch (IOException) { }
+    }
+}

@@ -1,0 +1,170 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
+using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
+
+namespace Sharpvisor.Vmm.Snapshots;
+
+/// <summary>
+/// Writes guest RAM to a sparse memory file (only pages the guest touched and that are not all zero) and maps such a
+/// file back privately over guest RAM, so a restored VM reads pages from the file as it touches them and its writes
+/// stay its own (copy on write; the file never changes).
+/// </summary>
+/// <remarks>
+/// Touched pages are found in /proc/self/pagemap (present or swapped out) for anonymous RAM; for RAM that is itself a
+/// private mapping of an earlier snapshot, the pages that snapshot stored count as touched too (pagemap shows only
+/// those faulted in since). Call it with the vCPUs stopped.
+/// </remarks>
+public static unsafe class GuestMemoryImage
+{
+    private const int PageSize = GuestMemoryRegion.PageSize;
+    private const ulong PagemapPresent = 1UL << 63, PagemapSwapped = 1UL << 62;
+
+    /// <summary>
+    /// Writes the image to <paramref name="path"/> (created; the caller renames it into place) and fsyncs it.
+    /// <paramref name="alreadyMapped"/> gives, per region slot, the runs of a snapshot the region is mapped from.
+    /// </summary>
+    public static MemoryImage Write(GuestMemory memory, string path, string fileName, IReadOnlyDictionary<int, ulong[]>? alreadyMapped = null)
+    {
+        var regions = new List<MemoryImageRegion>();
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        ulong fileOffset = 0;
+        using (var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
+        {
+            foreach (var region in memory.Regions)
+            {
+                var touched = TouchedPages(region);
+                if (alreadyMapped?.GetValueOrDefault(region.Slot) is { } runs)
+                    for (int i = 0; i + 1 < runs.Length; i += 2) touched.MarkRange(runs[i], runs[i + 1]);
+                var stored = new List<ulong>();
+                ulong pages = region.Size / PageSize;
+                ulong runStart = 0, runLength = 0;
+                for (ulong page = 0; page < pages; page++)
+                {
+                    bool keep = touched.IsDirty(page) && !IsZero(region, page);
+                    if (keep)
+                    {
+                        var bytes = region.SpanAt(region.GuestPhysicalAddress + page * PageSize, PageSize);
+                        RandomAccess.Write(file, bytes, (long)(fileOffset + page * PageSize));
+                        AddToHash(hash, region.Slot, page, bytes);
+                        if (runLength > 0 && runStart + runLength == page) runLength++;
+                        else
+                        {
+                            if (runLength > 0) stored.AddRange([runStart, runLength]);
+                            runStart = page;
+                            runLength = 1;
+                        }
+                    }
+                }
+                if (runLength > 0) stored.AddRange([runStart, runLength]);
+                regions.Add(new MemoryImageRegion
+                {
+                    Slot = region.Slot, GuestPhysicalAddress = region.GuestPhysicalAddress, Size = region.Size,
+                    FileOffset = fileOffset, Runs = stored.ToArray(),
+                });
+                fileOffset += region.Size;
+            }
+            RandomAccess.SetLength(file, (long)fileOffset);
+            RandomAccess.FlushToDisk(file);
+        }
+        return new MemoryImage
+        {
+            FileName = fileName, FileSize = fileOffset, Regions = regions.ToArray(),
+            Sha256 = Convert.ToHexStringLower(hash.GetHashAndReset()),
+        };
+    }
+
+    /// <summary>
+    /// Checks the memory file against <paramref name="image"/>: its size, and (when <paramref name="contents"/>) the
+    /// SHA-256 of every stored page, which reads the stored pages once. Throws <see cref="SnapshotException"/>.
+    /// </summary>
+    public static void Verify(string path, MemoryImage image, bool contents)
+    {
+        if (!File.Exists(path)) throw new SnapshotException($"the snapshot's memory file {path} is missing");
+        long length = new FileInfo(path).Length;
+        if ((ulong)length != image.FileSize)
+            throw new SnapshotException($"the snapshot's memory file {path} is truncated or damaged: {length} bytes, expected {image.FileSize}");
+        if (!contents) return;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        var buffer = new byte[PageSize * 256];
+        foreach (var region in image.Regions)
+            for (int i = 0; i + 1 < region.Runs.Length; i += 2)
+            {
+                ulong first = region.Runs[i], count = region.Runs[i + 1];
+                for (ulong done = 0; done < count;)
+                {
+                    int batch = (int)Math.Min(256, count - done);
+                    var span = buffer.AsSpan(0, batch * PageSize);
+                    int read = RandomAccess.Read(file, span, (long)(region.FileOffset + (first + done) * PageSize));
+                    if (read != span.Length) throw new SnapshotException($"the snapshot's memory file {path} is truncated");
+                    for (int p = 0; p < batch; p++)
+                        AddToHash(hash, region.Slot, first + done + (ulong)p, span.Slice(p * PageSize, PageSize));
+                    done += (ulong)batch;
+                }
+            }
+        if (Convert.ToHexStringLower(hash.GetHashAndReset()) != image.Sha256)
+            throw new SnapshotException($"the snapshot's memory file {path} is corrupt: its pages do not match the checksum in the state file");
+    }
+
+    /// <summary>
+    /// Maps the file privately over each region of <paramref name="memory"/> (which must have the image's layout),
+    /// replacing the anonymous mapping. Nothing is read now: pages come in from the file when first touched.
+    /// </summary>
+    public static void MapPrivately(GuestMemory memory, string path, MemoryImage image)
+    {
+        if (memory.Regions.Count != image.Regions.Length)
+            throw new SnapshotException($"the snapshot has {image.Regions.Length} RAM regions, this machine {memory.Regions.Count}");
+        using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        int fd = (int)file.DangerousGetHandle();
+        for (int i = 0; i < image.Regions.Length; i++)
+        {
+            var saved = image.Regions[i];
+            var region = memory.Regions[i];
+            if (saved.GuestPhysicalAddress != region.GuestPhysicalAddress || saved.Size != region.Size)
+                throw new SnapshotException($"RAM region {i} is 0x{saved.GuestPhysicalAddress:x}+0x{saved.Size:x} in the snapshot but 0x{region.GuestPhysicalAddress:x}+0x{region.Size:x} here");
+            // MAP_FIXED over the region's own range: the region keeps its host address and unmaps it as usual.
+            nint mapped = Libc.mmap(region.HostAddress, (nuint)region.Size, Libc.ProtRead | Libc.ProtWrite,
+                Libc.MapPrivate | Libc.MapFixed | Libc.MapNoReserve, fd, (long)saved.FileOffset);
+            if (mapped != region.HostAddress)
+                throw new SnapshotException($"cannot map the snapshot's memory file over RAM region {i}: {Libc.LastErrorText()}");
+        }
+    }
+
+    /// <summary>The pages of <paramref name="region"/> that are resident or swapped out: the ones ever touched.</summary>
+    public static DirtyPageBitmap TouchedPages(GuestMemoryRegion region)
+    {
+        ulong pages = region.Size / PageSize;
+        var touched = new DirtyPageBitmap(pages);
+        using var pagemap = File.OpenHandle("/proc/self/pagemap", FileMode.Open, FileAccess.Read);
+        const int Batch = 8192;
+        var entries = new byte[Batch * 8];
+        ulong firstEntry = (ulong)region.HostAddress / PageSize;
+        for (ulong done = 0; done < pages;)
+        {
+            int count = (int)Math.Min(Batch, pages - done);
+            int read = RandomAccess.Read(pagemap, entries.AsSpan(0, count * 8), (long)((firstEntry + done) * 8));
+            if (read != count * 8) throw new SnapshotException($"short read from /proc/self/pagemap ({read} of {count * 8} bytes)");
+            for (int i = 0; i < count; i++)
+            {
+                ulong entry = BinaryPrimitives.ReadUInt64LittleEndian(entries.AsSpan(i * 8));
+                if ((entry & (PagemapPresent | PagemapSwapped)) != 0) touched.Words[(done + (ulong)i) / 64] |= 1UL << (int)((done + (ulong)i) % 64);
+            }
+            done += (ulong)count;
+        }
+        return touched;
+    }
+
+    private static bool IsZero(GuestMemoryRegion region, ulong page) =>
+        !region.SpanAt(region.GuestPhysicalAddress + page * PageSize, PageSize).ContainsAnyExcept((byte)0);
+
+    private static void AddToHash(IncrementalHash hash, int slot, ulong page, ReadOnlySpan<byte> bytes)
+    {
+        Span<byte> header = stackalloc byte[12];
+        BinaryPrimitives.WriteInt32LittleEndian(header, slot);
+        BinaryPrimitives.WriteUInt64LittleEndian(header[4..], page);
+        hash.AppendData(header);
+        hash.AppendData(bytes);
+    }
+}
