@@ -1,102 +1,66 @@
 using System.Globalization;
-using System.IO.Compression;
 using System.Text;
+using System.IO.Compression;
 
 namespace Sharpvisor.Vmm.Images;
 
 /// <summary>
-/// Unpacks a newc cpio archive (optionally gzip'd), as <see cref="CpioNewcWriter"/> writes them, into a folder:
-/// directories, regular files with their permission bits, and symbolic links. Device nodes are skipped (a root file
-/// system gets its /dev from devtmpfs). Paths that would leave the folder are refused.
+/// Reads newc cpio archives (magic 070701, or 070702 with checksums), the initramfs format: a 110-byte ASCII header
+/// of thirteen 8-hex-digit fields, the NUL-terminated name padded so header+name is a multiple of 4, then the data
+/// padded to 4. "TRAILER!!!" ends an archive; like the kernel, the reader continues with another archive if one
+/// follows (after zero padding), since initramfs images are often concatenations.
 /// </summary>
 public static class CpioNewcReader
 {
     private const int HeaderLength = 110;
-    private const uint TypeMask = 0xF000, TypeDirectory = 0x4000, TypeRegular = 0x8000, TypeSymlink = 0xA000;
+    private const string Trailer = "TRAILER!!!";
 
-    /// <summary>Unpacks <paramref name="archivePath"/> into <paramref name="directory"/>; returns the number of entries written.</summary>
-    public static int ExtractTo(string archivePath, string directory)
+    /// <summary>The entries of an uncompressed archive, in order (without the trailers).</summary>
+    /// <exception cref="InvalidDataException">A header is malformed or an entry runs past the data.</exception>
+    public static IReadOnlyList<CpioEntry> Read(ReadOnlyMemory<byte> archive)
     {
-        using var file = File.OpenRead(archivePath);
-        Span<byte> magic = stackalloc byte[2];
-        file.ReadExactly(magic);
-        file.Position = 0;
-        using Stream input = magic[0] == 0x1F && magic[1] == 0x8B ? new GZipStream(file, CompressionMode.Decompress) : file;
-        return ExtractTo(input, directory);
-    }
-
-    public static int ExtractTo(Stream input, string directory)
-    {
-        string root = Path.GetFullPath(directory);
-        Directory.CreateDirectory(root);
-        var header = new byte[HeaderLength];
-        long position = 0;
-        int written = 0;
+        var entries = new List<CpioEntry>();
+        ReadOnlySpan<byte> span = archive.Span;
+        int position = 0;
         while (true)
         {
-            ReadExactly(input, header, ref position);
-            if (Encoding.ASCII.GetString(header, 0, 6) is not ("070701" or "070702"))
-                throw new GuestImageException($"not a newc cpio archive (bad magic at byte {position - HeaderLength})");
-            uint mode = Field(header, 1);
-            long size = Field(header, 6);
-            int nameSize = (int)Field(header, 11);
-            var nameBytes = new byte[nameSize];
-            ReadExactly(input, nameBytes, ref position);
-            Skip(input, Pad(position), ref position);
-            string name = Encoding.UTF8.GetString(nameBytes, 0, Math.Max(0, nameSize - 1));
-            if (name == CpioNewcWriter.TrailerName) return written;
-            var data = new byte[size];
-            ReadExactly(input, data, ref position);
-            Skip(input, Pad(position), ref position);
-
-            string relative = name.TrimStart('/');
-            if (relative is "" or ".") continue;
-            string target = Path.GetFullPath(Path.Combine(root, relative));
-            if (!target.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-                throw new GuestImageException($"cpio entry '{name}' points outside the folder");
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            var permissions = (UnixFileMode)(mode & 0xFFF);
-            switch (mode & TypeMask)
-            {
-                case TypeDirectory:
-                    Directory.CreateDirectory(target);
-                    File.SetUnixFileMode(target, permissions);
-                    break;
-                case TypeRegular:
-                    File.WriteAllBytes(target, data);
-                    File.SetUnixFileMode(target, permissions);
-                    break;
-                case TypeSymlink:
-                    File.CreateSymbolicLink(target, Encoding.UTF8.GetString(data));
-                    break;
-                default:
-                    continue;   // device nodes, fifos, sockets
-            }
-            written++;
+            while (position < span.Length && span[position] == 0) position++;
+            if (position >= span.Length) return entries;
+            if (span.Length - position < HeaderLength) throw new InvalidDataException($"Truncated cpio header at {position}.");
+            var header = span.Slice(position, HeaderLength);
+            if (!header[..6].SequenceEqual("070701"u8) && !header[..6].SequenceEqual("070702"u8))
+                throw new InvalidDataException($"No newc cpio magic at {position}.");
+            uint mode = Field(header, 1, position);
+            uint fileSize = Field(header, 6, position);
+            uint nameSize = Field(header, 11, position);
+            if (nameSize == 0) throw new InvalidDataException($"Empty cpio name at {position}.");
+            int nameStart = position + HeaderLength;
+            if ((long)nameStart + nameSize > span.Length) throw new InvalidDataException($"cpio name at {nameStart} runs past the data.");
+            string name = Encoding.UTF8.GetString(span.Slice(nameStart, (int)nameSize - 1));
+            int dataStart = Align4(nameStart + (int)nameSize);
+            if ((long)dataStart + fileSize > span.Length) throw new InvalidDataException($"cpio entry {name} runs past the data.");
+            position = Align4(dataStart + (int)fileSize);
+            if (name == Trailer) continue;
+            entries.Add(new CpioEntry(name, mode, archive.Slice(dataStart, (int)fileSize)));
         }
     }
 
-    private static uint Field(byte[] header, int index) =>
-        uint.Parse(Encoding.ASCII.GetString(header, 6 + 8 * index, 8), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-
-    private static int Pad(long position) => (int)((4 - position % 4) % 4);
-
-    private static void ReadExactly(Stream input, byte[] buffer, ref long position)
+    /// <summary>The entries of a gzip'd archive such as the default guest's initramfs.cpio.gz.</summary>
+    public static IReadOnlyList<CpioEntry> ReadGzipped(ReadOnlyMemory<byte> compressed)
     {
-        try
-        {
-            input.ReadExactly(buffer);
-        }
-        catch (EndOfStreamException)
-        {
-            throw new GuestImageException($"cpio archive ends early at byte {position}");
-        }
-        position += buffer.Length;
+        var plain = new MemoryStream();
+        using (var gzip = new GZipStream(new MemoryStream(compressed.ToArray(), writable: false), CompressionMode.Decompress))
+            gzip.CopyTo(plain);
+        return Read(plain.GetBuffer().AsMemory(0, (int)plain.Length));
     }
 
-    private static void Skip(Stream input, int count, ref long position)
+    private static uint Field(ReadOnlySpan<byte> header, int index, int position)
     {
-        if (count == 0) return;
-        ReadExactly(input, new byte[count], ref position);
+        var text = Encoding.ASCII.GetString(header.Slice(6 + index * 8, 8));
+        if (!uint.TryParse(text, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out uint value))
+            throw new InvalidDataException($"cpio header field {index} at {position} is not hexadecimal: '{text}'.");
+        return value;
     }
+
+    private static int Align4(int value) => (value + 3) & ~3;
 }

@@ -22,7 +22,7 @@ public static class RootFilesystemImage
         string temporary = AtomicFile.TemporaryNameFor(outputPath);
         try
         {
-            int entries = CpioNewcReader.ExtractTo(image.InitrdPath, tree.FullName);
+            int entries = CpioNewcExtractor.ExtractTo(image.InitrdPath, tree.FullName);
             string marker = Path.Combine(tree.FullName, GuestInitScript.RootFilesystemMarker.TrimStart('/'));
             Directory.CreateDirectory(Path.GetDirectoryName(marker)!);
             await File.WriteAllTextAsync(marker, $"root file system of {image.KernelVersion}, built {DateTimeOffset.UtcNow:O}\n", ct).ConfigureAwait(false);

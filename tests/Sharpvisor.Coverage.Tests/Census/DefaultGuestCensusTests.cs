@@ -1,5 +1,5 @@
 using Iced.Intel;
-using Sharpvisor.Coverage.Archives;
+using Sharpvisor.Vmm.Images;
 using Sharpvisor.Coverage.Census;
 using Sharpvisor.Coverage.Elf;
 using Sharpvisor.Coverage.Kernel;

@@ -1,58 +1,66 @@
-using System.Text;
+using System.IO.Compression;
 using Sharpvisor.Vmm.Images;
 
 namespace Sharpvisor.Vmm.Tests.Images;
 
-public sealed class CpioNewcReaderTests : IDisposable
+public class CpioNewcReaderTests
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("sharpvisor-cpio-").FullName;
-
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
-
-    [Fact]
-    public void Unpacks_what_the_writer_packs_but_device_nodes()
+    private static byte[] Archive(Action<CpioNewcWriter> fill)
     {
-        var archive = new MemoryStream();
-        int entries;
-        using (var writer = new CpioNewcWriter(archive, leaveOpen: true))
+        var stream = new MemoryStream();
+        using (var writer = new CpioNewcWriter(stream, leaveOpen: true))
         {
-            writer.AddDirectory("bin");
-            writer.AddFile("bin/tool", "#!/bin/sh\necho hi\n"u8, CpioNewcWriter.ExecutableFileMode);
-            writer.AddSymlink("bin/alias", "/bin/tool");
-            writer.AddCharacterDevice("dev/console", 5, 1, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            writer.AddFile("etc/odd", "x"u8);                          // 1 byte: exercises the padding
+            fill(writer);
             writer.Finish();
-            entries = writer.EntryCount;
         }
-        archive.Position = 0;
-        string root = Path.Combine(_directory, "root");
-        Assert.Equal(entries - 1, CpioNewcReader.ExtractTo(archive, root));   // all but the device node
-        Assert.Equal("#!/bin/sh\necho hi\n", File.ReadAllText(Path.Combine(root, "bin/tool")));
-        Assert.True(File.GetUnixFileMode(Path.Combine(root, "bin/tool")).HasFlag(UnixFileMode.UserExecute));
-        Assert.Equal("/bin/tool", new FileInfo(Path.Combine(root, "bin/alias")).LinkTarget);
-        Assert.Equal("x", File.ReadAllText(Path.Combine(root, "etc/odd")));
-        Assert.False(File.Exists(Path.Combine(root, "dev/console")));
+        return stream.ToArray();
     }
 
     [Fact]
-    public void Refuses_entries_that_leave_the_folder_and_truncated_archives()
+    public void ReadsWhatTheWriterWrote()
     {
-        // The writer refuses such names, so the entry is built by hand: a newc header, the name, the data.
-        var archive = new MemoryStream();
-        void Entry(string name, uint mode, string data)
+        byte[] archive = Archive(w =>
         {
-            string header = "070701" + string.Concat(new uint[] { 1, mode, 0, 0, 1, 0, (uint)data.Length, 0, 0, 0, 0, (uint)name.Length + 1, 0 }.Select(v => v.ToString("X8")));
-            var bytes = new List<byte>(Encoding.ASCII.GetBytes(header + name + "\0"));
-            while (bytes.Count % 4 != 0) bytes.Add(0);
-            bytes.AddRange(Encoding.ASCII.GetBytes(data));
-            while (bytes.Count % 4 != 0) bytes.Add(0);
-            archive.Write(bytes.ToArray());
-        }
-        Entry("../escape", 0x81A4, "x");
-        Entry("TRAILER!!!", 0, "");
-        archive.Position = 0;
-        Assert.Throws<GuestImageException>(() => CpioNewcReader.ExtractTo(archive, Path.Combine(_directory, "a")));
-        var truncated = new MemoryStream(Encoding.ASCII.GetBytes("070701000000"));
-        Assert.Throws<GuestImageException>(() => CpioNewcReader.ExtractTo(truncated, Path.Combine(_directory, "b")));
+            w.AddFile("bin/busybox", [0x7F, (byte)'E', (byte)'L', (byte)'F', 9], CpioNewcWriter.ExecutableFileMode);
+            w.AddSymlink("bin/sh", "/bin/busybox");
+            w.AddFile("init", "#!/bin/sh\n"u8);
+        });
+        var entries = CpioNewcReader.Read(archive);
+
+        Assert.Equal(["bin", "bin/busybox", "bin/sh", "init"], entries.Select(e => e.Name));
+        Assert.True(entries[0].IsDirectory);
+        Assert.True(entries[1].IsRegularFile);
+        Assert.Equal([0x7F, (byte)'E', (byte)'L', (byte)'F', 9], entries[1].Data.ToArray());
+        Assert.True(entries[2].IsSymbolicLink);
+        Assert.Equal("/bin/busybox"u8.ToArray(), entries[2].Data.ToArray());
+        Assert.Equal("#!/bin/sh\n"u8.ToArray(), entries[3].Data.ToArray());
+    }
+
+    [Fact]
+    public void ContinuesIntoAConcatenatedArchive()
+    {
+        byte[] first = Archive(w => w.AddFile("a", "1"u8));
+        byte[] second = Archive(w => w.AddFile("b", "22"u8));
+        var entries = CpioNewcReader.Read((byte[])[.. first, 0, 0, 0, 0, .. second]);
+        Assert.Equal(["a", "b"], entries.Select(e => e.Name));
+    }
+
+    [Fact]
+    public void ReadsAGzippedArchive()
+    {
+        byte[] archive = Archive(w => w.AddFile("bin/busybox", "x"u8));
+        var compressed = new MemoryStream();
+        using (var gzip = new GZipStream(compressed, CompressionLevel.Fastest, leaveOpen: true)) gzip.Write(archive);
+        var entries = CpioNewcReader.ReadGzipped(compressed.ToArray());
+        Assert.Equal("x"u8.ToArray(), Assert.Single(entries, e => e.Name == "bin/busybox").Data.ToArray());
+    }
+
+    [Fact]
+    public void RejectsBadMagicAndTruncation()
+    {
+        byte[] archive = Archive(w => w.AddFile("file", new byte[100]));
+        Assert.Throws<InvalidDataException>(() => CpioNewcReader.Read(archive[..150]));
+        archive[0] = (byte)'9';
+        Assert.Throws<InvalidDataException>(() => CpioNewcReader.Read(archive));
     }
 }

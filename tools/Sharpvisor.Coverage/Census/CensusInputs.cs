@@ -1,4 +1,4 @@
-using Sharpvisor.Coverage.Archives;
+using Sharpvisor.Vmm.Images;
 using Sharpvisor.Coverage.Elf;
 using Sharpvisor.Coverage.Kernel;
 using Sharpvisor.Vmm.Images;

@@ -1,4 +1,4 @@
-namespace Sharpvisor.Coverage.Archives;
+namespace Sharpvisor.Vmm.Images;
 
 /// <summary>One entry of a newc cpio archive.</summary>
 /// <param name="Name">The stored name, relative ("bin/busybox").</param>
