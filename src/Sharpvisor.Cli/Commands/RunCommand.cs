@@ -24,6 +24,7 @@ internal static class RunCommand
         engine.AcceptOnlyFromAmong("auto", "kvm", "emulator");
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
+        var reportInstructions = new Option<bool>("--report-instructions") { Description = "Print the guest instructions the emulator's vCPUs retired: at the default guest's ready line and at the end." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
 
         var command = new Command("run", """
@@ -33,7 +34,7 @@ internal static class RunCommand
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
-            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot,
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, reportInstructions,
         };
         command.SetAction(parse =>
         {
@@ -98,12 +99,12 @@ internal static class RunCommand
             {
                 return Fail(ExitCodes.BadArguments, e.Message);
             }
-            return Boot(config, selection);
+            return Boot(config, selection, parse.GetValue(reportInstructions));
         });
         return command;
     }
 
-    private static int Boot(VmConfig config, EngineSelector.Selection selection)
+    private static int Boot(VmConfig config, EngineSelector.Selection selection, bool reportInstructions)
     {
         using var terminal = config.Serial.Target == SerialSpec.Kind.Stdio ? RawTerminal.TryEnter() : null;
         if (terminal is not null) Console.Error.Write("sharpvisor: console attached; Ctrl-A x quits, Ctrl-A h for help\r\n");
@@ -122,10 +123,13 @@ internal static class RunCommand
         using var vm = new VirtualMachine(config, selection.Engine!, backend);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; vm.Stop("SIGINT"); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; vm.Stop("SIGTERM"); });
+        if (reportInstructions) ReportInstructionsAtReadyLine(vm);
         var result = vm.Run();
         terminal?.Dispose();
         string line = terminal is not null ? "\r\n" : "\n";
         Console.Error.Write($"{line}sharpvisor: {result.Message.TrimEnd()} ({result.Elapsed.TotalSeconds:0.00} s){line}");
+        if (reportInstructions && vm.GuestInstructionsRetired is { } retired)
+            Console.Error.Write($"sharpvisor: guest instructions retired at the end: {retired}{line}");
         return result.Outcome switch
         {
             VmOutcome.PoweredOff or VmOutcome.ResetRequested => ExitCodes.GuestPoweredOff,
@@ -133,6 +137,21 @@ internal static class RunCommand
             VmOutcome.GuestReportedFailure => ExitCodes.GuestReportedFailure,
             VmOutcome.Stopped => ExitCodes.Stopped,
             _ => ExitCodes.VmmError,
+        };
+    }
+
+    // Watches the guest's serial output for the default guest's ready line, matched byte by byte as it arrives.
+    private static void ReportInstructionsAtReadyLine(VirtualMachine vm)
+    {
+        byte[] marker = System.Text.Encoding.ASCII.GetBytes(DefaultGuestImage.ReadyLinePrefix);
+        int matched = 0;
+        vm.SerialOutput += value =>
+        {
+            matched = value == marker[matched] ? matched + 1 : value == marker[0] ? 1 : 0;
+            if (matched < marker.Length) return;
+            matched = 0;
+            if (vm.GuestInstructionsRetired is { } retired)
+                Console.Error.WriteLine($"sharpvisor: guest instructions retired at the ready line: {retired}");
         };
     }
 
