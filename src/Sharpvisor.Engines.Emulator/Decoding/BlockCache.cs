@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Instructions;
+using Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 using Sharpvisor.Engines.Emulator.Memory;
 
 namespace Sharpvisor.Engines.Emulator.Decoding;
@@ -148,7 +149,10 @@ public sealed unsafe class BlockCache
     {
         if (instruction.IsInvalid) return (nint)(delegate*<CpuCore, ref Instruction, void>)&RaiseInvalidOpcode;
         nint handler = _table.Resolve(instruction, bitness);
-        return handler != 0 ? handler : (nint)(delegate*<CpuCore, ref Instruction, void>)&ReportUnimplemented;
+        if (handler == 0) return (nint)(delegate*<CpuCore, ref Instruction, void>)&ReportUnimplemented;
+        // LOCK and XCHG on memory go through a compare-and-exchange, so they stay atomic against other vCPUs.
+        if (LockedMemoryOperations.Applies(instruction)) return (nint)(delegate*<CpuCore, ref Instruction, void>)&LockedMemoryOperations.Execute;
+        return handler;
     }
 
     private static void RaiseInvalidOpcode(CpuCore cpu, ref Instruction instruction) => throw new GuestFault(GuestFault.InvalidOpcode);
