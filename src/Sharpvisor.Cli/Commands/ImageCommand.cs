@@ -25,6 +25,39 @@ internal static class ImageCommand
                 return ExitCodes.VmmError;
             }
         });
-        return new Command("image", "Guest images.") { pull };
+        var output = new Argument<string>("output") { Description = "Where to write the ext4 image." };
+        var size = new Option<string>("--size") { Description = "Size of the image, e.g. 256M or 1G.", DefaultValueFactory = _ => "256M" };
+        var rootfs = new Command("rootfs", """
+            Build an ext4 root file system from the default guest's busybox tree (mkfs.ext4 -d, from e2fsprogs), for
+            `sharpvisor run --disk OUTPUT --cmdline "console=ttyS0 root=/dev/vda"`.
+            """) { output, size };
+        rootfs.SetAction(parse =>
+        {
+            ulong bytes;
+            try
+            {
+                bytes = Sharpvisor.Vmm.Configuration.MemorySize.Parse(parse.GetValue(size)!);
+            }
+            catch (FormatException e)
+            {
+                Console.Error.WriteLine($"sharpvisor: {e.Message}");
+                return ExitCodes.BadArguments;
+            }
+            try
+            {
+                var progress = new Progress<string>(line => Console.Error.WriteLine($"sharpvisor: {line}"));
+                var image = DefaultGuestImage.EnsureAsync(progress).GetAwaiter().GetResult();
+                string path = parse.GetValue(output)!;
+                int files = RootFilesystemImage.BuildAsync(image, path, bytes, progress, CancellationToken.None).GetAwaiter().GetResult();
+                Console.WriteLine($"rootfs  {Path.GetFullPath(path)} ({files} files, {bytes >> 20} MiB)");
+                return 0;
+            }
+            catch (Exception e) when (e is GuestImageException or IOException or ArgumentException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"sharpvisor: cannot build the root file system: {e.Message}");
+                return ExitCodes.VmmError;
+            }
+        });
+        return new Command("image", "Guest images.") { pull, rootfs };
     }
 }

@@ -25,6 +25,9 @@ internal static class RunCommand
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
         var reportInstructions = new Option<bool>("--report-instructions") { Description = "Print the guest instructions the emulator's vCPUs retired: at the default guest's ready line and at the end." };
+        var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
+        var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
+        var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (target 0 pages)." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
 
         var command = new Command("run", """
@@ -34,15 +37,17 @@ internal static class RunCommand
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
-            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, reportInstructions,
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng, balloon, reportInstructions,
         };
         command.SetAction(parse =>
         {
             ulong memoryBytes;
             CpuTopology cpuTopology;
             SerialSpec serialSpec;
+            DiskSpec[] diskSpecs;
             try
             {
+                diskSpecs = (parse.GetValue(disks) ?? []).Select(DiskSpec.Parse).ToArray();
                 memoryBytes = MemorySize.Parse(parse.GetValue(memory)!);
                 if (parse.GetValue(vcpus) is { } n && parse.GetValue(topology) is not null)
                     throw new FormatException("give --vcpus or --topology, not both");
@@ -93,6 +98,7 @@ internal static class RunCommand
                     MemoryBytes = memoryBytes, Topology = cpuTopology, Serial = serialSpec,
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
+                    Disks = diskSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)

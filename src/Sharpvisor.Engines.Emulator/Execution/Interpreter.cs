@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Decoding;
 
@@ -19,6 +21,9 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
 
     /// <summary>What led to the last <see cref="StopReason.TripleFault"/>: the exceptions in order and where the core was.</summary>
     public string? TripleFaultDescription { get; private set; }
+
+    /// <summary>The index in the current block of the instruction being run (read when its handler throws).</summary>
+    private int _position;
 
     /// <summary>Runs at most <paramref name="budget"/> instructions. An unimplemented instruction throws <see cref="UnimplementedInstructionException"/>.</summary>
     public StopReason Run(long budget)
@@ -50,7 +55,6 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
                 continue;
             }
             var instructions = block.Instructions;
-            var handlers = block.Handlers;
             int count = (int)Math.Min(block.Count, budget);
             if (cpu.InterruptShadow)
             {
@@ -59,21 +63,15 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
                 cpu.InterruptShadow = false;
                 cpu.InterruptCheckRequested = true;
             }
-            int k = 0;
+            int k;
             try
             {
-                for (; k < count; k++)
-                {
-                    ref Instruction instruction = ref instructions[k];
-                    cpu.Rip = instruction.NextIP;
-                    ((delegate*<CpuCore, ref Instruction, void>)handlers[k])(cpu, ref instruction);
-                    // A store rewrote this block's code (decode afresh), or a handler changed what the loop must look at.
-                    if (!block.Valid | cpu.BlockExitRequested) { k++; break; }
-                }
+                k = RunInstructions(cpu, block, count);
             }
             catch (GuestFault fault)
             {
                 // Faults report the faulting instruction; traps (INT3, INTO) the one after, and the trapping one retired.
+                k = _position;
                 if (fault.IsTrap) { cpu.Rip = instructions[k].NextIP; k++; }
                 else cpu.Rip = instructions[k].IP;
                 cpu.InstructionsRetired += k;
@@ -89,6 +87,7 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
             }
             catch (UnimplementedInstructionException)
             {
+                k = _position;
                 cpu.Rip = instructions[k].IP;
                 cpu.InstructionsRetired += k;
                 throw;
@@ -102,6 +101,31 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
             }
         }
         return StopReason.BudgetExhausted;
+    }
+
+    /// <summary>
+    /// Runs the block's first <paramref name="count"/> instructions (count &lt;= <see cref="DecodedBlock.Count"/>), or up
+    /// to the one after which the block became invalid or a handler asked the loop to look; returns how many retired.
+    /// Kept apart from <see cref="Run"/>'s try/catch so the JIT keeps the loop's state in registers; the catch blocks
+    /// learn which instruction threw from <see cref="_position"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int RunInstructions(CpuCore cpu, DecodedBlock block, int count)
+    {
+        // DecodedBlock guarantees Count <= both arrays' lengths, so these reads need no bounds checks.
+        ref Instruction instructions = ref MemoryMarshal.GetArrayDataReference(block.Instructions);
+        ref nint handlers = ref MemoryMarshal.GetArrayDataReference(block.Handlers);
+        for (int k = 0; k < count;)
+        {
+            _position = k;
+            ref Instruction instruction = ref Unsafe.Add(ref instructions, k);
+            cpu.Rip = instruction.NextIP;
+            ((delegate*<CpuCore, ref Instruction, void>)Unsafe.Add(ref handlers, k))(cpu, ref instruction);
+            k++;
+            // A store rewrote this block's code (decode afresh), or a handler changed what the loop must look at.
+            if (!block.Valid | cpu.BlockExitRequested) return k;
+        }
+        return count;
     }
 
     /// <summary>

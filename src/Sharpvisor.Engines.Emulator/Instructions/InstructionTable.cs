@@ -34,11 +34,10 @@ public sealed unsafe class InstructionTable
         ProcessorInformation.Register(table);
         MemoryOrdering.Register(table);
         TableLookup.Register(table);
-        Breakpoints.Register(table);
         Sse.SseInstructions.Register(table);
         X87.X87Instructions.Register(table);
         CacheControl.Register(table);
-        SystemMode.SystemInstructions.Register(table); // after Breakpoints and ProcessorInformation: replaces INT3 and RDTSC with their system forms
+        SystemMode.SystemInstructions.Register(table); // INT3/INT1/INTO and RDTSC/RDTSCP are its own (they deliver events, read the guest clock)
         FeatureFallbacks.Register(table);
         return table;
     }

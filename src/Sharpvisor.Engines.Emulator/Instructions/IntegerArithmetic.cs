@@ -31,8 +31,8 @@ public static unsafe class IntegerArithmetic
         table.SetAllGeneralSpecializers(Mnemonic.And, &SpecializeBinary<AndOperation>);
         table.SetAllGeneralSpecializers(Mnemonic.Or, &SpecializeBinary<OrOperation>);
         table.SetAllGeneralSpecializers(Mnemonic.Xor, &SpecializeBinary<XorOperation>);
-        table.SetAllGeneralSpecializers(Mnemonic.Cmp, &SpecializeBinary<CmpOperation>);
-        table.SetAllGeneralSpecializers(Mnemonic.Test, &SpecializeBinary<TestOperation>);
+        table.SetAllGeneralSpecializers(Mnemonic.Cmp, &SpecializeBinary<FlagsOnly<SubOperation>>);
+        table.SetAllGeneralSpecializers(Mnemonic.Test, &SpecializeBinary<FlagsOnly<AndOperation>>);
         table.SetAllGeneralSpecializers(Mnemonic.Inc, &SpecializeUnary<IncOperation>);
         table.SetAllGeneralSpecializers(Mnemonic.Dec, &SpecializeUnary<DecOperation>);
         table.SetAllGeneralSpecializers(Mnemonic.Neg, &SpecializeUnary<NegOperation>);
@@ -193,18 +193,6 @@ public static unsafe class IntegerArithmetic
         }
     }
 
-    private readonly struct CmpOperation : IBinaryOperation
-    {
-        public static bool WritesResult => false;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, ulong b) where TW : struct, IOperandWidth
-        {
-            ulong r = (a - b) & TW.Mask;
-            flags.Set(FlagOperation.Sub, TW.Bytes, a, b, r);
-            return r;
-        }
-    }
-
     private readonly struct AndOperation : IBinaryOperation
     {
         public static bool WritesResult => true;
@@ -241,16 +229,12 @@ public static unsafe class IntegerArithmetic
         }
     }
 
-    private readonly struct TestOperation : IBinaryOperation
+    /// <summary>CMP is SUB and TEST is AND with the flags kept and the result dropped.</summary>
+    private readonly struct FlagsOnly<TOp> : IBinaryOperation where TOp : struct, IBinaryOperation
     {
         public static bool WritesResult => false;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, ulong b) where TW : struct, IOperandWidth
-        {
-            ulong r = a & b;
-            flags.Set(FlagOperation.Logic, TW.Bytes, a, b, r);
-            return r;
-        }
+        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, ulong b) where TW : struct, IOperandWidth => TOp.Apply<TW>(ref flags, a, b);
     }
 
     private static nint SpecializeBinary<TOp>(in Instruction i) where TOp : struct, IBinaryOperation =>

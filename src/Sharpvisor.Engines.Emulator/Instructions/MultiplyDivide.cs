@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Execution;
 using static Sharpvisor.Engines.Emulator.Execution.Operands;
@@ -18,6 +19,7 @@ public static unsafe class MultiplyDivide
         table.SetAllGeneralForms(Mnemonic.Imul, &Imul);
         table.SetAllGeneralForms(Mnemonic.Div, &Div);
         table.SetAllGeneralForms(Mnemonic.Idiv, &Idiv);
+        table.SetAllGeneralSpecializers(Mnemonic.Imul, &SpecializeImul);
     }
 
     /// <summary>Stores a double-width result: AH:AL for bytes, else rDX:rAX with the usual partial-write rules.</summary>
@@ -163,4 +165,96 @@ public static unsafe class MultiplyDivide
 
     private static void WriteQuotientAndRemainder(CpuCore cpu, int width, ulong quotient, ulong remainder) =>
         WriteAccumulatorPair(cpu, width, quotient, remainder); // AL/AH, AX/DX, EAX/EDX, RAX/RDX: same places as a product
+
+    // Specialized IMUL r, r/m and IMUL r, r/m, imm (64-bit mode), bit for bit the generic handler: the product of two
+    // factors masked to the width, the destination register written with the usual partial-write rule.
+
+    /// <summary>The truncated signed product of two factors already masked to the width; sets CF = OF = "did not fit".</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong SignedProduct<TW>(ref LazyFlags flags, ulong a, ulong b) where TW : struct, IOperandWidth
+    {
+        ulong low;
+        bool overflow;
+        if (TW.Bytes == 8)
+        {
+            long high = Math.BigMul((long)a, (long)b, out long signedLow);
+            low = (ulong)signedLow;
+            overflow = high != signedLow >> 63;
+        }
+        else
+        {
+            long product = (long)TW.SignExtend(a) * (long)TW.SignExtend(b);
+            low = (ulong)product & TW.Mask;
+            overflow = (long)TW.SignExtend(low) != product;
+        }
+        flags.Set(FlagOperation.Multiply, TW.Bytes, a, b, low, overflow ? 1UL : 0);
+        return low;
+    }
+
+    /// <summary>The factor besides the r/m operand: the destination register (two operands) or the immediate (three).</summary>
+    private interface IMultiplier
+    {
+        static abstract ulong Read<TW>(CpuCore cpu, in Instruction i) where TW : struct, IOperandWidth;
+    }
+
+    private readonly struct DestinationMultiplier : IMultiplier
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ulong Read<TW>(CpuCore cpu, in Instruction i) where TW : struct, IOperandWidth =>
+            FastOperands.Gpr<TW>(cpu, i.Op0Register) & TW.Mask;
+    }
+
+    private readonly struct ImmediateMultiplier<TI> : IMultiplier where TI : struct, IImmediate
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ulong Read<TW>(CpuCore cpu, in Instruction i) where TW : struct, IOperandWidth => TI.Read(i) & TW.Mask;
+    }
+
+    private static nint SpecializeImul(in Instruction i) =>
+        FastOperands.Specializable(i) && i.OpCount is 2 or 3 && i.Op0Kind == OpKind.Register
+            ? FastOperands.ByWidth<ImulChoice>(FastOperands.RegisterWidth(i.Op0Register), i)
+            : 0;
+
+    private readonly struct ImulChoice : IWidthChoice
+    {
+        public static nint For<TW>(in Instruction i) where TW : struct, IOperandWidth
+        {
+            if (TW.Bytes == 1 || FastOperands.WidthOf(i, 1) != TW.Bytes) return 0;
+            if (i.OpCount == 3) return FastOperands.ByImmediate<ImulImmediateChoice<TW>>(i, 2, TW.Bytes);
+            return For<TW, DestinationMultiplier>(i);
+        }
+
+        public static nint For<TW, TM>(in Instruction i) where TW : struct, IOperandWidth where TM : struct, IMultiplier => i.Op1Kind switch
+        {
+            OpKind.Register => FastOperands.Handler(&ImulRegister<TW, TM>),
+            OpKind.Memory => FastOperands.ByAddress<ImulMemoryChoice<TW, TM>>(i),
+            _ => 0,
+        };
+    }
+
+    private readonly struct ImulImmediateChoice<TW> : IImmediateChoice where TW : struct, IOperandWidth
+    {
+        public static nint For<TI>(in Instruction i) where TI : struct, IImmediate => ImulChoice.For<TW, ImmediateMultiplier<TI>>(i);
+    }
+
+    private readonly struct ImulMemoryChoice<TW, TM> : IAddressChoice where TW : struct, IOperandWidth where TM : struct, IMultiplier
+    {
+        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ImulMemory<TW, TM, TA>);
+    }
+
+    private static void ImulRegister<TW, TM>(CpuCore cpu, ref Instruction i) where TW : struct, IOperandWidth where TM : struct, IMultiplier
+    {
+        ulong a = TM.Read<TW>(cpu, i), b = FastOperands.Gpr<TW>(cpu, i.Op1Register) & TW.Mask;
+        ref ulong destination = ref FastOperands.Gpr<TW>(cpu, i.Op0Register);
+        destination = TW.Merge(destination, SignedProduct<TW>(ref cpu.Flags, a, b));
+    }
+
+    private static void ImulMemory<TW, TM, TA>(CpuCore cpu, ref Instruction i)
+        where TW : struct, IOperandWidth where TM : struct, IMultiplier where TA : struct, IAddressForm
+    {
+        ulong b = cpu.Memory.Read(TA.Compute(cpu, i), TW.Bytes);
+        ulong a = TM.Read<TW>(cpu, i);
+        ref ulong destination = ref FastOperands.Gpr<TW>(cpu, i.Op0Register);
+        destination = TW.Merge(destination, SignedProduct<TW>(ref cpu.Flags, a, b));
+    }
 }

@@ -4,17 +4,12 @@ using Sharpvisor.Machine.Cpu;
 
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
-/// <summary>CPUID from <see cref="CpuCore.Cpuid"/>; RDTSC and RDTSCP from <see cref="CpuCore.TimeStampCounter"/> and <see cref="CpuCore.TscAux"/>.</summary>
+/// <summary>CPUID from <see cref="CpuCore.Cpuid"/> (RDTSC and RDTSCP are the system-mode group's, SystemMode/MsrInstructions).</summary>
 public static unsafe class ProcessorInformation
 {
     private const uint ExtendedBase = 0x8000_0000, HypervisorBase = 0x4000_0000, HypervisorEnd = 0x4FFF_FFFF;
 
-    public static void Register(InstructionTable table)
-    {
-        table.SetAllGeneralForms(Mnemonic.Cpuid, &Cpuid);
-        table.SetAllGeneralForms(Mnemonic.Rdtsc, &Rdtsc);
-        table.SetAllGeneralForms(Mnemonic.Rdtscp, &Rdtscp);
-    }
+    public static void Register(InstructionTable table) => table.SetAllGeneralForms(Mnemonic.Cpuid, &Cpuid);
 
     /// <summary>
     /// The leaf for EAX/ECX. A leaf above the highest basic leaf (or above the highest extended leaf, in the extended
@@ -54,18 +49,5 @@ public static unsafe class ProcessorInformation
         cpu.Gpr[CpuCore.Rbx] = entry.Ebx;
         cpu.Gpr[CpuCore.Rcx] = entry.Ecx;
         cpu.Gpr[CpuCore.Rdx] = entry.Edx;
-    }
-
-    private static void Rdtsc(CpuCore cpu, ref Instruction i)
-    {
-        ulong tsc = cpu.TimeStampCounter();
-        cpu.Gpr[CpuCore.Rax] = (uint)tsc;
-        cpu.Gpr[CpuCore.Rdx] = tsc >> 32;
-    }
-
-    private static void Rdtscp(CpuCore cpu, ref Instruction i)
-    {
-        Rdtsc(cpu, ref i);
-        cpu.Gpr[CpuCore.Rcx] = cpu.TscAux;
     }
 }

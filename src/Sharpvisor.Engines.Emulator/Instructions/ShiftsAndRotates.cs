@@ -23,6 +23,8 @@ public static unsafe class ShiftsAndRotates
         table.SetAllGeneralSpecializers(Mnemonic.Sal, &SpecializeShift<ShiftLeft>);
         table.SetAllGeneralSpecializers(Mnemonic.Shr, &SpecializeShift<ShiftRightLogical>);
         table.SetAllGeneralSpecializers(Mnemonic.Sar, &SpecializeShift<ShiftRightArithmetic>);
+        table.SetAllGeneralSpecializers(Mnemonic.Rol, &SpecializeShift<RotateLeft>);
+        table.SetAllGeneralSpecializers(Mnemonic.Ror, &SpecializeShift<RotateRight>);
     }
 
     private static int Count(CpuCore cpu, in Instruction i, int width) => (int)(Read(cpu, i, 1, 1) & (width == 8 ? 0x3Fu : 0x1Fu));
@@ -55,12 +57,14 @@ public static unsafe class ShiftsAndRotates
     }
 
     // Rotates change only CF and OF: the other flags are materialized first and kept.
-    private static void SetCarryAndOverflow(CpuCore cpu, bool carry, bool overflow)
+    private static void SetCarryAndOverflow(CpuCore cpu, bool carry, bool overflow) => SetCarryAndOverflow(ref cpu.Flags, carry, overflow);
+
+    private static void SetCarryAndOverflow(ref LazyFlags flags, bool carry, bool overflow)
     {
-        ulong bits = cpu.Flags.ToBits() & ~(LazyFlags.CarryBit | LazyFlags.OverflowBit);
+        ulong bits = flags.ToBits() & ~(LazyFlags.CarryBit | LazyFlags.OverflowBit);
         if (carry) bits |= LazyFlags.CarryBit;
         if (overflow) bits |= LazyFlags.OverflowBit;
-        cpu.Flags.Load(bits);
+        flags.Load(bits);
     }
 
     private static void Rol(CpuCore cpu, ref Instruction i)
@@ -123,7 +127,7 @@ public static unsafe class ShiftsAndRotates
         SetCarryAndOverflow(cpu, carry, overflow);
     }
 
-    // Specialized forms (64-bit mode) of SHL/SHR/SAR, bit for bit the generic handlers: the result is written even for
+    // Specialized forms (64-bit mode) of SHL/SHR/SAR/ROL/ROR, bit for bit the generic handlers: the result is written even for
     // a count of 0 (a 32-bit register destination then loses its upper half), and the flags change only for a count
     // other than 0.
 
@@ -162,6 +166,38 @@ public static unsafe class ShiftsAndRotates
         {
             ulong r = (ulong)((long)TW.SignExtend(a) >> count) & TW.Mask;
             if (count != 0) flags.Set(FlagOperation.ShiftRightArithmetic, TW.Bytes, a, (ulong)count, r);
+            return r;
+        }
+    }
+
+    private readonly struct RotateLeft : IShift
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, int masked) where TW : struct, IOperandWidth
+        {
+            int bits = TW.Bytes * 8, count = masked & (bits - 1); // the width is a power of two: masked % bits
+            ulong r = count == 0 ? a : ((a << count) | (a >> (bits - count))) & TW.Mask;
+            if (masked != 0)
+            {
+                bool carry = (r & 1) != 0;
+                SetCarryAndOverflow(ref flags, carry, ((r >> (bits - 1)) & 1) != 0 ^ carry);
+            }
+            return r;
+        }
+    }
+
+    private readonly struct RotateRight : IShift
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static ulong Apply<TW>(ref LazyFlags flags, ulong a, int masked) where TW : struct, IOperandWidth
+        {
+            int bits = TW.Bytes * 8, count = masked & (bits - 1);
+            ulong r = count == 0 ? a : ((a >> count) | (a << (bits - count))) & TW.Mask;
+            if (masked != 0)
+            {
+                bool top = ((r >> (bits - 1)) & 1) != 0, next = ((r >> (bits - 2)) & 1) != 0;
+                SetCarryAndOverflow(ref flags, top, top ^ next);
+            }
             return r;
         }
     }

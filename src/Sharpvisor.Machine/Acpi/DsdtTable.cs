@@ -1,9 +1,10 @@
+using Sharpvisor.Machine.Devices.Pci;
 using static Sharpvisor.Machine.Acpi.AmlEncoder;
 
 namespace Sharpvisor.Machine.Acpi;
 
 /// <summary>
-/// The Differentiated System Description Table: \_S5 for power-off, the PCI host bridge \_SB.PCI0 and the
+/// The Differentiated System Description Table: \_S5 for power-off, the PCI host bridge \_SB.PCI0 (with its _PRT) and the
 /// serial port \_SB.COM1, in AML encoded by <see cref="AmlEncoder"/>.
 /// </summary>
 public static class DsdtTable
@@ -43,7 +44,25 @@ public static class DsdtTable
             Name("_SEG", Integer(pci.Segment)),
             Name("_UID", Integer(0)),
             Name("_BBN", Integer(pci.FirstBus)),
-            Name("_CRS", crs.ToAmlBuffer()));
+            Name("_CRS", crs.ToAmlBuffer()),
+            Name("_PRT", InterruptRoutingTable()));
+    }
+
+    /// <summary>
+    /// _PRT: for INTA#-INTD# of every slot but the host bridge's, the GSI that <see cref="PciInterruptRouting"/> wires
+    /// it to (source 0: a global system interrupt, which Linux treats as level-triggered, active low).
+    /// </summary>
+    private static byte[] InterruptRoutingTable()
+    {
+        var entries = new List<byte[]>();
+        for (int slot = 1; slot < PciRoot.SlotCount; slot++)
+            for (int pin = 1; pin <= 4; pin++)
+                entries.Add(Package(
+                    DWordConst((uint)slot << 16 | 0xFFFF),  // _ADR of the slot, any function
+                    Integer((ulong)(pin - 1)),
+                    Integer(0),
+                    Integer(PciInterruptRouting.GsiFor(slot, pin))));
+        return Package([.. entries]);
     }
 
     private static byte[] SerialPort(string name, SerialPortDescription port) =>

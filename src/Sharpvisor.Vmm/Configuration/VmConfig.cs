@@ -23,6 +23,12 @@ public sealed record VmConfig
     public string? HoldInputUntilOutput { get; init; }
     /// <summary>When the guest asks for a reset, end the run instead of rebooting (QEMU's -no-reboot).</summary>
     public bool NoReboot { get; init; }
+    /// <summary>virtio-blk disks, in order: the guest sees them as /dev/vda, /dev/vdb, ...</summary>
+    public IReadOnlyList<DiskSpec> Disks { get; init; } = [];
+    /// <summary>A virtio-rng device fed from the host's getrandom.</summary>
+    public bool EntropyDevice { get; init; } = true;
+    /// <summary>A virtio-balloon device (its target starts at 0 pages: the guest keeps all its memory).</summary>
+    public bool BalloonDevice { get; init; }
 
     public const ulong MinMemory = 16UL << 20;
 
@@ -38,6 +44,12 @@ public sealed record VmConfig
         Topology.Validated();
         if (!File.Exists(KernelPath)) throw new FormatException($"kernel '{KernelPath}' does not exist");
         if (InitrdPath is not null && !File.Exists(InitrdPath)) throw new FormatException($"initrd '{InitrdPath}' does not exist");
+        foreach (var disk in Disks)
+        {
+            if (!File.Exists(disk.Path)) throw new FormatException($"disk '{disk.Path}' does not exist");
+            if (new FileInfo(disk.Path).Length < 512) throw new FormatException($"disk '{disk.Path}' is smaller than one 512-byte sector");
+        }
+        if (Disks.Count > 26) throw new FormatException("at most 26 disks");
         return this;
     }
 }

@@ -9,6 +9,7 @@ using Sharpvisor.Machine.Devices.Power;
 using Sharpvisor.Machine.Devices.Rtc;
 using Sharpvisor.Machine.Devices.Serial;
 using Sharpvisor.Machine.Devices.Testing;
+using Sharpvisor.Machine.Devices.Virtio;
 using Sharpvisor.Machine.Interrupts;
 using Sharpvisor.Machine.Memory;
 using Sharpvisor.Vmm.Configuration;
@@ -25,6 +26,7 @@ internal sealed class MachineInstance : IDisposable
     private readonly StopLatch _stop;
     private readonly IVcpu[] _vcpus;
     private readonly Thread[] _threads;
+    private readonly List<IDisposable> _devices = [];
 
     public GuestMemory Memory { get; }
     public PortIoBus Ports { get; } = new();
@@ -80,6 +82,16 @@ internal sealed class MachineInstance : IDisposable
         Ports.Register(CmosRtc.IndexPort, CmosRtc.PortCount, new CmosRtc(_config.MemoryBytes), "CMOS RTC");
         var pci = new PciRoot();
         Ports.Register(PciRoot.ConfigAddressPort, PciRoot.PortCount, pci, "PCI configuration (mechanism #1)");
+        // BARs go where the DSDT's host bridge _CRS says PCI memory is (AcpiTableBuilder's default description).
+        var bars = new PciBarAllocator(X86MemoryLayout.PciMmioStart, X86MemoryLayout.PciMmioEnd);
+        if (_config.EntropyDevice) AttachVirtio(pci, bars, new VirtioRng(), "virtio-rng");
+        if (_config.BalloonDevice) AttachVirtio(pci, bars, new VirtioBalloon(), "virtio-balloon");
+        for (int i = 0; i < _config.Disks.Count; i++)
+        {
+            var disk = _config.Disks[i];
+            string name = $"vd{(char)('a' + i)}";
+            AttachVirtio(pci, bars, new VirtioBlock(disk.Path, disk.ReadOnly, $"sharpvisor-{name}", LogDevice), $"virtio-blk {name}");
+        }
         var power = new AcpiPowerDevice(
             powerOffRequested: () => _stop.TrySet(new(VmOutcome.PoweredOff, "the guest powered off")),
             resetRequested: () => _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through ACPI", Reboot: true)));
@@ -91,6 +103,15 @@ internal sealed class MachineInstance : IDisposable
             Mmio.Register(TestEchoMemoryDevice.DefaultAddress, TestEchoMemoryDevice.Size, new TestEchoMemoryDevice(), "test echo memory");
         }
     }
+
+    private void AttachVirtio(PciRoot pci, PciBarAllocator bars, IVirtioDevice model, string name)
+    {
+        var device = new VirtioPciDevice(model, Memory, Mmio, EngineVm, LogDevice, name);
+        _devices.Add(device);
+        device.AttachTo(pci, bars);
+    }
+
+    private static void LogDevice(string line) => Console.Error.WriteLine($"sharpvisor: {line}");
 
     // isa-debug-exit semantics: the guest writes v, QEMU would exit with (v << 1) | 1; v = 0 is a test guest's pass.
     private void OnDebugExit(int exitCode)
@@ -166,6 +187,8 @@ internal sealed class MachineInstance : IDisposable
         _stop.Triggered -= KickAll;
         if (_vcpus is not null)
             foreach (var v in _vcpus) v?.Dispose();
+        // Device I/O threads stop before the memory they write goes away.
+        foreach (var device in _devices) device.Dispose();
         EngineVm?.Dispose();
         Memory.Dispose();
     }

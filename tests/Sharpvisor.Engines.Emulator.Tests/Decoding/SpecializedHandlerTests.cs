@@ -65,6 +65,12 @@ public unsafe class SpecializedHandlerTests
         ["shl r8, cl"] = a => a.shl(dil, cl),
         ["sar r16, imm8"] = a => a.sar(r9w, 17),
         ["shr r32, cl"] = a => a.shr(r10d, cl),
+        ["rol [base+index*4], imm8"] = a => a.rol(__dword_ptr[rbx + rcx * 4], 7),
+        ["ror r64, cl"] = a => a.ror(r11, cl),
+        ["ror r16, 1"] = a => a.ror(si, 1),
+        ["imul r64, [base+index*8+disp]"] = a => a.imul(rax, __qword_ptr[rbx + rcx * 8 + 8]),
+        ["imul r16, [rip+disp]"] = a => RipRelative(a, Code.Imul_r16_rm16, Register.DX, 0x44),
+        ["imul r32, [index*4+disp], imm32"] = a => a.imul(esi, __dword_ptr[rcx * 4 + (long)DataAddress], 0x12345),
         ["jmp r64"] = a => a.jmp(rsi),
         ["jmp [base+index*8]"] = a => a.jmp(__qword_ptr[rbx + rcx * 8]),
         ["call r64"] = a => a.call(rdi),
@@ -118,6 +124,7 @@ public unsafe class SpecializedHandlerTests
                      a => a.add(rax, rcx), a => a.add(__qword_ptr[rbx + rcx * 8], rax), a => a.mov(ecx, eax),
                      a => a.shl(rcx, 13), a => a.dec(rdi), a => a.and(ecx, 511), a => a.lea(rax, __[rax + rdx]),
                      a => a.push(rbx), a => a.pop(rbx), a => a.ret(), a => a.cmovne(eax, edx), a => a.sete(al),
+                     a => a.imul(rax, rcx), a => a.imul(edx, __dword_ptr[rbx], -3), a => a.rol(ecx, 13), a => a.ror(rax, cl),
                  })
         {
             var instruction = Decode(emit);

@@ -37,19 +37,19 @@ public static unsafe class SseIntegerArithmetic
         Set(t, &MaxUnsignedBytes, Code.Pmaxub_xmm_xmmm128);
         Set(t, &MinSignedWords, Code.Pminsw_xmm_xmmm128);
         Set(t, &MaxSignedWords, Code.Pmaxsw_xmm_xmmm128);
-        Set(t, &AddSaturateSignedBytes, Code.Paddsb_xmm_xmmm128);
-        Set(t, &AddSaturateSignedWords, Code.Paddsw_xmm_xmmm128);
-        Set(t, &AddSaturateUnsignedBytes, Code.Paddusb_xmm_xmmm128);
-        Set(t, &AddSaturateUnsignedWords, Code.Paddusw_xmm_xmmm128);
-        Set(t, &SubSaturateSignedBytes, Code.Psubsb_xmm_xmmm128);
-        Set(t, &SubSaturateSignedWords, Code.Psubsw_xmm_xmmm128);
-        Set(t, &SubSaturateUnsignedBytes, Code.Psubusb_xmm_xmmm128);
-        Set(t, &SubSaturateUnsignedWords, Code.Psubusw_xmm_xmmm128);
-        Set(t, &AverageBytes, Code.Pavgb_xmm_xmmm128);
-        Set(t, &AverageWords, Code.Pavgw_xmm_xmmm128);
-        Set(t, &MultiplyLowWords, Code.Pmullw_xmm_xmmm128);
-        Set(t, &MultiplyHighSignedWords, Code.Pmulhw_xmm_xmmm128);
-        Set(t, &MultiplyHighUnsignedWords, Code.Pmulhuw_xmm_xmmm128);
+        Set(t, &Lanewise<sbyte, AddSaturateSignedBytes>, Code.Paddsb_xmm_xmmm128);
+        Set(t, &Lanewise<short, AddSaturateSignedWords>, Code.Paddsw_xmm_xmmm128);
+        Set(t, &Lanewise<byte, AddSaturateUnsignedBytes>, Code.Paddusb_xmm_xmmm128);
+        Set(t, &Lanewise<ushort, AddSaturateUnsignedWords>, Code.Paddusw_xmm_xmmm128);
+        Set(t, &Lanewise<sbyte, SubSaturateSignedBytes>, Code.Psubsb_xmm_xmmm128);
+        Set(t, &Lanewise<short, SubSaturateSignedWords>, Code.Psubsw_xmm_xmmm128);
+        Set(t, &Lanewise<byte, SubSaturateUnsignedBytes>, Code.Psubusb_xmm_xmmm128);
+        Set(t, &Lanewise<ushort, SubSaturateUnsignedWords>, Code.Psubusw_xmm_xmmm128);
+        Set(t, &Lanewise<byte, AverageBytes>, Code.Pavgb_xmm_xmmm128);
+        Set(t, &Lanewise<ushort, AverageWords>, Code.Pavgw_xmm_xmmm128);
+        Set(t, &Lanewise<short, MultiplyLowWords>, Code.Pmullw_xmm_xmmm128);
+        Set(t, &Lanewise<short, MultiplyHighSignedWords>, Code.Pmulhw_xmm_xmmm128);
+        Set(t, &Lanewise<ushort, MultiplyHighUnsignedWords>, Code.Pmulhuw_xmm_xmmm128);
         Set(t, &MultiplyUnsignedDwords, Code.Pmuludq_xmm_xmmm128);
         Set(t, &MultiplyAddWords, Code.Pmaddwd_xmm_xmmm128);
         Set(t, &SumAbsoluteDifferences, Code.Psadbw_xmm_xmmm128);
@@ -122,109 +122,34 @@ public static unsafe class SseIntegerArithmetic
     private static Vector128<byte> MinSignedWordsOp(Vector128<byte> d, Vector128<byte> s) => Vector128.Min(d.AsInt16(), s.AsInt16()).AsByte();
     private static Vector128<byte> MaxSignedWordsOp(Vector128<byte> d, Vector128<byte> s) => Vector128.Max(d.AsInt16(), s.AsInt16()).AsByte();
 
-    private static void AddSaturateSignedBytes(CpuCore cpu, ref Instruction i)
+    /// <summary>An operation on one lane of <typeparamref name="T"/>: destination lane, source lane.</summary>
+    private interface ILaneOperation<T>
     {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<sbyte>(ref Xmm(cpu, i, 0));
-        var b = Lanes<sbyte>(ref s);
-        for (int k = 0; k < 16; k++) d[k] = (sbyte)Math.Clamp(d[k] + b[k], sbyte.MinValue, sbyte.MaxValue);
+        static abstract T Apply(T d, T s);
     }
 
-    private static void SubSaturateSignedBytes(CpuCore cpu, ref Instruction i)
+    /// <summary>destination = op(destination, source) lane by lane, for the operations Vector128 has no form of.</summary>
+    private static void Lanewise<T, TOp>(CpuCore cpu, ref Instruction i) where T : struct where TOp : struct, ILaneOperation<T>
     {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<sbyte>(ref Xmm(cpu, i, 0));
-        var b = Lanes<sbyte>(ref s);
-        for (int k = 0; k < 16; k++) d[k] = (sbyte)Math.Clamp(d[k] - b[k], sbyte.MinValue, sbyte.MaxValue);
+        var source = Read128(cpu, i, 1);
+        var d = Lanes<T>(ref Xmm(cpu, i, 0));
+        var s = Lanes<T>(ref source);
+        for (int k = 0; k < d.Length; k++) d[k] = TOp.Apply(d[k], s[k]);
     }
 
-    private static void AddSaturateUnsignedBytes(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<byte>(ref Xmm(cpu, i, 0));
-        var b = Lanes<byte>(ref s);
-        for (int k = 0; k < 16; k++) d[k] = (byte)Math.Min(d[k] + b[k], byte.MaxValue);
-    }
-
-    private static void SubSaturateUnsignedBytes(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<byte>(ref Xmm(cpu, i, 0));
-        var b = Lanes<byte>(ref s);
-        for (int k = 0; k < 16; k++) d[k] = (byte)Math.Max(d[k] - b[k], 0);
-    }
-
-    private static void AddSaturateSignedWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<short>(ref Xmm(cpu, i, 0));
-        var b = Lanes<short>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (short)Math.Clamp(d[k] + b[k], short.MinValue, short.MaxValue);
-    }
-
-    private static void SubSaturateSignedWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<short>(ref Xmm(cpu, i, 0));
-        var b = Lanes<short>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (short)Math.Clamp(d[k] - b[k], short.MinValue, short.MaxValue);
-    }
-
-    private static void AddSaturateUnsignedWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<ushort>(ref Xmm(cpu, i, 0));
-        var b = Lanes<ushort>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (ushort)Math.Min(d[k] + b[k], ushort.MaxValue);
-    }
-
-    private static void SubSaturateUnsignedWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<ushort>(ref Xmm(cpu, i, 0));
-        var b = Lanes<ushort>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (ushort)Math.Max(d[k] - b[k], 0);
-    }
-
-    private static void AverageBytes(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<byte>(ref Xmm(cpu, i, 0));
-        var b = Lanes<byte>(ref s);
-        for (int k = 0; k < 16; k++) d[k] = (byte)((d[k] + b[k] + 1) >> 1);
-    }
-
-    private static void AverageWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<ushort>(ref Xmm(cpu, i, 0));
-        var b = Lanes<ushort>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (ushort)((d[k] + b[k] + 1) >> 1);
-    }
-
-    private static void MultiplyLowWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<short>(ref Xmm(cpu, i, 0));
-        var b = Lanes<short>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (short)(d[k] * b[k]);
-    }
-
-    private static void MultiplyHighSignedWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<short>(ref Xmm(cpu, i, 0));
-        var b = Lanes<short>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (short)((d[k] * b[k]) >> 16);
-    }
-
-    private static void MultiplyHighUnsignedWords(CpuCore cpu, ref Instruction i)
-    {
-        var s = Read128(cpu, i, 1);
-        var d = Lanes<ushort>(ref Xmm(cpu, i, 0));
-        var b = Lanes<ushort>(ref s);
-        for (int k = 0; k < 8; k++) d[k] = (ushort)(((uint)d[k] * b[k]) >> 16);
-    }
+    private readonly struct AddSaturateSignedBytes : ILaneOperation<sbyte> { public static sbyte Apply(sbyte d, sbyte s) => (sbyte)Math.Clamp(d + s, sbyte.MinValue, sbyte.MaxValue); }
+    private readonly struct AddSaturateSignedWords : ILaneOperation<short> { public static short Apply(short d, short s) => (short)Math.Clamp(d + s, short.MinValue, short.MaxValue); }
+    private readonly struct AddSaturateUnsignedBytes : ILaneOperation<byte> { public static byte Apply(byte d, byte s) => (byte)Math.Min(d + s, byte.MaxValue); }
+    private readonly struct AddSaturateUnsignedWords : ILaneOperation<ushort> { public static ushort Apply(ushort d, ushort s) => (ushort)Math.Min(d + s, ushort.MaxValue); }
+    private readonly struct SubSaturateSignedBytes : ILaneOperation<sbyte> { public static sbyte Apply(sbyte d, sbyte s) => (sbyte)Math.Clamp(d - s, sbyte.MinValue, sbyte.MaxValue); }
+    private readonly struct SubSaturateSignedWords : ILaneOperation<short> { public static short Apply(short d, short s) => (short)Math.Clamp(d - s, short.MinValue, short.MaxValue); }
+    private readonly struct SubSaturateUnsignedBytes : ILaneOperation<byte> { public static byte Apply(byte d, byte s) => (byte)Math.Max(d - s, 0); }
+    private readonly struct SubSaturateUnsignedWords : ILaneOperation<ushort> { public static ushort Apply(ushort d, ushort s) => (ushort)Math.Max(d - s, 0); }
+    private readonly struct AverageBytes : ILaneOperation<byte> { public static byte Apply(byte d, byte s) => (byte)((d + s + 1) >> 1); }
+    private readonly struct AverageWords : ILaneOperation<ushort> { public static ushort Apply(ushort d, ushort s) => (ushort)((d + s + 1) >> 1); }
+    private readonly struct MultiplyLowWords : ILaneOperation<short> { public static short Apply(short d, short s) => (short)(d * s); }
+    private readonly struct MultiplyHighSignedWords : ILaneOperation<short> { public static short Apply(short d, short s) => (short)((d * s) >> 16); }
+    private readonly struct MultiplyHighUnsignedWords : ILaneOperation<ushort> { public static ushort Apply(ushort d, ushort s) => (ushort)(((uint)d * s) >> 16); }
 
     private static void MultiplyUnsignedDwords(CpuCore cpu, ref Instruction i)
     {

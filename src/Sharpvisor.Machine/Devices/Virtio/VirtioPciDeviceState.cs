@@ -1,0 +1,23 @@
+using Sharpvisor.Machine.Devices.Pci;
+
+namespace Sharpvisor.Machine.Devices.Virtio;
+
+/// <summary>A virtio-pci function: configuration space, MSI-X, transport registers and every queue.</summary>
+public sealed record VirtioPciDeviceState
+{
+    public const int CurrentVersion = 1;
+
+    public int Version { get; init; } = CurrentVersion;
+    public required PciConfigSpaceState ConfigSpace { get; init; }
+    public required PciMsixState Msix { get; init; }
+    public uint DeviceFeatureSelect { get; init; }
+    public uint DriverFeatureSelect { get; init; }
+    public ulong DriverFeatures { get; init; }
+    public ushort ConfigMsixVector { get; init; }
+    public byte Status { get; init; }
+    public byte ConfigGeneration { get; init; }
+    public ushort QueueSelect { get; init; }
+    public byte InterruptStatus { get; init; }
+    public bool Broken { get; init; }
+    public VirtqueueState[] Queues { get; init; } = [];
+}
