@@ -13,7 +13,7 @@ namespace Sharpvisor.Engines.Emulator;
 /// One emulated vCPU: its core, paging unit and TLB, decoded-block cache and local APIC, and the loop that runs guest
 /// code in slices, fires APIC timers between them, sleeps in HLT until an interrupt, and follows INIT and start-up IPIs.
 /// </summary>
-public sealed class EmulatorVcpu : IVcpu
+public sealed class EmulatorVcpu : IVcpu, IInstructionCounter
 {
     /// <summary>Instructions per slice: timers, kicks and INIT are looked at between slices (about a millisecond apart).</summary>
     public const long SliceInstructions = 50_000;

@@ -25,6 +25,7 @@ internal static class RunCommand
         engine.AcceptOnlyFromAmong("auto", "kvm", "emulator");
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
+        var reportInstructions = new Option<bool>("--report-instructions") { Description = "Print the guest instructions the emulator's vCPUs retired: at the default guest's ready line and at the end." };
         var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
         var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (target 0 pages)." };
@@ -42,7 +43,7 @@ internal static class RunCommand
             """)
         {
             kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng, balloon,
-            restore, control, paused, noVerifyMemory,
+            restore, control, paused, noVerifyMemory, reportInstructions,
         };
         command.SetAction(parse =>
         {
@@ -113,7 +114,7 @@ internal static class RunCommand
             {
                 return Fail(ExitCodes.BadArguments, e.Message);
             }
-            return Boot(config, selection, null, parse.GetValue(control), parse.GetValue(paused));
+            return Boot(config, selection, null, parse.GetValue(control), parse.GetValue(paused), parse.GetValue(reportInstructions));
         });
         return command;
     }
@@ -145,10 +146,10 @@ internal static class RunCommand
         var selection = new EngineSelector().Select(Enum.Parse<EngineChoice>(engineName, ignoreCase: true), isLinux);
         Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
         if (selection.Engine is null) return ExitCodes.NoEngine;
-        return Boot(config, selection, snapshot, controlPath, startPaused);
+        return Boot(config, selection, snapshot, controlPath, startPaused, reportInstructions: false);
     }
 
-    private static int Boot(VmConfig config, EngineSelector.Selection selection, LoadedSnapshot? restore, string? controlPath, bool startPaused)
+    private static int Boot(VmConfig config, EngineSelector.Selection selection, LoadedSnapshot? restore, string? controlPath, bool startPaused, bool reportInstructions)
     {
         using var terminal = config.Serial.Target == SerialSpec.Kind.Stdio ? RawTerminal.TryEnter() : null;
         if (terminal is not null) Console.Error.Write("sharpvisor: console attached; Ctrl-A x quits, Ctrl-A h for help\r\n");
@@ -178,10 +179,13 @@ internal static class RunCommand
         if (restore is not null) vm.Started += v => { foreach (var note in v.RestoreNotes) Console.Error.Write($"sharpvisor: {note}\r\n"); };
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; vm.Stop("SIGINT"); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; vm.Stop("SIGTERM"); });
+        if (reportInstructions) ReportInstructionsAtReadyLine(vm);
         var result = vm.Run();
         terminal?.Dispose();
         string line = terminal is not null ? "\r\n" : "\n";
         Console.Error.Write($"{line}sharpvisor: {result.Message.TrimEnd()} ({result.Elapsed.TotalSeconds:0.00} s){line}");
+        if (reportInstructions && vm.GuestInstructionsRetired is { } retired)
+            Console.Error.Write($"sharpvisor: guest instructions retired at the end: {retired}{line}");
         return result.Outcome switch
         {
             VmOutcome.PoweredOff or VmOutcome.ResetRequested => ExitCodes.GuestPoweredOff,
@@ -189,6 +193,21 @@ internal static class RunCommand
             VmOutcome.GuestReportedFailure => ExitCodes.GuestReportedFailure,
             VmOutcome.Stopped => ExitCodes.Stopped,
             _ => ExitCodes.VmmError,
+        };
+    }
+
+    // Watches the guest's serial output for the default guest's ready line, matched byte by byte as it arrives.
+    private static void ReportInstructionsAtReadyLine(VirtualMachine vm)
+    {
+        byte[] marker = System.Text.Encoding.ASCII.GetBytes(DefaultGuestImage.ReadyLinePrefix);
+        int matched = 0;
+        vm.SerialOutput += value =>
+        {
+            matched = value == marker[matched] ? matched + 1 : value == marker[0] ? 1 : 0;
+            if (matched < marker.Length) return;
+            matched = 0;
+            if (vm.GuestInstructionsRetired is { } retired)
+                Console.Error.WriteLine($"sharpvisor: guest instructions retired at the ready line: {retired}");
         };
     }
 

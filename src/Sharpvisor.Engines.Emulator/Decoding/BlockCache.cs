@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Iced.Intel;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Instructions;
+using Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 using Sharpvisor.Engines.Emulator.Memory;
 
 namespace Sharpvisor.Engines.Emulator.Decoding;
@@ -51,23 +52,31 @@ public sealed unsafe class BlockCache
     public DecodedBlock Get(CpuCore cpu)
     {
         if (_invalidationsPending != 0) DrainInvalidations();
-        ulong physical = _memory.Translator.Translate(cpu.Rip, AccessKind.Execute);
+        ulong rip = cpu.Rip;
         int bitness = cpu.Bitness;
+        // Outside 64-bit mode code is fetched at CS.base + EIP/IP (wrapping at 4 GiB); the instructions keep the offset as IP.
+        ulong linear = bitness == 64 ? rip : FetchAddress(cpu, rip);
+        ulong physical = _memory.Translator.Translate(linear, AccessKind.Execute);
         ref var slot = ref _recent[RecentSlot(physical)];
         var block = slot;
-        if (block is not null && block.PhysicalAddress == physical && block.Bitness == bitness && block.Valid) return block;
-        if (!_blocks.TryGetValue((physical, bitness), out block) || !block.Valid) block = DecodeAndRegister(cpu.Rip, physical, bitness);
+        // The start IP is compared too: the same physical code reached through another CS base or alias has other IPs.
+        if (block is not null && block.PhysicalAddress == physical && block.StartIp == rip && block.Bitness == bitness && block.Valid) return block;
+        if (!_blocks.TryGetValue((physical, bitness), out block) || !block.Valid || block.StartIp != rip)
+            block = DecodeAndRegister(rip, linear, physical, bitness);
         slot = block;
         return block;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ulong FetchAddress(CpuCore cpu, ulong rip) => (uint)(cpu.Segments[CpuCore.Cs].Base + rip);
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RecentSlot(ulong physical) => (int)((physical ^ (physical >> 10)) & (RecentSlots - 1));
 
-    private DecodedBlock DecodeAndRegister(ulong rip, ulong physical, int bitness)
+    private DecodedBlock DecodeAndRegister(ulong rip, ulong linear, ulong physical, int bitness)
     {
         long epoch = Interlocked.Read(ref _invalidationEpoch);
-        var block = Decode(rip, physical, bitness);
+        var block = Decode(rip, linear, physical, bitness);
         BlocksDecoded++;
         lock (_pageLock)
         {
@@ -95,13 +104,14 @@ public sealed unsafe class BlockCache
         return false;
     }
 
-    private DecodedBlock Decode(ulong rip, ulong physical, int bitness)
+    /// <summary>Decodes from the linear address <paramref name="linear"/>; the instructions get <paramref name="rip"/> (the offset in CS) as IP.</summary>
+    private DecodedBlock Decode(ulong rip, ulong linear, ulong physical, int bitness)
     {
         // The page is marked before its bytes are read, so a store from now on reports itself (see DecodeAndRegister).
         _memory.CodePages.MarkCode(physical >> 12);
         // The bytes from RIP to the end of its page, and, only if an instruction needs them, up to 15 from the next.
-        int inPage = (int)(0x1000 - (rip & 0xFFF));
-        _memory.ReadBytes(rip, _window.AsSpan(0, inPage), AccessKind.Execute);
+        int inPage = (int)(0x1000 - (linear & 0xFFF));
+        _memory.ReadBytes(linear, _window.AsSpan(0, inPage), AccessKind.Execute);
         int available = inPage;
         var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(_window, 0, available), rip);
         var instructions = new Instruction[MaxInstructionsPerBlock];
@@ -116,10 +126,11 @@ public sealed unsafe class BlockCache
             if (decoder.LastError == DecoderError.NoMoreBytes && available == inPage)
             {
                 // The instruction crosses into the next page: fetch its tail (this may fault, as on hardware).
-                lastPage = _memory.Translator.Translate(rip + (ulong)inPage, AccessKind.Execute) >> 12;
+                ulong nextPage = bitness == 64 ? linear + (ulong)inPage : (uint)(linear + (ulong)inPage);
+                lastPage = _memory.Translator.Translate(nextPage, AccessKind.Execute) >> 12;
                 _memory.CodePages.MarkCode(lastPage);
                 int tail = Math.Min(MaxInstructionLength, _window.Length - inPage);
-                _memory.ReadBytes(rip + (ulong)inPage, _window.AsSpan(inPage, tail), AccessKind.Execute);
+                _memory.ReadBytes(nextPage, _window.AsSpan(inPage, tail), AccessKind.Execute);
                 available = inPage + tail;
                 decoder = Decoder.Create(bitness, new ByteArrayCodeReader(_window, (int)offset, available - (int)offset), rip + offset);
                 decoder.Decode(out instruction);
@@ -131,14 +142,17 @@ public sealed unsafe class BlockCache
             if (StringInstructions.IsRepeated(instruction)) break; // it may set RIP back to itself to resume later
             if (instruction.NextIP - rip > (ulong)inPage) break; // ended in the next page
         }
-        return new DecodedBlock(physical, bitness, instructions, handlers, count, lastPage);
+        return new DecodedBlock(physical, bitness, rip, instructions, handlers, count, lastPage);
     }
 
     private nint Resolve(in Instruction instruction, int bitness)
     {
         if (instruction.IsInvalid) return (nint)(delegate*<CpuCore, ref Instruction, void>)&RaiseInvalidOpcode;
         nint handler = _table.Resolve(instruction, bitness);
-        return handler != 0 ? handler : (nint)(delegate*<CpuCore, ref Instruction, void>)&ReportUnimplemented;
+        if (handler == 0) return (nint)(delegate*<CpuCore, ref Instruction, void>)&ReportUnimplemented;
+        // LOCK and XCHG on memory go through a compare-and-exchange, so they stay atomic against other vCPUs.
+        if (LockedMemoryOperations.Applies(instruction)) return (nint)(delegate*<CpuCore, ref Instruction, void>)&LockedMemoryOperations.Execute;
+        return handler;
     }
 
     private static void RaiseInvalidOpcode(CpuCore cpu, ref Instruction instruction) => throw new GuestFault(GuestFault.InvalidOpcode);

@@ -53,7 +53,8 @@ public static class Segmentation
         }
         uint offset = (uint)(selector & 0xFFF8);
         address = @base + offset;
-        if (!cpu.SixtyFourBitMode) address = (uint)address;
+        // IA-32e mode (compatibility mode too) keeps 64-bit table bases; only legacy protected mode wraps at 4 GiB.
+        if (!cpu.LongModeActive) address = (uint)address;
         return offset + (uint)descriptorBytes - 1 <= limit;
     }
 

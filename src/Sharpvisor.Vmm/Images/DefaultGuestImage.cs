@@ -23,8 +23,12 @@ public static class DefaultGuestImage
     /// <summary>The line the guest prints when it is up, followed by a space and its uptime in seconds.</summary>
     public const string ReadyLinePrefix = GuestInitScript.ReadyLinePrefix;
 
-    /// <summary>A kernel command line that suits the image on a PC-like machine with a 16550 at COM1.</summary>
-    public const string SuggestedCommandLine = "console=ttyS0 panic=-1";
+    /// <summary>
+    /// A kernel command line that suits the image on a PC-like machine with a 16550 at COM1. reboot=acpi: on a
+    /// hardware-reduced ACPI machine without EFI Linux would otherwise choose an EFI reset, then fall back to a jump
+    /// to the BIOS reset vector, and the machine has no BIOS; the FADT's reset register reboots it.
+    /// </summary>
+    public const string SuggestedCommandLine = "console=ttyS0 panic=-1 reboot=acpi";
 
     /// <summary>The image in the default cache (<see cref="GuestImageCache.Root"/>), fetched and built if needed.</summary>
     public static Task<GuestImage> EnsureAsync(IProgress<string>? progress = null, CancellationToken ct = default) =>

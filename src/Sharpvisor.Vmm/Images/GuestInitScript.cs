@@ -7,7 +7,8 @@ namespace Sharpvisor.Vmm.Images;
 /// The /init of the default guest, a busybox sh script: mount proc, sys, devtmpfs and devpts; insmod the modules in
 /// the given order (a failure is printed, not fatal); with root=/dev/vdX on the command line, mount that ext4 disk and
 /// switch_root to its /init (the same script, which then skips the steps above); print "SHARPVISOR-READY &lt;uptime seconds&gt;"; run an
-/// interactive shell with the console as controlling tty; power off when that shell exits.
+/// interactive shell with the console as controlling tty; power off when that shell exits. The guest's reboot,
+/// poweroff and halt (busybox: a signal to PID 1) reboot or power off the machine.
 /// </summary>
 public static partial class GuestInitScript
 {
@@ -77,7 +78,12 @@ public static partial class GuestInitScript
             read -r uptime idle < /proc/uptime
             echo "{{ReadyLinePrefix}} $uptime"
             cd /root
-            setsid cttyhack sh
+            # busybox reboot, poweroff and halt without -f signal PID 1, this script (TERM, USR2, USR1). The shell runs
+            # as a background job so that a trap fires at once: a foreground child would hold it until the shell exits.
+            trap 'sync; reboot -f' TERM
+            trap 'sync; poweroff -f' USR1 USR2
+            setsid cttyhack sh &
+            wait $!
             echo "sharpvisor-init: shell exited, powering off"
             sync
             poweroff -f

@@ -51,6 +51,31 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     /// <summary>Raised once the machine is built and its vCPUs run (again after each reboot).</summary>
     public event Action<VirtualMachine>? Started;
 
+    /// <summary>
+    /// Guest instructions the vCPUs of the running boot (or of the last one, once it ended) retired; null when the
+    /// engine does not count them (KVM).
+    /// </summary>
+    public long? GuestInstructionsRetired
+    {
+        get
+        {
+            lock (_inputLock) return _current is { } machine ? CountInstructions(machine) : _lastBootInstructions;
+        }
+    }
+
+    private long? _lastBootInstructions;
+
+    private static long? CountInstructions(MachineInstance machine)
+    {
+        long sum = 0;
+        foreach (var vcpu in machine.Vcpus)
+        {
+            if (vcpu is not IInstructionCounter counter) return null;
+            sum += counter.InstructionsRetired;
+        }
+        return sum;
+    }
+
     /// <summary>Types into the guest's serial port.</summary>
     public void SendSerialInput(ReadOnlySpan<byte> bytes)
     {
@@ -134,7 +159,11 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
                 machine.Join();
                 // A snapshot being written holds this lock: the machine stays whole until it is done.
                 lock (_lifecycleLock)
-                lock (_inputLock) _current = null;
+                lock (_inputLock)
+                {
+                    _lastBootInstructions = CountInstructions(machine);
+                    _current = null;
+                }
             }
             var reason = latch.Value!;
             if (reason.Reboot && !Config.NoReboot && !_stopRequested) continue;

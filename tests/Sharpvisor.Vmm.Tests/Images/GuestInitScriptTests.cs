@@ -25,7 +25,7 @@ public sealed class GuestInitScriptTests
         int virtio = Line("load kernel/drivers/virtio/virtio.ko");
         int blk = Line("load kernel/drivers/block/virtio_blk.ko");
         int ready = Line("echo \"SHARPVISOR-READY $uptime\"");
-        int shell = Line("setsid cttyhack sh");
+        int shell = Line("setsid cttyhack sh &");
         int poweroff = Line("poweroff -f");
         Assert.True(proc < sys && sys < dev && dev < ring && ring < virtio && virtio < blk && blk < ready &&
                     ready < shell && shell < poweroff);

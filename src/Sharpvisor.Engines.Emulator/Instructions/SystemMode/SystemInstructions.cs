@@ -12,5 +12,6 @@ public static class SystemInstructions
         SystemCalls.Register(table);
         MsrInstructions.Register(table);
         PortIo.Register(table);
+        LegacyModeForms.Register(table); // last: borrows handlers the other groups set
     }
 }
