@@ -59,7 +59,7 @@ public sealed class DefaultGuestImageIntegrationTests(ITestOutputHelper output) 
         Assert.True(entries.ContainsKey(modules + "modules.dep"));
 
         // Module order, checked against each module's own .modinfo: dependencies are loaded first.
-        string[] loads = init.Text.Split('\n').Where(l => l.StartsWith("load ")).Select(l => l[5..]).ToArray();
+        string[] loads = init.Text.Split('\n').Where(l => l.TrimStart().StartsWith("load ")).Select(l => l.TrimStart()[5..]).ToArray();
         var loadedNames = loads.Select(KernelModule.NormalizeName).ToList();
         Assert.Equal(image.Manifest.Modules, loadedNames);
         foreach (string wanted in new[] { "virtio", "virtio_ring", "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng",
