@@ -55,8 +55,11 @@ public sealed unsafe class BlockCache
         int bitness = cpu.Bitness;
         ref var slot = ref _recent[RecentSlot(physical)];
         var block = slot;
-        if (block is not null && block.PhysicalAddress == physical && block.Bitness == bitness && block.Valid) return block;
-        if (!_blocks.TryGetValue((physical, bitness), out block) || !block.Valid) block = DecodeAndRegister(cpu.Rip, physical, bitness);
+        // The start IP is compared too: the same physical code mapped at another linear address (the vDSO in each
+        // process) has other IPs, and its RIP-relative operands and branch targets were worked out from them.
+        if (block is not null && block.PhysicalAddress == physical && block.StartIp == cpu.Rip && block.Bitness == bitness && block.Valid) return block;
+        if (!_blocks.TryGetValue((physical, bitness), out block) || !block.Valid || block.StartIp != cpu.Rip)
+            block = DecodeAndRegister(cpu.Rip, physical, bitness);
         slot = block;
         return block;
     }
@@ -77,6 +80,11 @@ public sealed unsafe class BlockCache
                 block.Valid = false;
                 return block;
             }
+            // A block it replaces (same physical start, other start IP) leaves the page lists too, or a page mapped
+            // at a new address in every process (the vDSO) would collect blocks nothing can reach.
+            if (_blocks.TryGetValue((physical, bitness), out var replaced))
+                for (ulong page = replaced.FirstPhysicalPage; page <= replaced.LastPhysicalPage; page++)
+                    if (_blocksByPage.TryGetValue(page, out var list)) list.Remove(replaced);
             for (ulong page = block.FirstPhysicalPage; page <= block.LastPhysicalPage; page++)
             {
                 if (!_blocksByPage.TryGetValue(page, out var list)) _blocksByPage[page] = list = [];
@@ -131,7 +139,7 @@ public sealed unsafe class BlockCache
             if (StringInstructions.IsRepeated(instruction)) break; // it may set RIP back to itself to resume later
             if (instruction.NextIP - rip > (ulong)inPage) break; // ended in the next page
         }
-        return new DecodedBlock(physical, bitness, instructions, handlers, count, lastPage);
+        return new DecodedBlock(physical, bitness, rip, instructions, handlers, count, lastPage);
     }
 
     private nint Resolve(in Instruction instruction, int bitness)

@@ -10,13 +10,14 @@ public sealed class DecodedBlock
 {
     private volatile bool _valid = true;
 
-    public DecodedBlock(ulong physicalAddress, int bitness, Instruction[] instructions, nint[] handlers, int count, ulong lastPhysicalPage)
+    public DecodedBlock(ulong physicalAddress, int bitness, ulong startIp, Instruction[] instructions, nint[] handlers, int count, ulong lastPhysicalPage)
     {
         // Guaranteed here so the interpreter may index both arrays below Count without bounds checks.
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, Math.Min(instructions.Length, handlers.Length));
         PhysicalAddress = physicalAddress;
         Bitness = bitness;
+        StartIp = startIp;
         Instructions = instructions;
         Handlers = handlers;
         Count = count;
@@ -25,6 +26,8 @@ public sealed class DecodedBlock
 
     public ulong PhysicalAddress { get; }
     public int Bitness { get; }
+    /// <summary>The RIP (the offset in CS outside 64-bit mode) the block was decoded at: its instructions' IPs follow from it.</summary>
+    public ulong StartIp { get; }
     public Instruction[] Instructions { get; }
     /// <summary>The handlers, as function pointers (delegate* managed&lt;CpuCore, ref Instruction, void&gt;).</summary>
     public nint[] Handlers { get; }
