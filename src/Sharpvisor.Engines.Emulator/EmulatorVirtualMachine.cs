@@ -27,6 +27,8 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
         ApicBus.ConnectIoApic(IoApic);
         mmio.Register(IoApic.DefaultAddress, IoApic.MmioSize, IoApic, "IOAPIC");
         CodePages = new CodePageTracker(memory.Regions.Max(r => r.End));
+        // Devices write RAM without going through a vCPU (a disk read into a page that held code): drop its blocks.
+        memory.WrittenOutsideVcpus += NoteWrittenOutsideVcpus;
     }
 
     public GuestMemory Memory { get; }
@@ -59,8 +61,17 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
     public void CollectDirtyPages(GuestMemoryRegion region, DirtyPageBitmap into) =>
         throw new EngineException("the emulator engine does not record dirty pages yet (needed for live migration)");
 
+    private void NoteWrittenOutsideVcpus(ulong physical, ulong length)
+    {
+        // The tracker takes an int length; a device's buffer may be longer (up to 4 GiB per descriptor).
+        const int Chunk = 1 << 30;
+        for (ulong done = 0; done < length; done += Chunk)
+            CodePages.NoteWrite(physical + done, (int)Math.Min(Chunk, length - done));
+    }
+
     public void Dispose()
     {
+        Memory.WrittenOutsideVcpus -= NoteWrittenOutsideVcpus;
         Mmio.Unregister(IoApic);
     }
 }
