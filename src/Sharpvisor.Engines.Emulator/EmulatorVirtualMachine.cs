@@ -28,6 +28,8 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
         mmio.Register(IoApic.DefaultAddress, IoApic.MmioSize, IoApic, "IOAPIC");
         CodePages = new CodePageTracker(memory.Regions.Max(r => r.End));
         DirtyLog = new DirtyPageLog(memory.Regions.Max(r => r.End));
+        // Devices write RAM without going through a vCPU (a disk read into a page that held code): drop its blocks, log the pages.
+        memory.WrittenOutsideVcpus += NoteWrittenOutsideVcpus;
     }
 
     public GuestMemory Memory { get; }
@@ -105,8 +107,21 @@ public sealed class EmulatorVirtualMachine : IVirtualMachine
         foreach (var vcpu in vcpus) vcpu.Core.Memory.SliceGate.DropWriteRights();
     }
 
+    private void NoteWrittenOutsideVcpus(ulong physical, ulong length)
+    {
+        // The tracker takes an int length; a device's buffer may be longer (up to 4 GiB per descriptor).
+        const int Chunk = 1 << 30;
+        for (ulong done = 0; done < length; done += Chunk)
+        {
+            int piece = (int)Math.Min(Chunk, length - done);
+            CodePages.NoteWrite(physical + done, piece);
+            if (DirtyLog.Enabled) DirtyLog.NoteWrite(physical + done, piece);
+        }
+    }
+
     public void Dispose()
     {
+        Memory.WrittenOutsideVcpus -= NoteWrittenOutsideVcpus;
         Mmio.Unregister(IoApic);
     }
 }

@@ -59,7 +59,8 @@ public sealed unsafe class BlockCache
         ulong physical = _memory.Translator.Translate(linear, AccessKind.Execute);
         ref var slot = ref _recent[RecentSlot(physical)];
         var block = slot;
-        // The start IP is compared too: the same physical code reached through another CS base or alias has other IPs.
+        // The start IP is compared too: the same physical code reached through another CS base or mapped at another
+        // linear address (the vDSO in each process) has other IPs, RIP-relative operands and branch targets.
         if (block is not null && block.PhysicalAddress == physical && block.StartIp == rip && block.Bitness == bitness && block.Valid) return block;
         if (!_blocks.TryGetValue((physical, bitness), out block) || !block.Valid || block.StartIp != rip)
             block = DecodeAndRegister(rip, linear, physical, bitness);
@@ -86,6 +87,11 @@ public sealed unsafe class BlockCache
                 block.Valid = false;
                 return block;
             }
+            // A block it replaces (same physical start, other start IP) leaves the page lists too, or a page mapped
+            // at a new address in every process (the vDSO) would collect blocks nothing can reach.
+            if (_blocks.TryGetValue((physical, bitness), out var replaced))
+                for (ulong page = replaced.FirstPhysicalPage; page <= replaced.LastPhysicalPage; page++)
+                    if (_blocksByPage.TryGetValue(page, out var list)) list.Remove(replaced);
             for (ulong page = block.FirstPhysicalPage; page <= block.LastPhysicalPage; page++)
             {
                 if (!_blocksByPage.TryGetValue(page, out var list)) _blocksByPage[page] = list = [];

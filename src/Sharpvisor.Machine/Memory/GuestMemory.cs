@@ -60,12 +60,36 @@ public sealed class GuestMemory : IDisposable
             ?? throw new GuestMemoryException(
                 $"guest-physical range 0x{gpa:x}..0x{gpa + (ulong)source.Length:x} ({source.Length} bytes) is not inside guest RAM");
         source.CopyTo(region.SpanAt(gpa, source.Length));
-        if (region.VmmDirtyPages is { } dirty && source.Length > 0)
+        NoteWritten(region, gpa, (ulong)source.Length);
+    }
+
+    /// <summary>
+    /// Raised after guest RAM changed other than by a vCPU's own stores (a device's DMA, the VMM writing a record),
+    /// with the guest-physical start and the length: an engine that decodes guest code (the emulator) drops what it
+    /// decoded from those pages. Runs on the writer's thread, so handlers must be thread-safe and cheap.
+    /// </summary>
+    public event Action<ulong, ulong>? WrittenOutsideVcpus;
+
+    /// <summary>
+    /// Records that a device changed [<paramref name="gpa"/>, +<paramref name="length"/>) directly (through
+    /// <see cref="GetSpan"/>, a file read into it): marks the VMM's dirty-page log and raises
+    /// <see cref="WrittenOutsideVcpus"/>. <see cref="Write"/> does this itself. A range outside RAM is ignored.
+    /// </summary>
+    public void NoteDeviceWrite(ulong gpa, ulong length)
+    {
+        if (length != 0 && FindRegion(gpa, length) is { } region) NoteWritten(region, gpa, length);
+    }
+
+    private void NoteWritten(GuestMemoryRegion region, ulong gpa, ulong length)
+    {
+        if (length == 0) return;
+        if (region.VmmDirtyPages is { } dirty)
         {
             ulong first = (gpa - region.GuestPhysicalAddress) / GuestMemoryRegion.PageSize;
-            ulong last = (gpa - region.GuestPhysicalAddress + (ulong)source.Length - 1) / GuestMemoryRegion.PageSize;
+            ulong last = (gpa - region.GuestPhysicalAddress + length - 1) / GuestMemoryRegion.PageSize;
             dirty.MarkRange(first, last - first + 1);
         }
+        WrittenOutsideVcpus?.Invoke(gpa, length);
     }
 
     public byte ReadByte(ulong gpa) => GetSpan(gpa, 1)[0];

@@ -12,7 +12,7 @@ namespace Sharpvisor.Vmm.Images;
 public sealed record GuestImageManifest
 {
     /// <summary>Version of the manifest and of the image layout (init script, file set); other versions are rebuilt.</summary>
-    public const int CurrentVersion = 2; // 2: the init script handles reboot/poweroff/halt signals
+    public const int CurrentVersion = 3; // 2: the init script handles reboot/poweroff/halt signals; 3: and follows root=/dev/vdX
 
     public int Version { get; init; } = CurrentVersion;
     public required string ImageName { get; init; }

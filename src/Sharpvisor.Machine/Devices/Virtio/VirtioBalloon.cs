@@ -135,6 +135,8 @@ public sealed class VirtioBalloon : IVirtioDevice
                 try
                 {
                     region.Discard(gpa, PageSize);
+                    // The page now reads as zeros: changed contents, for the dirty log and for decoded code.
+                    transport.Memory.NoteDeviceWrite(gpa, PageSize);
                     Interlocked.Increment(ref _pagesReturned);
                 }
                 catch (Memory.GuestMemoryException)

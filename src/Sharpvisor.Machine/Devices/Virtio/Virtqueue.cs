@@ -255,7 +255,6 @@ public sealed class Virtqueue
     private void WriteUInt16(ulong gpa, ushort value)
     {
         Volatile.Write(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(_memory.GetSpan(gpa, 2))), value);
-        var region = _memory.FindRegion(gpa, 2);
-        region?.VmmDirtyPages?.MarkRange((gpa - region.GuestPhysicalAddress) / GuestMemoryRegion.PageSize, 1);
+        _memory.NoteDeviceWrite(gpa, 2);
     }
 }

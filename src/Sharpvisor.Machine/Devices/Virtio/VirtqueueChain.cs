@@ -102,14 +102,9 @@ public sealed class VirtqueueChain
         return copied;
     }
 
-    /// <summary>Records a device write made through <see cref="SpanOf"/> in the VMM's dirty-page log, if one is on.</summary>
-    public void MarkWritten(int index, uint length)
-    {
-        if (length == 0) return;
-        var region = _memory.FindRegion(_addresses[index], length);
-        if (region?.VmmDirtyPages is not { } dirty) return;
-        ulong first = (_addresses[index] - region.GuestPhysicalAddress) / GuestMemoryRegion.PageSize;
-        ulong last = (_addresses[index] - region.GuestPhysicalAddress + length - 1) / GuestMemoryRegion.PageSize;
-        dirty.MarkRange(first, last - first + 1);
-    }
+    /// <summary>
+    /// Records a device write made through <see cref="SpanOf"/>: the VMM's dirty-page log, if one is on, and the
+    /// engine's record of decoded code (<see cref="GuestMemory.NoteDeviceWrite"/>).
+    /// </summary>
+    public void MarkWritten(int index, uint length) => _memory.NoteDeviceWrite(_addresses[index], length);
 }
