@@ -1,3 +1,4 @@
+using static Sharpvisor.Vmm.Tests.Lifecycle.ScriptedConsole;
 using System.Security.Cryptography;
 using System.Text;
 using Sharpvisor.Engines.Emulator;
@@ -39,9 +40,9 @@ public sealed class EmulatorLinuxBootTests(ITestOutputHelper output)
             at = console.WaitFor("# ", at, CommandTimeout); // the shell's prompt
             output.WriteLine($"shell ready after {DateTime.UtcNow - System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime():g} of test process time");
 
-            Assert.Contains(image.KernelVersion, Lines(Execute(console, "uname -r", 1, ref at)));
+            Assert.Contains(image.KernelVersion, Lines(console.Execute("uname -r", 1, ref at, CommandTimeout)));
 
-            var cpuinfo = Lines(Execute(console, "cat /proc/cpuinfo", 2, ref at));
+            var cpuinfo = Lines(console.Execute("cat /proc/cpuinfo", 2, ref at, CommandTimeout));
             Assert.Single(cpuinfo, l => l.StartsWith("processor"));
             Assert.Contains(cpuinfo, l => l.StartsWith("model name") && l.EndsWith("Sharpvisor emulated x86-64 CPU"));
             Assert.Contains(cpuinfo, l => l.StartsWith("flags") && l.Contains(" hypervisor") && l.Contains(" sse2") && !l.Contains(" avx"));
@@ -50,7 +51,7 @@ public sealed class EmulatorLinuxBootTests(ITestOutputHelper output)
             var expected = new StringBuilder();
             for (int i = 1; i <= 3000; i++) expected.Append($"sharpvisor {i}\n");
             string hash = Convert.ToHexString(SHA256.HashData(Encoding.ASCII.GetBytes(expected.ToString()))).ToLowerInvariant();
-            var sha = Lines(Execute(console, "printf 'sharpvisor %s\\n' $(seq 1 3000) > /root/data; sha256sum /root/data", 3, ref at));
+            var sha = Lines(console.Execute("printf 'sharpvisor %s\\n' $(seq 1 3000) > /root/data; sha256sum /root/data", 3, ref at, CommandTimeout));
             Assert.Contains($"{hash}  /root/data", sha);
 
             console.Type("poweroff -f\n");
@@ -65,18 +66,4 @@ public sealed class EmulatorLinuxBootTests(ITestOutputHelper output)
             await run.WaitAsync(CommandTimeout);
         }
     }
-
-    // Types the command followed by an echo of a marker the shell computes, so the typed line cannot match it.
-    private static string Execute(ScriptedConsole console, string command, int sequence, ref int at)
-    {
-        console.Type($"{command}; echo @@$((1000+{sequence}))@@\n");
-        string marker = $"@@{1000 + sequence}@@";
-        int end = console.WaitFor(marker, at, CommandTimeout);
-        string text = console.Output[at..(end - marker.Length)];
-        at = end;
-        return text;
-    }
-
-    private static string[] Lines(string text) =>
-        text.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 }

@@ -1,3 +1,4 @@
+using static Sharpvisor.Vmm.Tests.Lifecycle.ScriptedConsole;
 using System.Security.Cryptography;
 using System.Text;
 using Sharpvisor.Engines.Emulator;
@@ -39,7 +40,7 @@ public sealed class EmulatorSmpBootTests(ITestOutputHelper output)
             int at = console.WaitFor(DefaultGuestImage.ReadyLinePrefix, 0, BootTimeout);
             at = console.WaitFor("# ", at, CommandTimeout);
 
-            var cpuinfo = Lines(Execute(console, "cat /proc/cpuinfo", 1, ref at));
+            var cpuinfo = Lines(console.Execute("cat /proc/cpuinfo", 1, ref at, CommandTimeout));
             Assert.Equal(2, cpuinfo.Count(l => l.StartsWith("processor")));
             Assert.Equal(2, cpuinfo.Count(l => Field(l, "siblings") == "2"));     // two logical processors per package
             Assert.Equal(2, cpuinfo.Count(l => Field(l, "cpu cores") == "1"));    // on one core
@@ -47,7 +48,7 @@ public sealed class EmulatorSmpBootTests(ITestOutputHelper output)
             Assert.Equal(2, cpuinfo.Count(l => Field(l, "core id") == "0"));
             Assert.Contains(cpuinfo, l => Field(l, "apicid") == "1");
 
-            var meminfo = Lines(Execute(console, "grep MemTotal /proc/meminfo", 2, ref at));
+            var meminfo = Lines(console.Execute("grep MemTotal /proc/meminfo", 2, ref at, CommandTimeout));
             long totalKib = long.Parse(meminfo.Single(l => l.StartsWith("MemTotal")).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
             Assert.InRange(totalKib, 1_900_000, 2_097_152);
 
@@ -55,16 +56,15 @@ public sealed class EmulatorSmpBootTests(ITestOutputHelper output)
             var expected = new StringBuilder();
             for (int i = 1; i <= 3000; i++) expected.Append($"sharpvisor {i}\n");
             string hash = Convert.ToHexString(SHA256.HashData(Encoding.ASCII.GetBytes(expected.ToString()))).ToLowerInvariant();
-            var sha = Lines(Execute(console,
-                "printf 'sharpvisor %s\\n' $(seq 1 3000) > /root/data; sha256sum /root/data > /root/a & sha256sum /root/data > /root/b; wait; cat /root/a /root/b", 3, ref at));
+            var sha = Lines(console.Execute("printf 'sharpvisor %s\\n' $(seq 1 3000) > /root/data; sha256sum /root/data > /root/a & sha256sum /root/data > /root/b; wait; cat /root/a /root/b", 3, ref at, CommandTimeout));
             Assert.Equal(2, sha.Count(l => l == $"{hash}  /root/data"));
-            var interrupts = Lines(Execute(console, "grep -E 'LOC|CAL' /proc/interrupts", 4, ref at));
+            var interrupts = Lines(console.Execute("grep -E 'LOC|CAL' /proc/interrupts", 4, ref at, CommandTimeout));
             Assert.Contains(interrupts, l => l.StartsWith("LOC:") && CountsOnBothCpus(l));
 
             console.Type("reboot\n");
             at = console.WaitFor(DefaultGuestImage.ReadyLinePrefix, at, BootTimeout);
             at = console.WaitFor("# ", at, CommandTimeout);
-            Assert.Equal("2", Lines(Execute(console, "grep -c processor /proc/cpuinfo", 5, ref at)).Last());
+            Assert.Equal("2", Lines(console.Execute("grep -c processor /proc/cpuinfo", 5, ref at, CommandTimeout)).Last());
 
             console.Type("poweroff\n");
             var result = await run.WaitAsync(CommandTimeout);
@@ -93,18 +93,4 @@ public sealed class EmulatorSmpBootTests(ITestOutputHelper output)
         var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return fields.Length >= 3 && long.TryParse(fields[1], out long cpu0) && long.TryParse(fields[2], out long cpu1) && cpu0 > 0 && cpu1 > 0;
     }
-
-    // Types the command followed by an echo of a marker the shell computes, so the typed line cannot match it.
-    private static string Execute(ScriptedConsole console, string command, int sequence, ref int at)
-    {
-        console.Type($"{command}; echo @@$((1000+{sequence}))@@\n");
-        string marker = $"@@{1000 + sequence}@@";
-        int end = console.WaitFor(marker, at, CommandTimeout);
-        string text = console.Output[at..(end - marker.Length)];
-        at = end;
-        return text;
-    }
-
-    private static string[] Lines(string text) =>
-        text.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 }

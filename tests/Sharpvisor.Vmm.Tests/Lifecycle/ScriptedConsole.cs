@@ -43,5 +43,23 @@ internal sealed class ScriptedConsole : ISerialBackend
         }
     }
 
+    /// <summary>
+    /// Types <paramref name="command"/> followed by an echo of a marker the shell computes, so the typed line cannot
+    /// match it; returns what the command printed and moves <paramref name="at"/> past the marker.
+    /// </summary>
+    public string Execute(string command, int sequence, ref int at, TimeSpan timeout)
+    {
+        Type($"{command}; echo @@$((1000+{sequence}))@@\n");
+        string marker = $"@@{1000 + sequence}@@";
+        int end = WaitFor(marker, at, timeout);
+        string text = Output[at..(end - marker.Length)];
+        at = end;
+        return text;
+    }
+
+    /// <summary>The non-empty lines of console text, trimmed (the serial line ends them with CR LF).</summary>
+    public static string[] Lines(string text) =>
+        text.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
+
     public void Dispose() { }
 }

@@ -1,3 +1,4 @@
+using static Sharpvisor.Vmm.Tests.Lifecycle.ScriptedConsole;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
@@ -62,26 +63,25 @@ public sealed class VirtioDiskBootTests(ITestOutputHelper output) : IDisposable
             at = console.WaitFor("# ", at, CommandTimeout);
 
             // lspci from /sys: the virtio functions, modern device IDs, BARs in the host bridge window.
-            var pci = Lines(Execute(console, "for d in /sys/bus/pci/devices/*; do echo pci $(cat $d/vendor) $(cat $d/device) $(head -c 18 $d/resource); done", 1, ref at));
+            var pci = Lines(console.Execute("for d in /sys/bus/pci/devices/*; do echo pci $(cat $d/vendor) $(cat $d/device) $(head -c 18 $d/resource); done", 1, ref at, CommandTimeout));
             Assert.Contains(pci, l => l.StartsWith("pci 0x1af4 0x1042 0x00000000c"));
             Assert.Contains(pci, l => l.StartsWith("pci 0x1af4 0x1044 0x00000000c"));
             Assert.Equal(2, pci.Count(l => l.StartsWith("pci 0x1af4 0x1042")));
 
-            var interrupts = Lines(Execute(console, "grep virtio /proc/interrupts", 2, ref at));
+            var interrupts = Lines(console.Execute("grep virtio /proc/interrupts", 2, ref at, CommandTimeout));
             Assert.Contains(interrupts, l => l.Contains("PCI-MSI") && l.Contains("-req.0"));
 
-            var disks = Lines(Execute(console, "echo $(cat /sys/block/vda/serial) $(cat /sys/block/vda/size) $(cat /sys/block/vdb/ro) $(cat /sys/block/vdb/size)", 3, ref at));
+            var disks = Lines(console.Execute("echo $(cat /sys/block/vda/serial) $(cat /sys/block/vda/size) $(cat /sys/block/vdb/ro) $(cat /sys/block/vdb/size)", 3, ref at, CommandTimeout));
             Assert.Contains($"sharpvisor-vda {32 << 11} 1 {1 << 11}", disks);
 
-            var mounted = Lines(Execute(console, "mkdir -p /mnt && mount -t ext4 /dev/vda /mnt && cat /mnt/hello.txt", 4, ref at));
+            var mounted = Lines(console.Execute("mkdir -p /mnt && mount -t ext4 /dev/vda /mnt && cat /mnt/hello.txt", 4, ref at, CommandTimeout));
             Assert.Contains(hostText, mounted);
 
-            var written = Lines(Execute(console,
-                "printf 'guest line %s\\n' $(seq 1 2000) > /mnt/guest.txt && sha256sum /mnt/guest.txt && fstrim -v /mnt; sync; umount /mnt && echo unmounted", 5, ref at));
+            var written = Lines(console.Execute("printf 'guest line %s\\n' $(seq 1 2000) > /mnt/guest.txt && sha256sum /mnt/guest.txt && fstrim -v /mnt; sync; umount /mnt && echo unmounted", 5, ref at, CommandTimeout));
             Assert.Contains($"{guestHash}  /mnt/guest.txt", written);
             Assert.Contains("unmounted", written);
 
-            var readOnly = Lines(Execute(console, "head -c 4096 /dev/vdb | sha256sum; echo x | dd of=/dev/vdb 2>&1 | head -1", 6, ref at));
+            var readOnly = Lines(console.Execute("head -c 4096 /dev/vdb | sha256sum; echo x | dd of=/dev/vdb 2>&1 | head -1", 6, ref at, CommandTimeout));
             Assert.Contains($"{rawHash}  -", readOnly);
             Assert.Contains(readOnly, l => l.Contains("Operation not permitted") || l.Contains("Read-only"));
 
@@ -133,10 +133,10 @@ public sealed class VirtioDiskBootTests(ITestOutputHelper output) : IDisposable
         {
             int at = console.WaitFor(DefaultGuestImage.ReadyLinePrefix, 0, BootTimeout);
             at = console.WaitFor("# ", at, CommandTimeout);
-            var mounts = Lines(Execute(console, "grep ' / ' /proc/mounts; cat /etc/sharpvisor-rootfs", 1, ref at));
+            var mounts = Lines(console.Execute("grep ' / ' /proc/mounts; cat /etc/sharpvisor-rootfs", 1, ref at, CommandTimeout));
             Assert.Contains(mounts, l => l.StartsWith("/dev/vda / ext4 rw"));
             Assert.Contains(mounts, l => l.StartsWith("root file system of " + image.KernelVersion));
-            var wrote = Lines(Execute(console, $"echo '{note}' > /root/note.txt && sync && echo synced", 2, ref at));
+            var wrote = Lines(console.Execute($"echo '{note}' > /root/note.txt && sync && echo synced", 2, ref at, CommandTimeout));
             Assert.Contains("synced", wrote);
             console.Type("poweroff -f\n");
             var result = await run.WaitAsync(CommandTimeout);
@@ -168,18 +168,4 @@ public sealed class VirtioDiskBootTests(ITestOutputHelper output) : IDisposable
     }
 
     private static string Hex(byte[] hash) => Convert.ToHexString(hash).ToLowerInvariant();
-
-    // Types the command followed by an echo of a marker the shell computes, so the typed line cannot match it.
-    private static string Execute(ScriptedConsole console, string command, int sequence, ref int at)
-    {
-        console.Type($"{command}; echo @@$((1000+{sequence}))@@\n");
-        string marker = $"@@{1000 + sequence}@@";
-        int end = console.WaitFor(marker, at, CommandTimeout);
-        string text = console.Output[at..(end - marker.Length)];
-        at = end;
-        return text;
-    }
-
-    private static string[] Lines(string text) =>
-        text.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 }

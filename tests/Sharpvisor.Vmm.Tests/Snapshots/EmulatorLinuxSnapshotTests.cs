@@ -39,8 +39,8 @@ public sealed class EmulatorLinuxSnapshotTests(ITestOutputHelper output) : IDisp
             var run = Task.Run(vm.Run);
             int at = console.WaitFor(DefaultGuestImage.ReadyLinePrefix, 0, BootTimeout);
             at = console.WaitFor("# ", at, CommandTimeout);
-            Execute(console, "seq 1 20000 > /root/numbers; sha256sum /root/numbers", 1, ref at);
-            uptimeAtSave = Uptime(Execute(console, "cat /proc/uptime", 2, ref at));
+            console.Execute("seq 1 20000 > /root/numbers; sha256sum /root/numbers", 1, ref at, CommandTimeout);
+            uptimeAtSave = Uptime(console.Execute("cat /proc/uptime", 2, ref at, CommandTimeout));
             result = vm.SaveSnapshot(saved, stopAfter: true);
             Assert.Equal(VmOutcome.Stopped, (await run.WaitAsync(CommandTimeout)).Outcome);
         }
@@ -64,11 +64,11 @@ public sealed class EmulatorLinuxSnapshotTests(ITestOutputHelper output) : IDisp
             int at = 0;
             try
             {
-                string sums = Execute(restored, "sha256sum /root/numbers", 3, ref at);
+                string sums = restored.Execute("sha256sum /root/numbers", 3, ref at, CommandTimeout);
                 output.WriteLine($"first command answered {clock.Elapsed.TotalMilliseconds:0} ms after loading began");
                 Assert.Contains("/root/numbers", sums);
                 Assert.Contains(Hash(console.Output), sums);
-                double uptime = Uptime(Execute(restored, "cat /proc/uptime", 4, ref at));
+                double uptime = Uptime(restored.Execute("cat /proc/uptime", 4, ref at, CommandTimeout));
                 output.WriteLine($"uptime {uptimeAtSave:0.00} s at save, {uptime:0.00} s after restore");
                 Assert.InRange(uptime - uptimeAtSave, 0.0, 2.5); // the 3 s saved (and the save itself) did not pass for the guest
                 restored.Type("poweroff -f\n");
@@ -89,15 +89,4 @@ public sealed class EmulatorLinuxSnapshotTests(ITestOutputHelper output) : IDisp
     private static double Uptime(string text) =>
         double.Parse(text.Split('\n').Select(l => l.Trim()).First(l => l.Length > 0 && char.IsDigit(l[0])).Split(' ')[0],
             System.Globalization.CultureInfo.InvariantCulture);
-
-    // Types the command followed by an echo of a marker the shell computes, so the typed line cannot match it.
-    private static string Execute(ScriptedConsole console, string command, int sequence, ref int at)
-    {
-        console.Type($"{command}; echo @@$((1000+{sequence}))@@\n");
-        string marker = $"@@{1000 + sequence}@@";
-        int end = console.WaitFor(marker, at, CommandTimeout);
-        string text = console.Output[at..(end - marker.Length)];
-        at = end;
-        return text;
-    }
 }
