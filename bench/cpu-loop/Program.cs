@@ -12,6 +12,25 @@ using Sharpvisor.Machine.Native;
 
 // The emulator's interpreter against the host CPU on the same code (bench/cpu-loop/HashLoop.cs); rounds alternate,
 // medians reported. Million instructions per second = (iterations x instructions per iteration) / time.
+// --against-qemu: the whole-VM comparison instead (GuestLoopAgainstQemu): the ring3-compute guest on both VMMs.
+if (args.Contains("--against-qemu"))
+{
+    string root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", ".."));
+    ulong shortSteps = ulong.Parse(ArgValue("--short-steps") ?? "1000000"), longSteps = ulong.Parse(ArgValue("--long-steps") ?? "100000000");
+    int guestRounds = int.Parse(ArgValue("--rounds") ?? "3");
+    var (sharpvisorMips, qemuMips) = GuestLoopAgainstQemu.Run(root, shortSteps, longSteps, guestRounds);
+    Console.WriteLine($"{"vmm",-28} {"MIPS",8}");
+    Console.WriteLine($"{"sharpvisor --engine emulator",-28} {sharpvisorMips,8:0.0}");
+    Console.WriteLine($"{"qemu-system-x86_64 -accel tcg",-28} {qemuMips,8:0.0}");
+    Console.WriteLine($"sharpvisor / qemu = {sharpvisorMips / qemuMips:0.000}");
+    Console.WriteLine(JsonSerializer.Serialize(new
+    {
+        bench = "cpu-loop (ring3-compute guest, against QEMU TCG)", date = DateTime.UtcNow.ToString("yyyy-MM-dd"), short_steps = shortSteps,
+        long_steps = longSteps, rounds = guestRounds, sharpvisor_mips = Math.Round(sharpvisorMips, 1), qemu_tcg_mips = Math.Round(qemuMips, 1),
+        ratio = Math.Round(sharpvisorMips / qemuMips, 4),
+    }));
+    return 0;
+}
 long iterations = long.Parse(ArgValue("--iterations") ?? "20000000");
 int rounds = int.Parse(ArgValue("--rounds") ?? "5");
 // --handlers noop: every handler but the loop's own control (DEC, JNZ, RET, UD2) does nothing, which measures the
