@@ -3,7 +3,6 @@ using Sharpvisor.Vmm.Images;
 using Sharpvisor.Coverage.Census;
 using Sharpvisor.Coverage.Elf;
 using Sharpvisor.Coverage.Kernel;
-using Sharpvisor.Vmm.Images;
 
 namespace Sharpvisor.Coverage.Tests.Census;
 

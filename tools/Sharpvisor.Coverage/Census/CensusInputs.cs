@@ -1,7 +1,6 @@
 using Sharpvisor.Vmm.Images;
 using Sharpvisor.Coverage.Elf;
 using Sharpvisor.Coverage.Kernel;
-using Sharpvisor.Vmm.Images;
 
 namespace Sharpvisor.Coverage.Census;
 
