@@ -17,14 +17,15 @@ namespace Sharpvisor.TestGuests.Guests;
 /// differ. virtio-blk: capacity from the device configuration, a pattern (<see cref="VirtioGuestDisk"/>) written to
 /// sector 1 (interrupt), read back and compared (polling), a flush (interrupt). Exactly one interrupt per interrupt
 /// request must have arrived, none for the polled ones.</para>
-/// <para>Ring 0 runs only the interrupt handler (4 instructions), a gate that turns the local APIC and interrupts on
-/// (7), and, where the CPU refuses ring-3 port access (KVM on PVM), the #GP port emulation for each PCI
-/// configuration and COM1 access. Every wait has a TSC deadline (<see cref="TestGuestOptions.VirtioWaitCycles"/>).</para>
+/// <para>Ring 0 runs only a setup of 16 instructions (mask the PICs, enable the local APIC, iretq to ring 3 with
+/// interrupts on and IOPL <see cref="TestGuestOptions.UserIopl"/>), the interrupt handler (5 instructions), and, where
+/// the CPU refuses ring-3 port access (KVM on PVM), the #GP port emulation for each PCI configuration and COM1
+/// access. There is no system-call gate: KVM on PVM answers a ring-3 int n with #UD. Every wait has a TSC deadline (<see cref="TestGuestOptions.VirtioWaitCycles"/>).</para>
 /// </summary>
 internal static class VirtioGuest
 {
     public const string Name = "virtio";
-    public const int RngVector = 0x50, BlockVector = 0x51, SpuriousVector = 0xFF, EnableInterruptsGate = 0x31;
+    public const int RngVector = 0x50, BlockVector = 0x51, SpuriousVector = 0xFF;
 
     private const ushort VendorId = 0x1AF4;
     private const int RngType = 4, BlockType = 2;
@@ -69,7 +70,7 @@ internal static class VirtioGuest
         "A virtio 1.x driver: finds virtio-rng and virtio-blk on PCI, reads entropy, writes/reads back/flushes a sector, MSI-X and polling.",
         TestGuestRequirements.LocalApic | TestGuestRequirements.VirtioEntropy | TestGuestRequirements.VirtioBlock,
         minimumMemoryMiB: 32,
-        options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.User, p => Emit(p, options), options.UserIopl));
+        options => GuestImageBuilder.BuildElf(Name, GuestPrivilege.Kernel, p => Emit(p, options), options.UserIopl));
 
     /// <summary>The routines of the driver, shared by both devices; each works on the state table at RBX.</summary>
     private sealed class Routines(Assembler a)
@@ -86,7 +87,7 @@ internal static class VirtioGuest
         ulong rng = p.AllocateData(StateSize), block = p.AllocateData(StateSize);
         ulong rngLengthA = p.AllocateData(8), rngLengthB = p.AllocateData(8), capacity = p.AllocateData(8);
         ulong spurious = p.AllocateData(8);
-        var main = a.CreateLabel();
+        var main = a.CreateLabel("setup");
         a.jmp(main);
 
         // ---------------------------------------------------------------- ring 0
@@ -94,16 +95,6 @@ internal static class VirtioGuest
         EmitCompletionHandler(p, BlockVector, block);
         p.BeginInterruptHandler(SpuriousVector);           // no EOI for a spurious interrupt
         a.inc(__qword_ptr[spurious]);
-        a.iretq();
-        // int 0x31 from ring 3: software-enable the local APIC (spurious vector 0xFF, priority 0) and return to the
-        // caller with interrupts on.
-        p.BeginInterruptHandler(EnableInterruptsGate, userCallable: true);
-        a.push(rax);
-        a.mov(eax, (uint)GuestImageLayout.LocalApicAddress);
-        a.mov(__dword_ptr[rax + 0x80], 0);
-        a.mov(__dword_ptr[rax + 0xF0], 0x100 | SpuriousVector);
-        a.pop(rax);
-        a.or(__qword_ptr[rsp + 16], 0x200);               // RFLAGS.IF of the interrupted code
         a.iretq();
 
         // ---------------------------------------------------------------- ring 3 routines
@@ -113,14 +104,29 @@ internal static class VirtioGuest
         EmitInitialize(p, r);
         EmitSubmit(p, r, options.VirtioWaitCycles);
 
-        // ---------------------------------------------------------------- main, ring 3
+        // ---------------------------------------------------------------- main: ring 0 setup, then the driver in ring 3
+        // Software interrupts from ring 3 raise #UD on KVM-on-PVM, so there is no gate to call later: the ring-0 part
+        // happens here, once, before the driver drops to ring 3 with interrupts on.
         a.Label(ref main);
         // The legacy PICs would deliver their IRQs through LINT0 once interrupts are on: mask them all.
         a.mov(al, 0xFF);
         a.@out(0x21, al);
         a.@out(0xA1, al);
-        a.@int(EnableInterruptsGate);
+        // Software-enable the local APIC (spurious vector 0xFF) and accept every priority.
+        a.mov(eax, (uint)GuestImageLayout.LocalApicAddress);
+        a.mov(__dword_ptr[rax + 0x80], 0);
+        a.mov(__dword_ptr[rax + 0xF0], 0x100 | SpuriousVector);
+        var driver = a.CreateLabel("driver");
+        a.mov(__qword_ptr[GuestImageLayout.UserStackTop - 8], 0);   // the driver never returns
+        a.push(GuestImageLayout.UserDataSelector | 3);
+        a.push((int)(GuestImageLayout.UserStackTop - 8));
+        a.push(0x202 | options.UserIopl << 12);                      // IF, and the IOPL the options ask for
+        a.push(GuestImageLayout.UserCodeSelector | 3);
+        a.lea(rax, __[driver]);
+        a.push(rax);
+        a.iretq();
 
+        a.Label(ref driver);
         InitializeState(p, rng, "virtio-rng", RngArea, RngVector, 0);
         InitializeState(p, block, "virtio-blk", BlockArea, BlockVector, BlockFlushFeature);
         EmitEnumeration(p, r, rng, block);
