@@ -17,8 +17,8 @@ namespace Sharpvisor.TestGuests.Guests;
 /// differ. virtio-blk: capacity from the device configuration, a pattern (<see cref="VirtioGuestDisk"/>) written to
 /// sector 1 (interrupt), read back and compared (polling), a flush (interrupt). Exactly one interrupt per interrupt
 /// request must have arrived, none for the polled ones.</para>
-/// <para>Ring 0 runs only a setup of 16 instructions (mask the PICs, enable the local APIC, iretq to ring 3 with
-/// interrupts on and IOPL <see cref="TestGuestOptions.UserIopl"/>), the interrupt handler (5 instructions), and, where
+/// <para>Ring 0 runs only a setup of 14 instructions (mask the PICs, enable the local APIC, iretq to ring 3 with
+/// interrupts on and IOPL <see cref="TestGuestOptions.UserIopl"/>), the completion handler (6 instructions), and, where
 /// the CPU refuses ring-3 port access (KVM on PVM), the #GP port emulation for each PCI configuration and COM1
 /// access. There is no system-call gate: KVM on PVM answers a ring-3 int n with #UD. Every wait has a TSC deadline (<see cref="TestGuestOptions.VirtioWaitCycles"/>).</para>
 /// </summary>
