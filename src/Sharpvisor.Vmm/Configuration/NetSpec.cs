@@ -31,6 +31,7 @@ public sealed record NetSpec(string Tap, string? Mac = null)
     public static NetSpec Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        if (text.Length == 0) throw new FormatException("--net names no tap (--net tap=NAME[,mac=52:54:00:..])");
         string? tap = null, mac = null;
         foreach (string option in text.Split(','))
         {

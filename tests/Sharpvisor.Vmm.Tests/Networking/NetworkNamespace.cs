@@ -25,11 +25,29 @@ internal sealed partial class NetworkNamespace : IDisposable
     public string Exec(string arguments) => Ip($"-n {Name} {arguments}");
 
     /// <summary>Opens a listening TCP socket on <paramref name="address"/>:<paramref name="port"/> inside the namespace.</summary>
-    public Socket Listen(IPAddress address, int port)
+    public Socket Listen(IPAddress address, int port) => Inside(() =>
     {
-        Socket? socket = null;
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(address, port));
+        socket.Listen(1);
+        return socket;
+    });
+
+    /// <summary>Sends one UDP datagram from inside the namespace.</summary>
+    public void SendUdp(IPAddress address, int port, byte[] payload) => Inside(() =>
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        return socket.SendTo(payload, new IPEndPoint(address, port));
+    });
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on a thread that joined the namespace (setns changes only the calling thread's
+    /// namespace; a socket keeps the namespace it was made in).
+    /// </summary>
+    public T Inside<T>(Func<T> action)
+    {
+        T result = default!;
         Exception? failure = null;
-        // setns changes only the calling thread's namespace; a socket keeps the namespace it was made in.
         var thread = new Thread(() =>
         {
             try
@@ -37,9 +55,7 @@ internal sealed partial class NetworkNamespace : IDisposable
                 using var handle = File.OpenHandle($"/var/run/netns/{Name}");
                 if (setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
                     throw new IOException($"setns into {Name} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
-                socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                socket.Bind(new IPEndPoint(address, port));
-                socket.Listen(1);
+                result = action();
             }
             catch (Exception e)
             {
@@ -49,7 +65,7 @@ internal sealed partial class NetworkNamespace : IDisposable
         thread.Start();
         thread.Join();
         if (failure is not null) throw failure;
-        return socket!;
+        return result;
     }
 
     public void Dispose() => TryIp($"netns del {Name}");

@@ -50,8 +50,8 @@ public sealed class TapBackendTests
             space.Exec($"link set {name} up");
             tap.Start(recorder);
 
-            // The host side resolves 10.215.0.2: ARP requests come out of the tap (no one answers).
-            using (var ping = System.Diagnostics.Process.Start("ip", $"netns exec {space.Name} ping -c 2 -W 1 10.215.0.2")) ping.WaitForExit();
+            // A datagram to 10.215.0.2 makes the host side resolve it: an ARP request comes out of the tap (no one answers).
+            space.SendUdp(System.Net.IPAddress.Parse("10.215.0.2"), 9, [1, 2, 3]);
             Assert.True(SpinWait.SpinUntil(() => recorder.Frames.Any(IsArpRequestFor10_215_0_2), 5000),
                 $"no ARP request among {recorder.Frames.Count} frames");
             Assert.True(Volatile.Read(ref recorder.Batches) >= 1);
