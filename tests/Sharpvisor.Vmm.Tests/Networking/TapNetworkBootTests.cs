@@ -17,14 +17,17 @@ namespace Sharpvisor.Vmm.Tests.Networking;
 /// Debian's kernel on the emulator with a virtio-net interface on a tap, across two network namespaces: the VMM (this
 /// test process) creates the tap in its own namespace, the test moves it into a fresh "host side" namespace and gives
 /// it 10.213.0.1/24. The guest's virtio_net finds the device with the MAC derived from the tap's name, the guest sets
-/// 10.213.0.2/24, pings the host side, and sends 50 MiB of /dev/urandom over TCP with busybox nc to a socket listening
+/// 10.213.0.2/24, pings the host side, and sends 50 MiB (SHARPVISOR_NET_TEST_MIB) of /dev/urandom over TCP with busybox nc to a socket listening
 /// in the host-side namespace; the SHA-256 the guest prints matches the bytes that arrived. One boot.
 /// </summary>
 public sealed class TapNetworkBootTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(10), CommandTimeout = TimeSpan.FromMinutes(2),
-        TransferTimeout = TimeSpan.FromMinutes(8);
-    private const int TransferBytes = 50 << 20, Port = 5001;
+        TransferTimeout = TimeSpan.FromMinutes(15);
+    private const int Port = 5001;
+    /// <summary>50 MiB, as issue 5 asks; SHARPVISOR_NET_TEST_MIB changes it (a loaded host moves about 0.2 MB/s through the emulator).</summary>
+    private static readonly int TransferBytes =
+        (int.TryParse(Environment.GetEnvironmentVariable("SHARPVISOR_NET_TEST_MIB"), out int mib) && mib is > 0 and <= 1024 ? mib : 50) << 20;
     private static readonly IPAddress HostAddress = IPAddress.Parse("10.213.0.1");
 
     [RootNetworkFact]
