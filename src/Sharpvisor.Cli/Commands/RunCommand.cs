@@ -27,6 +27,7 @@ internal static class RunCommand
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
         var reportInstructions = new Option<bool>("--report-instructions") { Description = "Print the guest instructions the emulator's vCPUs retired: at the default guest's ready line and at the end." };
         var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
+        var nets = new Option<string[]>("--net") { Description = "A virtio-net interface on a tap: tap=NAME[,mac=52:54:00:12:34:56]. The tap is created (root) when it does not exist and brought up. Repeat for more (eth0, eth1, ...).", Arity = ArgumentArity.ZeroOrMore };
         var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (target 0 pages)." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
@@ -42,7 +43,7 @@ internal static class RunCommand
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
-            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng, balloon,
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, nets, noRng, balloon,
             restore, control, paused, noVerifyMemory, reportInstructions,
         };
         command.SetAction(parse =>
@@ -54,9 +55,11 @@ internal static class RunCommand
             CpuTopology cpuTopology;
             SerialSpec serialSpec;
             DiskSpec[] diskSpecs;
+            NetSpec[] netSpecs;
             try
             {
                 diskSpecs = (parse.GetValue(disks) ?? []).Select(DiskSpec.Parse).ToArray();
+                netSpecs = (parse.GetValue(nets) ?? []).Select(NetSpec.Parse).ToArray();
                 memoryBytes = MemorySize.Parse(parse.GetValue(memory)!);
                 if (parse.GetValue(vcpus) is { } n && parse.GetValue(topology) is not null)
                     throw new FormatException("give --vcpus or --topology, not both");
@@ -107,7 +110,7 @@ internal static class RunCommand
                     MemoryBytes = memoryBytes, Topology = cpuTopology, Serial = serialSpec,
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
-                    Disks = diskSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
+                    Disks = diskSpecs, Networks = netSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)

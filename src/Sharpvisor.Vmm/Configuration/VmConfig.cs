@@ -25,6 +25,8 @@ public sealed record VmConfig
     public bool NoReboot { get; init; }
     /// <summary>virtio-blk disks, in order: the guest sees them as /dev/vda, /dev/vdb, ...</summary>
     public IReadOnlyList<DiskSpec> Disks { get; init; } = [];
+    /// <summary>virtio-net interfaces on tap devices, in order: the guest sees them as eth0, eth1, ...</summary>
+    public IReadOnlyList<NetSpec> Networks { get; init; } = [];
     /// <summary>A virtio-rng device fed from the host's getrandom.</summary>
     public bool EntropyDevice { get; init; } = true;
     /// <summary>A virtio-balloon device (its target starts at 0 pages: the guest keeps all its memory).</summary>
@@ -50,6 +52,10 @@ public sealed record VmConfig
             if (new FileInfo(disk.Path).Length < 512) throw new FormatException($"disk '{disk.Path}' is smaller than one 512-byte sector");
         }
         if (Disks.Count > 26) throw new FormatException("at most 26 disks");
+        if (Networks.GroupBy(n => n.Tap).FirstOrDefault(g => g.Count() > 1) is { } sameTap)
+            throw new FormatException($"tap {sameTap.Key} is given to more than one --net");
+        if (Networks.GroupBy(n => n.MacAddress).FirstOrDefault(g => g.Count() > 1) is { } sameMac)
+            throw new FormatException($"MAC address {sameMac.Key} is given to more than one --net");
         return this;
     }
 }

@@ -122,6 +122,21 @@ internal sealed class MachineInstance : IDisposable
             string name = $"vd{(char)('a' + i)}";
             AttachVirtio(pci, bars, new VirtioBlock(disk.Path, disk.ReadOnly, $"sharpvisor-{name}", LogDevice), $"virtio-blk {name}");
         }
+        foreach (var net in _config.Networks)
+        {
+            var tap = Networking.TapBackend.Open(net.Tap, LogDevice);
+            VirtioNet model;
+            try
+            {
+                model = new VirtioNet(tap, net.MacBytes(), LogDevice);
+            }
+            catch
+            {
+                tap.Dispose();
+                throw;
+            }
+            AttachVirtio(pci, bars, model, $"virtio-net {net.Tap}");
+        }
         var power = new AcpiPowerDevice(
             powerOffRequested: () => _stop.TrySet(new(VmOutcome.PoweredOff, "the guest powered off")),
             resetRequested: () => _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through ACPI", Reboot: true)));
@@ -255,6 +270,8 @@ internal sealed class MachineInstance : IDisposable
             }
         }
         PauseClock();
+        // Frames arriving now wait in the backend, so guest memory and the queues stay as the vCPUs left them.
+        foreach (var net in NetworkDevices()) net.PauseProcessing();
         return true;
     }
 
@@ -272,6 +289,7 @@ internal sealed class MachineInstance : IDisposable
     {
         if (catchUpClock)
             EngineVm.WriteClock(EngineVm.ReadClock() + (ulong)Stopwatch.GetElapsedTime(_clockPausedAt).Ticks * 100);
+        foreach (var net in NetworkDevices()) net.ResumeProcessing();
         EngineVm.ResumeClock();
         lock (_pauseLock)
         {
@@ -294,8 +312,15 @@ internal sealed class MachineInstance : IDisposable
             yield return (location, device, name);
         }
         if (_i8042 is not null) yield return ("port:0x60", _i8042, "i8042");
-        foreach (var device in virtio) yield return ($"pci:{device.Name}", device, device.Name);
+        foreach (var device in virtio)
+        {
+            yield return ($"pci:{device.Name}", device, device.Name);
+            // virtio-net keeps state of its own (its MAC address and link status) beside the transport's.
+            if (device.Device is VirtioNet net) yield return ($"pci:{device.Name}:model", net, $"{device.Name} model");
+        }
     }
+
+    private IEnumerable<VirtioNet> NetworkDevices() => _devices.OfType<VirtioPciDevice>().Select(d => d.Device).OfType<VirtioNet>();
 
     /// <summary>The machine's state for a snapshot (call while paused): vCPUs, devices and the clock; RAM is separate.</summary>
     public SnapshotManifest CaptureState(DeviceStateCodecs codecs, Engines.EngineKind engine)

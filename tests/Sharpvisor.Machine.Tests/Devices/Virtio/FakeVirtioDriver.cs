@@ -80,15 +80,18 @@ public sealed class FakeVirtioDriver : IDisposable
         return (Status & VirtioStatus.FeaturesOk) != 0;
     }
 
-    /// <summary>Programs queue 0 at the fixed ring addresses (with MSI-X vector <paramref name="msixVector"/>) and sets DRIVER_OK.</summary>
-    public void Start(ulong? features = null, ushort queueSize = DefaultQueueSize, ushort? msixVector = null)
+    /// <summary>
+    /// Programs queue <paramref name="queueIndex"/> (default 0) at the fixed ring addresses (with MSI-X vector
+    /// <paramref name="msixVector"/>) and sets DRIVER_OK; the device's other queues stay disabled.
+    /// </summary>
+    public void Start(ulong? features = null, ushort queueSize = DefaultQueueSize, ushort? msixVector = null, int queueIndex = 0)
     {
         Assert.True(Negotiate(features), "FEATURES_OK was refused");
         Memory.GetSpan(0, 0x40000).Clear();
         QueueSize = queueSize;
         _nextDescriptor = 0;
         _availableIndex = 0;
-        WriteCommon(VirtioPciDevice.QueueSelectRegister, 2, 0);
+        WriteCommon(VirtioPciDevice.QueueSelectRegister, 2, (ulong)queueIndex);
         WriteCommon(VirtioPciDevice.QueueSizeRegister, 2, queueSize);
         WriteCommon(VirtioPciDevice.QueueDescRegister, 4, DescriptorTable);
         WriteCommon(VirtioPciDevice.QueueDescRegister + 4, 4, 0);

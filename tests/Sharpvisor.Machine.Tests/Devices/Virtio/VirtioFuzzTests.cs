@@ -21,6 +21,8 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData("virtio-blk", 2)]
     [InlineData("virtio-blk-ro", 3)]
     [InlineData("virtio-balloon", 4)]
+    [InlineData("virtio-net-rx", 5)]
+    [InlineData("virtio-net-tx", 6)]
     public void Random_queue_contents_never_escape_a_device_and_leave_it_consistent(string kind, int seed)
     {
         string image = Path.Combine(Path.GetTempPath(), $"sharpvisor-fuzz-{Guid.NewGuid():N}.img");
@@ -32,15 +34,19 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                 "virtio-rng" => new VirtioRng(),
                 "virtio-blk" => new VirtioBlock(image, readOnly: false),
                 "virtio-balloon" => new VirtioBalloon(),
+                // Receive: a backend that delivers frames of random lengths without end, so posted chains get used.
+                "virtio-net-rx" => new VirtioNet(new InMemoryNetBackend { Flood = seed }, [0x52, 0x54, 0, 0, 0, 1]),
+                "virtio-net-tx" => new VirtioNet(new InMemoryNetBackend(), [0x52, 0x54, 0, 0, 0, 2]),
                 _ => new VirtioBlock(image, readOnly: true),
             };
             using var driver = new FakeVirtioDriver(model);
             var random = new Random(seed);
+            int queue = kind == "virtio-net-tx" ? VirtioNet.TransmitQueue : 0;
             int broken = 0, completed = 0;
             for (int n = 0; n < Cases; n++)
             {
                 string where = $"{kind}, seed {seed}, case {n}";
-                if (RunCase(driver, random, where)) broken++;
+                if (RunCase(driver, random, where, queue)) broken++;
                 else completed++;
             }
             output.WriteLine($"{kind}: {Cases} cases, {completed} completed, {broken} set NEEDS_RESET");
@@ -55,8 +61,8 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
         }
     }
 
-    /// <summary>One random case; returns whether the device ended up asking for a reset.</summary>
-    private static bool RunCase(FakeVirtioDriver driver, Random random, string where)
+    /// <summary>One random case on queue <paramref name="queue"/>; returns whether the device ended up asking for a reset.</summary>
+    private static bool RunCase(FakeVirtioDriver driver, Random random, string where, int queue)
     {
         ulong features = VirtioFeatures.Version1;
         if (random.Next(2) == 0) features |= VirtioFeatures.RingEventIndex;
@@ -65,7 +71,7 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
         ushort size = (ushort)(1 << random.Next(0, 7));
         bool msix = random.Next(2) == 0;
         if (msix) driver.EnableMsix(1, 0xFEE0_0000, 0x70);
-        driver.Start(features, size, msix ? (ushort)1 : null);
+        driver.Start(features, size, msix ? (ushort)1 : null, queue);
         // A device with an I/O thread may start on the ring while it is being filled, so count log lines from here.
         int logBefore = driver.Log.Count;
 
@@ -88,7 +94,7 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
         if (random.Next(4) == 0) memory.WriteUInt16(FakeVirtioDriver.AvailableRing + 4 + 2UL * size, (ushort)random.Next(65536)); // used_event
 
         ushort published = memory.ReadUInt16(FakeVirtioDriver.AvailableRing + 2);
-        driver.Notify();
+        driver.Notify(queue);
         if (random.Next(8) == 0) RandomTransportWrite(driver, random);
         driver.Notify(random.Next(3));     // also a queue that does not exist
 

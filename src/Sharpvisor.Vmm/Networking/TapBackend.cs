@@ -1,0 +1,205 @@
+using System.Text;
+using Sharpvisor.Machine.Devices.Virtio;
+
+namespace Sharpvisor.Vmm.Networking;
+
+/// <summary>
+/// A virtio-net backend on a Linux tap interface (/dev/net/tun, IFF_TAP | IFF_NO_PI: plain Ethernet frames). Opening
+/// attaches to the named interface, or creates it when it does not exist (it then lasts as long as this object, as
+/// with QEMU's -netdev tap), and brings it up. A reader thread polls the tap and an eventfd; it reads every frame
+/// waiting (up to <see cref="MaxFramesPerBatch"/>), delivers each and then ends the batch, so the guest gets one
+/// interrupt per burst. Frames are written from the device's transmit thread. Dispose stops the reader and closes the tap.
+/// </summary>
+public sealed class TapBackend : IVirtioNetBackend
+{
+    public const int MaxFramesPerBatch = 64;
+    private const int ReadBufferSize = 65536;
+
+    private readonly int _tap;
+    private readonly int _stopEvent;
+    private readonly Action<string>? _log;
+    private Thread? _reader;
+    private volatile bool _stopping;
+    private int _disposed;
+
+    private TapBackend(string name, int tap, int stopEvent, bool created, Action<string>? log)
+    {
+        Name = name;
+        _tap = tap;
+        _stopEvent = stopEvent;
+        Created = created;
+        _log = log;
+    }
+
+    public string Name { get; }
+    /// <summary>Whether the interface did not exist and opening it created it (it goes away when this is disposed).</summary>
+    public bool Created { get; }
+
+    /// <summary>Frames read from the tap (delivered or dropped by the device).</summary>
+    public long FramesRead => Interlocked.Read(ref _framesRead);
+    private long _framesRead;
+
+    /// <summary>A valid interface name: 1-15 bytes, none of '/', ':', whitespace, and not "." or "..".</summary>
+    public static bool IsValidInterfaceName(string name) =>
+        name.Length is > 0 and < TapNative.InterfaceNameSize && name is not "." and not ".." &&
+        name.All(c => c > ' ' && c < 0x7F && c != '/' && c != ':');
+
+    /// <summary>Attaches to tap <paramref name="name"/>, creating it if missing, and brings it up. Throws <see cref="IOException"/>.</summary>
+    public static unsafe TapBackend Open(string name, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!IsValidInterfaceName(name)) throw new ArgumentException($"'{name}' is not a valid network interface name", nameof(name));
+        bool existed = Directory.Exists($"/sys/class/net/{name}");
+        int tap = TapNative.Open("/dev/net/tun", TapNative.ORdWr | TapNative.ONonBlock | TapNative.OCloExec);
+        if (tap < 0)
+        {
+            int errno = TapNative.LastError;
+            throw new IOException($"cannot open /dev/net/tun for tap {name}: {TapNative.Describe(errno)}" +
+                                  (errno == 2 ? " (no tun driver: modprobe tun)" : ""));
+        }
+        int stopEvent = -1;
+        try
+        {
+            byte* request = stackalloc byte[TapNative.InterfaceRequestSize];
+            FillRequest(request, name, TapNative.IffTap | TapNative.IffNoPacketInfo);
+            if (TapNative.Ioctl(tap, TapNative.TunSetInterface, request) < 0)
+            {
+                int errno = TapNative.LastError;
+                string why = errno switch
+                {
+                    1 => existed ? "not allowed (is the tap owned by another user?)" : "creating a tap needs CAP_NET_ADMIN (run as root, or create it first with `ip tuntap add NAME mode tap user USER`)",
+                    16 => "it is busy (another process is attached to it)",
+                    22 => "it is not a tap interface (or its flags differ)",
+                    _ => TapNative.Describe(errno),
+                };
+                throw new IOException($"cannot attach to tap {name}: {why}");
+            }
+            stopEvent = TapNative.EventFd(0, TapNative.EfdCloExec | TapNative.EfdNonBlock);
+            if (stopEvent < 0) throw new IOException($"eventfd failed: {TapNative.Describe(TapNative.LastError)}");
+            var backend = new TapBackend(name, tap, stopEvent, created: !existed, log);
+            backend.BringUp();
+            return backend;
+        }
+        catch
+        {
+            if (stopEvent >= 0) TapNative.Close(stopEvent);
+            TapNative.Close(tap);
+            throw;
+        }
+    }
+
+    public void Start(IVirtioNetReceiver receiver)
+    {
+        ArgumentNullException.ThrowIfNull(receiver);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_reader is not null) throw new InvalidOperationException($"tap {Name} is already started");
+        _reader = new Thread(() => ReadLoop(receiver)) { IsBackground = true, Name = $"tap {Name} reader" };
+        _reader.Start();
+    }
+
+    public unsafe void Send(ReadOnlySpan<byte> frame)
+    {
+        fixed (byte* data = frame)
+        {
+            while (true)
+            {
+                nint written = TapNative.Write(_tap, data, (nuint)frame.Length);
+                if (written >= 0) return;
+                int errno = TapNative.LastError;
+                if (errno == TapNative.ErrnoInterrupted) continue;
+                throw new IOException($"tap {Name}: write failed: {TapNative.Describe(errno)}");
+            }
+        }
+    }
+
+    public unsafe void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _stopping = true;
+        ulong one = 1;
+        TapNative.Write(_stopEvent, (byte*)&one, sizeof(ulong));
+        _reader?.Join();
+        TapNative.Close(_stopEvent);
+        TapNative.Close(_tap);
+    }
+
+    private unsafe void ReadLoop(IVirtioNetReceiver receiver)
+    {
+        var buffer = new byte[ReadBufferSize];
+        var descriptors = stackalloc TapNative.PollDescriptor[2];
+        fixed (byte* data = buffer)
+        {
+            while (!_stopping)
+            {
+                descriptors[0] = new TapNative.PollDescriptor { Fd = _tap, Events = TapNative.PollIn };
+                descriptors[1] = new TapNative.PollDescriptor { Fd = _stopEvent, Events = TapNative.PollIn };
+                if (TapNative.Poll(descriptors, 2, -1) < 0)
+                {
+                    int errno = TapNative.LastError;
+                    if (errno == TapNative.ErrnoInterrupted) continue;
+                    _log?.Invoke($"tap {Name}: poll failed, no more frames from it: {TapNative.Describe(errno)}");
+                    return;
+                }
+                if (descriptors[1].ReturnedEvents != 0) return;
+                if ((descriptors[0].ReturnedEvents & (TapNative.PollErr | TapNative.PollHup | TapNative.PollNval)) != 0)
+                {
+                    _log?.Invoke($"tap {Name}: the interface went away (poll events 0x{descriptors[0].ReturnedEvents:x}), no more frames from it");
+                    return;
+                }
+                for (int frames = 0; frames < MaxFramesPerBatch && !_stopping; frames++)
+                {
+                    nint got = TapNative.Read(_tap, data, ReadBufferSize);
+                    if (got < 0)
+                    {
+                        int errno = TapNative.LastError;
+                        if (errno == TapNative.ErrnoInterrupted) continue;
+                        if (errno == TapNative.ErrnoAgain) break;
+                        _log?.Invoke($"tap {Name}: read failed, no more frames from it: {TapNative.Describe(errno)}");
+                        receiver.EndOfBatch();
+                        return;
+                    }
+                    if (got == 0) break;
+                    Interlocked.Increment(ref _framesRead);
+                    receiver.Deliver(new ReadOnlySpan<byte>(data, (int)got));
+                }
+                receiver.EndOfBatch();
+            }
+        }
+    }
+
+    // The tap is created down; a VMM user expects it usable (QEMU's ifup script does the same).
+    private unsafe void BringUp()
+    {
+        int socket = TapNative.Socket(TapNative.AfInet, TapNative.SockDgram, 0);
+        if (socket < 0) throw new IOException($"socket failed: {TapNative.Describe(TapNative.LastError)}");
+        try
+        {
+            byte* request = stackalloc byte[TapNative.InterfaceRequestSize];
+            FillRequest(request, Name, 0);
+            if (TapNative.Ioctl(socket, TapNative.SiocGetInterfaceFlags, request) < 0)
+                throw new IOException($"cannot read the flags of {Name}: {TapNative.Describe(TapNative.LastError)}");
+            short* flags = (short*)(request + TapNative.InterfaceNameSize);
+            if ((*flags & TapNative.IffUp) != 0) return;
+            *flags |= TapNative.IffUp;
+            if (TapNative.Ioctl(socket, TapNative.SiocSetInterfaceFlags, request) < 0)
+            {
+                // An existing tap the user may attach to but not configure: usable once someone brings it up.
+                string why = TapNative.Describe(TapNative.LastError);
+                if (Created) throw new IOException($"cannot bring {Name} up: {why}");
+                _log?.Invoke($"tap {Name} is down and could not be brought up ({why}): bring it up with `ip link set {Name} up`");
+            }
+        }
+        finally
+        {
+            TapNative.Close(socket);
+        }
+    }
+
+    private static unsafe void FillRequest(byte* request, string name, short flags)
+    {
+        var span = new Span<byte>(request, TapNative.InterfaceRequestSize);
+        span.Clear();
+        Encoding.ASCII.GetBytes(name, span[..(TapNative.InterfaceNameSize - 1)]);
+        *(short*)(request + TapNative.InterfaceNameSize) = flags;
+    }
+}
