@@ -6,7 +6,7 @@ namespace Sharpvisor.Vmm.Lifecycle;
 
 /// <summary>
 /// A VM's control channel, in the spirit of QEMU's monitor and virsh: a Unix socket the VMM listens on, one text
-/// command per connection, one reply line. Commands: <c>status</c>, <c>pause</c>, <c>resume</c>,
+/// command per connection, one reply line. Commands: <c>status</c>, <c>pause</c>, <c>resume [catch-up-clock]</c>,
 /// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was), <c>save DIR</c> (snapshot, then stop),
 /// <c>stop</c>, <c>balloon SIZE</c> (the guest keeps SIZE of its RAM), <c>balloon stats</c> (target, actual and the
 /// guest's latest statistics as key=value pairs). Replies start with <c>ok</c> or <c>error</c>. The socket is created with mode 0600 (the owner only).
@@ -64,9 +64,11 @@ public sealed class VmControlServer : IDisposable
                 case "pause":
                     _vm.Pause();
                     return "ok paused";
-                case "resume":
-                    _vm.Resume();
+                case "resume" when argument is "" or "catch-up-clock":
+                    _vm.Resume(catchUpClock: argument.Length > 0);
                     return "ok running";
+                case "resume":
+                    return $"error resume takes no argument but catch-up-clock, not '{argument}'";
                 case "snapshot" or "save" when argument.Length > 0:
                     var result = _vm.SaveSnapshot(argument, stopAfter: verb == "save");
                     return $"ok {(verb == "save" ? "saved and stopping" : _vm.State.ToString().ToLowerInvariant())}: {result.Directory}, " +
@@ -86,7 +88,7 @@ public sealed class VmControlServer : IDisposable
                     _vm.Stop("stopped through the control socket");
                     return "ok stopping";
                 default:
-                    return $"error unknown command '{verb}' (status, pause, resume, snapshot DIR, save DIR, balloon SIZE|stats, stop)";
+                    return $"error unknown command '{verb}' (status, pause, resume [catch-up-clock], snapshot DIR, save DIR, balloon SIZE|stats, stop)";
             }
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or SnapshotException or IOException or UnauthorizedAccessException)
