@@ -29,7 +29,7 @@ internal static class RunCommand
         var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
         var nets = new Option<string[]>("--net") { Description = "A virtio-net interface on a tap: tap=NAME[,mac=52:54:00:12:34:56]. The tap is created (root) when it does not exist and brought up. Repeat for more (eth0, eth1, ...).", Arity = ArgumentArity.ZeroOrMore };
         var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
-        var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (target 0 pages)." };
+        var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (statistics, free page reporting; resize it with `sharpvisor balloon`)." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
         var restore = new Option<string?>("--restore") { Description = "Resume the snapshot in DIR instead of booting (its configuration wins over the machine options; --engine and --serial still apply)." };
         var control = new Option<string?>("--control") { Description = "Listen for control commands (pause, resume, snapshot, stop) on this Unix socket: see `sharpvisor pause --help`." };

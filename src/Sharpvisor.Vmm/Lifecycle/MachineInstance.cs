@@ -44,6 +44,8 @@ internal sealed class MachineInstance : IDisposable
     public IVirtualMachine EngineVm { get; }
     public Uart16550 Uart { get; }
     public IReadOnlyList<IVcpu> Vcpus => _vcpus;
+    /// <summary>The virtio-balloon model when the configuration asks for one.</summary>
+    public VirtioBalloon? Balloon { get; private set; }
 
     /// <summary>
     /// Builds the machine and loads the kernel, or, with <paramref name="restore"/>, maps the snapshot's memory and
@@ -115,7 +117,7 @@ internal sealed class MachineInstance : IDisposable
         // BARs go where the DSDT's host bridge _CRS says PCI memory is (AcpiTableBuilder's default description).
         var bars = new PciBarAllocator(X86MemoryLayout.PciMmioStart, X86MemoryLayout.PciMmioEnd);
         if (_config.EntropyDevice) AttachVirtio(pci, bars, new VirtioRng(), "virtio-rng");
-        if (_config.BalloonDevice) AttachVirtio(pci, bars, new VirtioBalloon(), "virtio-balloon");
+        if (_config.BalloonDevice) AttachVirtio(pci, bars, Balloon = new VirtioBalloon(), "virtio-balloon");
         for (int i = 0; i < _config.Disks.Count; i++)
         {
             var disk = _config.Disks[i];

@@ -149,6 +149,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             }
             using (machine)
             {
+                machine.Balloon?.SetTargetPages(_balloonTargetPages);
                 lock (_inputLock)
                 {
                     _current = machine;
@@ -256,6 +257,25 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             return new SnapshotResult(directory, manifest, pausedAt, saved - pausedAt, clock.Elapsed);
         }
     }
+
+    // The balloon target outlives a reboot, as with QEMU: the next boot's driver inflates to it again.
+    private volatile uint _balloonTargetPages;
+
+    /// <summary>
+    /// Asks the guest to keep <paramref name="guestBytes"/> of its RAM (QEMU's <c>balloon</c>): the balloon's target
+    /// becomes the rest, in 4 KiB pages, and the driver gets a configuration interrupt. Kept across reboots.
+    /// </summary>
+    public void SetBalloonTarget(ulong guestBytes)
+    {
+        if (!Config.BalloonDevice) throw new InvalidOperationException("the VM has no balloon device (run it with --balloon)");
+        if (guestBytes > Config.MemoryBytes)
+            throw new InvalidOperationException($"the guest has {Configuration.MemorySize.Format(Config.MemoryBytes)}; it cannot keep more");
+        _balloonTargetPages = (uint)((Config.MemoryBytes - guestBytes) / Machine.Devices.Virtio.VirtioBalloon.PageSize);
+        _current?.Balloon?.SetTargetPages(_balloonTargetPages);
+    }
+
+    /// <summary>The running boot's balloon (target, actual, statistics, counters), or null.</summary>
+    public Machine.Devices.Virtio.VirtioBalloon? Balloon => _current?.Balloon;
 
     private MachineInstance RequireMachine(VmState wanted) =>
         _current ?? throw new InvalidVmTransitionException(State, wanted);

@@ -8,7 +8,8 @@ namespace Sharpvisor.Vmm.Lifecycle;
 /// A VM's control channel, in the spirit of QEMU's monitor and virsh: a Unix socket the VMM listens on, one text
 /// command per connection, one reply line. Commands: <c>status</c>, <c>pause</c>, <c>resume [catch-up-clock]</c>,
 /// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was), <c>save DIR</c> (snapshot, then stop),
-/// <c>stop</c>. Replies start with <c>ok</c> or <c>error</c>. The socket is created with mode 0600 (the owner only).
+/// <c>stop</c>, <c>balloon SIZE</c> (the guest keeps SIZE of its RAM), <c>balloon stats</c> (target, actual and the
+/// guest's latest statistics as key=value pairs). Replies start with <c>ok</c> or <c>error</c>. The socket is created with mode 0600 (the owner only).
 /// </summary>
 public sealed class VmControlServer : IDisposable
 {
@@ -75,17 +76,49 @@ public sealed class VmControlServer : IDisposable
                            $"(write {result.Writing.TotalMilliseconds:0} ms)";
                 case "snapshot" or "save":
                     return $"error {verb} needs a directory";
+                case "balloon" when argument == "stats":
+                    return BalloonReport();
+                case "balloon" when argument.Length > 0:
+                    ulong keep = Configuration.MemorySize.Parse(argument);
+                    _vm.SetBalloonTarget(keep);
+                    return $"ok balloon target {Configuration.MemorySize.Format(_vm.Config.MemoryBytes - keep)}, the guest keeps {Configuration.MemorySize.Format(keep)}";
+                case "balloon":
+                    return "error balloon needs a size the guest keeps (e.g. 256M) or 'stats'";
                 case "stop":
                     _vm.Stop("stopped through the control socket");
                     return "ok stopping";
                 default:
-                    return $"error unknown command '{verb}' (status, pause, resume [catch-up-clock], snapshot DIR, save DIR, stop)";
+                    return $"error unknown command '{verb}' (status, pause, resume [catch-up-clock], snapshot DIR, save DIR, balloon SIZE|stats, stop)";
             }
         }
-        catch (Exception e) when (e is InvalidOperationException or SnapshotException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is InvalidOperationException or FormatException or SnapshotException or IOException or UnauthorizedAccessException)
         {
             return $"error {e.Message}";
         }
+    }
+
+    // Fresh figures if the driver answers within a second (it refills the statistics buffer the device hands back).
+    private string BalloonReport()
+    {
+        if (!_vm.Config.BalloonDevice) return "error the VM has no balloon device (run it with --balloon)";
+        if (_vm.Balloon is not { } balloon) return "error the VM is not running";
+        long before = balloon.Statistics?.Sequence ?? 0;
+        if (balloon.RequestStatistics())
+        {
+            var deadline = Environment.TickCount64 + 1000;
+            while ((balloon.Statistics?.Sequence ?? 0) == before && Environment.TickCount64 < deadline) Thread.Sleep(10);
+        }
+        var reply = new StringBuilder("ok");
+        reply.Append($" target-bytes={(ulong)balloon.TargetPages * 4096} actual-bytes={(ulong)balloon.ActualPages * 4096}");
+        reply.Append($" guest-bytes={_vm.Config.MemoryBytes - Math.Min(_vm.Config.MemoryBytes, (ulong)balloon.ActualPages * 4096)}");
+        reply.Append($" inflated-pages={balloon.PagesReturned} deflated-pages={balloon.PagesDeflated} reported-pages={balloon.PagesReported}");
+        if (balloon.Statistics is { } stats)
+        {
+            reply.Append($" stats-age-ms={(long)(DateTimeOffset.UtcNow - stats.ReceivedAt).TotalMilliseconds}");
+            foreach (var (tag, value) in stats.Values.OrderBy(p => p.Key))
+                reply.Append($" {Machine.Devices.Virtio.VirtioBalloonStatistics.NameOf(tag)}={value}");
+        }
+        return reply.ToString();
     }
 
     private static string ReadLine(Socket client)
