@@ -108,6 +108,7 @@ public sealed class IncomingMigration : IDisposable
         var hello = JsonSerializer.Deserialize<MigrationHello>(payload.Span, SnapshotFormat.Json)
             ?? throw new MigrationException($"the migration stream from {peer} holds an empty configuration");
         var config = CheckConfig(hello);
+        MigrationWarmUp.Start(config);
         memory = GuestMemory.CreateX86(config.MemoryBytes);
         CheckLayout(hello, memory);
         var received = memory.Regions.Select(r => new DirtyPageBitmap(r.Size / MigrationFormat.PageSize)).ToArray();

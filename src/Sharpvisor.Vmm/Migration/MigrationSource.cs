@@ -61,6 +61,7 @@ internal sealed class MigrationSource
         try
         {
             Connect(host, port);
+            var warmUp = MigrationWarmUp.StartForSource(_machine, _codecs);
             var memory = _machine.Memory;
             var hello = new MigrationHello
             {
@@ -92,6 +93,8 @@ internal sealed class MigrationSource
                 round++;
             }
 
+            // The VM still runs: waiting here for the warm-up costs total time, not downtime.
+            ((IAsyncResult)warmUp).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5));
             round++;
             var downtime = Stopwatch.StartNew();
             if (!vmWasPaused)

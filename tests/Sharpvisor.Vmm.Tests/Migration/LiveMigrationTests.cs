@@ -15,6 +15,8 @@ public sealed class LiveMigrationTests(ITestOutputHelper output)
     [Theory]
     [InlineData("emulator", "emulator")]
     [InlineData("kvm", "kvm")]
+    [InlineData("emulator", "kvm")]
+    [InlineData("kvm", "emulator")]
     public void A_migrated_counter_continues_on_the_destination_with_no_gap_and_no_repeat(string from, string to)
     {
         using var target = new MigrationTarget(TestEngines.Create(to));
