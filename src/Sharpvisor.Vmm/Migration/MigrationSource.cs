@@ -82,6 +82,9 @@ internal sealed class MigrationSource
             while (true)
             {
                 SendRound(MigrationPhase.PreCopy, round, pending, remaining);
+                // The VM still runs: waiting for the warm-up costs total time, not downtime; before the next
+                // collection, so the pages dirtied meanwhile are counted in the next round.
+                if (round == 1) ((IAsyncResult)warmUp).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5));
                 CheckStillWanted();
                 var now = _clock.Elapsed;
                 remaining = Collect(pending);
@@ -93,8 +96,6 @@ internal sealed class MigrationSource
                 round++;
             }
 
-            // The VM still runs: waiting here for the warm-up costs total time, not downtime.
-            ((IAsyncResult)warmUp).AsyncWaitHandle.WaitOne(TimeSpan.FromSeconds(5));
             round++;
             var downtime = Stopwatch.StartNew();
             if (!vmWasPaused)

@@ -51,4 +51,56 @@ public sealed class LiveMigrationTests(ITestOutputHelper output)
         Assert.Equal(summary.PagesSent, target.Received!.PagesReceived);
         Assert.Contains(progress, p => p.Phase == MigrationPhase.StopAndCopy);
     }
+
+    /// <summary>
+    /// The memory-writer guest dirties 1,000 pages a second while pre-copy runs (forced through several rounds with a
+    /// zero downtime budget); on the destination it finishes its rounds and checks every page it wrote (its round and
+    /// sequence number), so a page lost or sent stale in any round fails it.
+    /// </summary>
+    [Theory]
+    [InlineData("kvm")]
+    [InlineData("emulator")]
+    public void A_guest_dirtying_pages_during_pre_copy_finds_all_its_writes_on_the_destination(string engine)
+    {
+        var config = new Sharpvisor.Vmm.Configuration.VmConfig
+        {
+            KernelPath = MigrationGuests.MemoryWriterPath, CommandLine = "pages_per_sec=1000 seconds=6 buffer_mib=32",
+            MemoryBytes = 64UL << 20, TestDevices = true,
+        };
+        using var target = new MigrationTarget(TestEngines.Create(engine));
+        var console = new ScriptedConsole();
+        using var vm = new VirtualMachine(config, TestEngines.Create(engine), console);
+        VmRunResult? sourceResult = null;
+        var thread = new Thread(() => sourceResult = vm.Run()) { IsBackground = true };
+        thread.Start();
+        try
+        {
+            console.WaitFor("ROUND 1 ", 0, TimeSpan.FromSeconds(60));
+            var rounds = new List<MigrationProgress>();
+            var summary = vm.MigrateTo("127.0.0.1", target.Port, new MigrationOptions { MaxDowntime = TimeSpan.Zero, MaxRounds = 4 },
+                new InlineProgress<MigrationProgress>(p => { if (p.RoundPagesSent == p.RoundPages && p.RoundPages > 0) rounds.Add(p); }));
+            output.WriteLine($"{engine}: total {summary.Total.TotalMilliseconds:0.0} ms, downtime {summary.Downtime.TotalMilliseconds:0.0} ms, " +
+                             $"{summary.Rounds} rounds, {summary.PagesSent} pages, {summary.BytesSent / 1048576.0:0.0} MiB");
+            foreach (var p in rounds)
+                output.WriteLine($"  {p.Elapsed.TotalMilliseconds,8:0.0} ms {p.Phase} round {p.Round}: {p.RoundPages} pages, dirty {p.DirtyPagesPerSecond:0}/s, {p.BytesPerSecond / 1e6:0} MB/s");
+            // Up to 4 pre-copy rounds (fewer if a round finds nothing dirty), then stop-and-copy.
+            Assert.InRange(summary.Rounds, 3, 5);
+            Assert.Contains(rounds, p => p.Round >= 2 && p.Phase == MigrationPhase.PreCopy);
+            thread.Join(TimeSpan.FromSeconds(30));
+            Assert.Equal(VmOutcome.Migrated, sourceResult!.Outcome);
+
+            target.Join(TimeSpan.FromSeconds(120));
+            output.WriteLine(target.Console.Output);
+            Assert.Null(target.Failure);
+            Assert.Equal(VmOutcome.PoweredOff, target.Result!.Outcome);
+            Assert.Contains("memory-writer: verified 6000 pages", target.Console.Output);
+            Assert.Contains("ROUND 6 writes 6000", console.Output + target.Console.Output);
+        }
+        finally
+        {
+            output.WriteLine($"source console:\n{console.Output}");
+            vm.Stop("test over");
+            thread.Join(TimeSpan.FromSeconds(30));
+        }
+    }
 }
