@@ -15,6 +15,7 @@ public static class TestGuestCatalog
         PioLoopGuest.Create(),
         SerialEchoGuest.Create(),
         CounterGuest.Create(),
+        VirtioGuest.Create(),
     ];
 
     public static TestGuest Get(string name) =>

@@ -37,6 +37,10 @@ public sealed record TestGuestOptions
     /// 10 G is about 3 to 10 s on TSCs of 1 to 3 GHz.</summary>
     public ulong SerialEchoWaitCycles { get; init; } = 10_000_000_000;
 
+    /// <summary>virtio: TSC cycles to wait for a request's interrupt or used-ring entry before failing; the default of
+    /// 20 G is several seconds, ample for an emulated device on a loaded host.</summary>
+    public ulong VirtioWaitCycles { get; init; } = 20_000_000_000;
+
     /// <summary>IOPL of the ring-3 guests (io-echo, ring3-compute, memory-writer). 3 lets them use ports directly;
     /// 0 sends every ring-3 port access through the guest's #GP emulation, the path KVM-on-PVM always takes, so it
     /// can be tested on engines that honour IOPL.</summary>
@@ -49,6 +53,7 @@ public sealed record TestGuestOptions
         if (ComputeSeed == 0) throw new ArgumentOutOfRangeException(nameof(ComputeSeed), "xorshift64 never leaves 0");
         if (TimerTicks is < 1 or > 1_000_000) throw new ArgumentOutOfRangeException(nameof(TimerTicks));
         if (TimerInitialCount == 0) throw new ArgumentOutOfRangeException(nameof(TimerInitialCount), "0 stops the timer");
+        if (VirtioWaitCycles == 0) throw new ArgumentOutOfRangeException(nameof(VirtioWaitCycles), "must be at least 1");
         if (SerialEchoWaitCycles == 0) throw new ArgumentOutOfRangeException(nameof(SerialEchoWaitCycles), "must be at least 1");
         if (MemoryWriterBufferMiB is 0 or > 2048) throw new ArgumentOutOfRangeException(nameof(MemoryWriterBufferMiB));
     }

@@ -14,4 +14,9 @@ public enum TestGuestRequirements
     /// <summary>Host input on COM1: the harness must type <see cref="TestGuest.SerialInput"/> into the serial port (a
     /// VMM's SendSerialInput, or QEMU's stdin with -serial stdio). Early is fine; the UART holds it until read.</summary>
     SerialInput = 8,
+    /// <summary>A virtio-rng PCI function (modern or transitional); QEMU: -device virtio-rng-pci.</summary>
+    VirtioEntropy = 16,
+    /// <summary>A virtio-blk PCI function on a writable raw disk of at least two sectors (harnesses use a zeroed
+    /// <see cref="Guests.VirtioGuestDisk.Bytes"/>-byte image); QEMU: -drive file=F,format=raw,if=none,id=d -device virtio-blk-pci,drive=d.</summary>
+    VirtioBlock = 32,
 }

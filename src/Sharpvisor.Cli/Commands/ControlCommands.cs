@@ -13,7 +13,7 @@ internal static class ControlCommands
     public static IEnumerable<Command> Create()
     {
         yield return Simple("pause", "Stop the VM's vCPUs between two instructions and freeze its clock.", "pause");
-        yield return Simple("resume", "Let a paused VM run again; its clock goes on from where it stopped.", "resume");
+        yield return Resume();
         yield return Simple("status", "Print the VM's state: created, running, paused, saving, saved, migrating or stopped.", "status");
         yield return Simple("stop", "Stop the VM (its `run` exits with code 6).", "stop");
         yield return Snapshot();
@@ -27,6 +27,15 @@ internal static class ControlCommands
         var control = ControlOption();
         var command = new Command(name, description) { control };
         command.SetAction(parse => Send(parse.GetValue(control)!, verb));
+        return command;
+    }
+
+    private static Command Resume()
+    {
+        var control = ControlOption();
+        var catchUp = new Option<bool>("--catch-up-clock") { Description = "Move the guest's clock forward by the time it was paused (by default it goes on from where it stopped, as in QEMU)." };
+        var command = new Command("resume", "Let a paused VM run again; its clock goes on from where it stopped.") { control, catchUp };
+        command.SetAction(parse => Send(parse.GetValue(control)!, parse.GetValue(catchUp) ? "resume catch-up-clock" : "resume"));
         return command;
     }
 

@@ -23,7 +23,8 @@ public sealed unsafe class BlockCache
 {
     public const int MaxInstructionsPerBlock = 64;
     private const int MaxInstructionLength = 15;
-    private const int RecentSlots = 1024;
+    // 16,384 slots: a Linux boot missed 8.2% of block lookups with 1,024 (dictionary lookups were 7% of the boot) and 0.85% with these.
+    private const int RecentSlots = 16384;
 
     private readonly Dictionary<(ulong Physical, int Bitness), DecodedBlock> _blocks = [];
     private readonly Dictionary<ulong, List<DecodedBlock>> _blocksByPage = [];

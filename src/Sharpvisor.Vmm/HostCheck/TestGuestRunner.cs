@@ -13,9 +13,12 @@ public static class TestGuestRunner
 {
     /// <param name="serialInput">Typed into COM1 before the guest starts (the UART holds it until the guest reads it);
     /// null types what the guest needs to pass, <see cref="TestGuest.SerialInput"/> (nothing for most guests).</param>
+    /// <param name="diskPath">For a guest that requires <see cref="TestGuestRequirements.VirtioBlock"/>: the raw image
+    /// it gets as its virtio-blk disk, so the caller can look at it afterwards; null gives it a fresh zeroed
+    /// <see cref="TestGuests.Guests.VirtioGuestDisk.Bytes"/>-byte image that is deleted with the run.</param>
     public static TestGuestRun Run(IEngine engine, TestGuest guest, TimeSpan timeout, TestGuestOptions? options = null,
         string commandLine = "", CpuTopology? topology = null, Action<VirtualMachine>? onStarted = null,
-        bool testDevices = true, string? serialInput = null)
+        bool testDevices = true, string? serialInput = null, string? diskPath = null)
     {
         serialInput ??= guest.SerialInput;
         string dir = Directory.CreateTempSubdirectory("sharpvisor-guest-").FullName;
@@ -23,6 +26,17 @@ public static class TestGuestRunner
         {
             string kernel = Path.Combine(dir, guest.Name + ".elf");
             File.WriteAllBytes(kernel, guest.BuildElf(options));
+            var disks = new List<DiskSpec>();
+            if (guest.Requirements.HasFlag(TestGuestRequirements.VirtioBlock))
+            {
+                if (diskPath is null)
+                {
+                    diskPath = Path.Combine(dir, "disk.img");
+                    using var image = File.Create(diskPath);
+                    image.SetLength(TestGuests.Guests.VirtioGuestDisk.Bytes);
+                }
+                disks.Add(new DiskSpec(diskPath));
+            }
             var config = new VmConfig
             {
                 KernelPath = kernel,
@@ -31,6 +45,8 @@ public static class TestGuestRunner
                 Topology = topology ?? CpuTopology.Flat(1),
                 TestDevices = testDevices,
                 NoReboot = true,
+                Disks = disks,
+                EntropyDevice = true,
             };
             var output = new StringBuilder();
             using var vm = new VirtualMachine(config, engine, new StreamSerialBackend(Stream.Null, null, false));

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Sharpvisor.Engines;
 using Sharpvisor.Machine.Acpi;
 using Sharpvisor.Machine.Boot;
@@ -32,6 +33,7 @@ internal sealed class MachineInstance : IDisposable
     private readonly Engines.EngineKind _engineKind;
     // Pause: vCPU threads park between Run calls while _pauseRequested; _parked counts them (guarded by _pauseLock).
     private readonly object _pauseLock = new();
+    private long _clockPausedAt; // Stopwatch timestamp of the last PauseClock, for a catch-up on resume
     private bool _pauseRequested;
     private int _parked;
     private int _running;
@@ -166,7 +168,7 @@ internal sealed class MachineInstance : IDisposable
         _stop.Triggered += KickAll;
         _stop.Triggered += WakeParked;
         _pauseRequested = paused;
-        if (paused) EngineVm.PauseClock();
+        if (paused) PauseClock();
         else EngineVm.ResumeClock(); // a restored machine's clock waits, paused, for this moment
         _running = _vcpus.Length;
         for (int i = 0; i < _vcpus.Length; i++)
@@ -256,13 +258,24 @@ internal sealed class MachineInstance : IDisposable
                 Monitor.Wait(_pauseLock, 10);
             }
         }
-        EngineVm.PauseClock();
+        PauseClock();
         return true;
     }
 
-    /// <summary>Starts the clock and lets the parked vCPUs run again.</summary>
-    public void Resume()
+    private void PauseClock()
     {
+        EngineVm.PauseClock();
+        _clockPausedAt = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>
+    /// Starts the clock and lets the parked vCPUs run again. The guest's clock goes on from where it stopped, as in
+    /// QEMU; with <paramref name="catchUpClock"/> it first moves forward by the time the machine was paused.
+    /// </summary>
+    public void Resume(bool catchUpClock = false)
+    {
+        if (catchUpClock)
+            EngineVm.WriteClock(EngineVm.ReadClock() + (ulong)Stopwatch.GetElapsedTime(_clockPausedAt).Ticks * 100);
         EngineVm.ResumeClock();
         lock (_pauseLock)
         {

@@ -73,6 +73,15 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
 
     private long? _lastBootInstructions;
 
+    /// <summary>The guest's clock (kvm-clock nanoseconds) of the running boot; null when no machine runs.</summary>
+    public ulong? GuestClockNanoseconds
+    {
+        get
+        {
+            lock (_lifecycleLock) return _current?.EngineVm.ReadClock();
+        }
+    }
+
     private static long? CountInstructions(MachineInstance machine)
     {
         long sum = 0;
@@ -207,8 +216,11 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
         }
     }
 
-    /// <summary>Lets a paused (or saved) VM run again; its clock goes on from where it stopped.</summary>
-    public void Resume()
+    /// <summary>
+    /// Lets a paused (or saved) VM run again; its clock goes on from where it stopped, or, with
+    /// <paramref name="catchUpClock"/>, jumps forward by the time it was paused.
+    /// </summary>
+    public void Resume(bool catchUpClock = false)
     {
         ThrowIfMigrating(VmState.Running);
         lock (_lifecycleLock)
@@ -217,7 +229,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             var from = State;
             if (!VmStateMachine.IsAllowed(from, VmState.Running) || from is not (VmState.Paused or VmState.Saved))
                 throw new InvalidVmTransitionException(from, VmState.Running);
-            machine.Resume();
+            machine.Resume(catchUpClock);
             Lifecycle.MoveFrom(from, VmState.Running);
         }
     }

@@ -9,7 +9,7 @@ namespace Sharpvisor.Vmm.Lifecycle;
 
 /// <summary>
 /// A VM's control channel, in the spirit of QEMU's monitor and virsh: a Unix socket the VMM listens on, one text
-/// command per connection, one reply line. Commands: <c>status</c>, <c>pause</c>, <c>resume</c>,
+/// command per connection, one reply line. Commands: <c>status</c>, <c>pause</c>, <c>resume [catch-up-clock]</c>,
 /// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was), <c>save DIR</c> (snapshot, then stop),
 /// <c>stop</c>, and <c>migrate HOST:PORT [downtime-ms=N] [rounds=N]</c>, which alone streams: a line
 /// <c>progress {json}</c> (<see cref="MigrationProgress"/>) now and then, and finally <c>ok {json}</c>
@@ -134,9 +134,11 @@ public sealed class VmControlServer : IDisposable
                 case "pause":
                     _vm.Pause();
                     return "ok paused";
-                case "resume":
-                    _vm.Resume();
+                case "resume" when argument is "" or "catch-up-clock":
+                    _vm.Resume(catchUpClock: argument.Length > 0);
                     return "ok running";
+                case "resume":
+                    return $"error resume takes no argument but catch-up-clock, not '{argument}'";
                 case "snapshot" or "save" when argument.Length > 0:
                     var result = _vm.SaveSnapshot(argument, stopAfter: verb == "save");
                     return $"ok {(verb == "save" ? "saved and stopping" : _vm.State.ToString().ToLowerInvariant())}: {result.Directory}, " +
@@ -150,7 +152,7 @@ public sealed class VmControlServer : IDisposable
                 case "migrate":
                     return "error migrate streams its reply: send it over the socket";
                 default:
-                    return $"error unknown command '{verb}' (status, pause, resume, snapshot DIR, save DIR, stop, migrate HOST:PORT)";
+                    return $"error unknown command '{verb}' (status, pause, resume [catch-up-clock], snapshot DIR, save DIR, stop, migrate HOST:PORT)";
             }
         }
         catch (Exception e) when (e is InvalidOperationException or SnapshotException or IOException or UnauthorizedAccessException)

@@ -16,7 +16,8 @@ public static class SnapshotStore
     /// <summary>
     /// Writes guest RAM and then <paramref name="manifest"/> (its <see cref="SnapshotManifest.Memory"/> is filled in
     /// here) into <paramref name="directory"/>, replacing any snapshot there only once the new one is complete.
-    /// Memory of an older snapshot that this one no longer names is deleted afterwards.
+    /// Memory of an older snapshot that this one no longer names is deleted afterwards. Paths into the VM's folder are
+    /// stored relative to it (<see cref="VmFolderPaths"/>).
     /// </summary>
     public static SnapshotManifest Save(string directory, SnapshotManifest manifest, GuestMemory memory,
         IReadOnlyDictionary<int, ulong[]>? alreadyMapped = null)
@@ -30,7 +31,8 @@ public static class SnapshotStore
             var image = GuestMemoryImage.Write(memory, temporary, memoryName, alreadyMapped);
             AtomicFile.Commit(temporary, memoryPath);
             manifest = manifest with { Memory = image, FormatVersion = SnapshotFormat.CurrentVersion };
-            AtomicFile.WriteAllBytes(Path.Combine(directory, SnapshotFormat.StateFileName), Encode(manifest));
+            var stored = manifest with { Config = VmFolderPaths.ToStored(manifest.Config, directory) };
+            AtomicFile.WriteAllBytes(Path.Combine(directory, SnapshotFormat.StateFileName), Encode(stored));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -57,6 +59,7 @@ public static class SnapshotStore
         if (!File.Exists(statePath)) throw new SnapshotException($"{directory} holds no snapshot ({SnapshotFormat.StateFileName} is missing)");
         byte[] file = File.ReadAllBytes(statePath);
         var manifest = Decode(file, statePath);
+        manifest = manifest with { Config = VmFolderPaths.FromStored(manifest.Config, directory) };
         foreach (var (cpu, i) in manifest.Vcpus.Select((c, i) => (c, i)))
             if (cpu.Version != CpuState.CurrentVersion)
                 throw new SnapshotException($"{statePath}: vCPU {i} is a version {cpu.Version} CPU record; this build reads version {CpuState.CurrentVersion}");

@@ -57,4 +57,33 @@ public sealed class PauseResumeTests
         vm.WriteClock(5_000_000_000);
         Assert.InRange(vm.ReadClock(), 5_000_000_000UL, 5_050_000_000UL);
     }
+
+    [Theory]
+    [InlineData("emulator")]
+    [InlineData("kvm")]
+    public void Resume_keeps_the_guest_clock_where_it_stopped_unless_asked_to_catch_up(string engineName)
+    {
+        using var run = new CounterRun(TestEngines.Create(engineName), spin: TestEngines.Spin(engineName));
+        run.WaitForTick(2);
+
+        run.Vm.Pause();
+        ulong paused = run.Vm.GuestClockNanoseconds!.Value;
+        Thread.Sleep(400);
+        run.Vm.Resume();
+        ulong resumed = run.Vm.GuestClockNanoseconds!.Value;
+        Assert.InRange((long)(resumed - paused), 0, 50_000_000);
+
+        run.Vm.Pause();
+        paused = run.Vm.GuestClockNanoseconds!.Value;
+        Thread.Sleep(400);
+        run.Vm.Resume(catchUpClock: true);
+        resumed = run.Vm.GuestClockNanoseconds!.Value;
+        Assert.InRange((long)(resumed - paused), 400_000_000, 600_000_000);
+
+        ulong last = CounterRun.Ticks(run.Console.Output).Last();
+        run.WaitForTick(last + 2);
+        run.Vm.Stop("done");
+        run.Finish(TimeSpan.FromSeconds(30));
+        CounterRun.AssertConsecutive(run.Console.Output);
+    }
 }

@@ -11,8 +11,21 @@ public class QemuGuestTests(ITestOutputHelper log)
     private QemuRunner.Result Run(TestGuest guest, string machine = "pc", string? append = null, bool pcTestdev = true,
                                   TestGuestOptions? options = null, string? serialInput = null, bool waitForPrompt = true)
     {
-        var result = QemuRunner.Run(guest.BuildElf(options), machine, append, pcTestdev,
-            serialInput: serialInput ?? guest.SerialInput, inputPrompt: waitForPrompt ? guest.SerialInputPrompt : "");
+        // A guest that drives virtio devices gets them, on a zeroed scratch disk.
+        string? disk = guest.Requirements.HasFlag(TestGuestRequirements.VirtioBlock)
+            ? Path.Combine(Path.GetTempPath(), $"sharpvisor-disk-{Guid.NewGuid():N}.img") : null;
+        if (disk is not null) File.WriteAllBytes(disk, new byte[Sharpvisor.TestGuests.Guests.VirtioGuestDisk.Bytes]);
+        QemuRunner.Result result;
+        try
+        {
+            result = QemuRunner.Run(guest.BuildElf(options), machine, append, pcTestdev,
+                serialInput: serialInput ?? guest.SerialInput, inputPrompt: waitForPrompt ? guest.SerialInputPrompt : "",
+                extraArguments: guest.Requirements.HasFlag(TestGuestRequirements.VirtioEntropy) ? QemuRunner.VirtioArguments(disk) : null);
+        }
+        finally
+        {
+            if (disk is not null) File.Delete(disk);
+        }
         log.WriteLine($"{guest.Name} on {machine}: exit {result.ExitCode} after {result.Elapsed.TotalSeconds:F2} s");
         log.WriteLine(result.Output);
         return result;

@@ -13,6 +13,17 @@ internal static class QemuRunner
 
     public static string Binary { get; } = FindBinary();
 
+    /// <summary>A virtio-rng and, with <paramref name="diskPath"/>, a virtio-blk function on that raw image; modern-only
+    /// (device IDs 0x1040 + type) unless <paramref name="transitional"/>, which is QEMU's default for pc.</summary>
+    public static IReadOnlyList<string> VirtioArguments(string? diskPath, bool transitional = false)
+    {
+        string legacy = transitional ? "" : ",disable-legacy=on";
+        var args = new List<string> { "-device", "virtio-rng-pci" + legacy };
+        if (diskPath is not null)
+            args.AddRange(["-drive", $"file={diskPath},format=raw,if=none,id=vd0", "-device", "virtio-blk-pci,drive=vd0" + legacy]);
+        return args;
+    }
+
     private static string FindBinary()
     {
         foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
@@ -26,8 +37,10 @@ internal static class QemuRunner
     /// <param name="serialInput">Written to QEMU's stdin, which is COM1's input with -serial stdio: at once, or once the
     /// guest printed the line <paramref name="inputPrompt"/> (SeaBIOS's serial console on pc swallows earlier input).
     /// Stdin stays open either way, so a guest that waits for more input sees none arrive.</param>
+    /// <param name="extraArguments">Appended to QEMU's command line, e.g. <see cref="VirtioArguments"/>.</param>
     public static Result Run(byte[] elf, string machine = "pc", string? append = null, bool pcTestdev = true,
-                             int memoryMiB = 256, int timeoutSeconds = 60, string serialInput = "", string inputPrompt = "")
+                             int memoryMiB = 256, int timeoutSeconds = 60, string serialInput = "", string inputPrompt = "",
+                             IReadOnlyList<string>? extraArguments = null)
     {
         Assert.True(Binary != "", "qemu-system-x86_64 is not on PATH: install it (apt-get install qemu-system-x86) to run the guest tests");
         string file = Path.Combine(Path.GetTempPath(), $"sharpvisor-guest-{Guid.NewGuid():N}.elf");
@@ -50,6 +63,7 @@ internal static class QemuRunner
                 psi.ArgumentList.Add(arg);
             if (pcTestdev) { psi.ArgumentList.Add("-device"); psi.ArgumentList.Add("pc-testdev"); }
             if (append != null) { psi.ArgumentList.Add("-append"); psi.ArgumentList.Add(append); }
+            foreach (string arg in extraArguments ?? []) psi.ArgumentList.Add(arg);
 
             var output = new StringBuilder();
             var clock = Stopwatch.StartNew();

@@ -27,13 +27,15 @@ public sealed class CaseGenerator
         0x1_0000_0000, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, ulong.MaxValue, ulong.MaxValue - 1,
     ];
 
+    private const int FloatEdgeSpan = 512;
+
     private readonly Random _random;
     private readonly InstructionInfoFactory _infoFactory = new();
     private readonly X87CaseValues _x87;
 
     public CaseGenerator(int seed)
     {
-        _random = new Random(seed);
+        _random = new SeededRandom(seed);
         _x87 = new X87CaseValues(_random);
     }
 
@@ -144,7 +146,13 @@ public sealed class CaseGenerator
         _random.NextBytes(xmm);
         _random.NextBytes(memory);
         MixInFloatEdgeValues(xmm);
-        MixInFloatEdgeValues(memory);
+        // Only the bytes an explicit memory operand can read (FXRSTOR's 512 at most) need edge values; mixing them
+        // into the whole window cost most of the generator's time.
+        if (memoryOffset >= 0)
+        {
+            int start = memoryOffset & ~15;
+            MixInFloatEdgeValues(memory.AsSpan(start, Math.Min(FloatEdgeSpan, memory.Length - start)));
+        }
         if (code.Mnemonic() is Mnemonic.Popf or Mnemonic.Popfq) memory[InstructionCase.DefaultStackOffset + 1] &= 0xFE; // TF (bit 8)
         uint mxcsr = InstructionCase.DefaultMxcsr | (uint)_random.Next(4) << 13 | (uint)_random.Next(0x40);
         if (_random.Next(4) == 0) mxcsr |= 0x8040; // FTZ and DAZ
