@@ -14,6 +14,7 @@ public static class Program
             ImageCommand.Create(),
             TestGuestsCommand.Create(),
             BalloonCommand.Create(),
+            MigrateCommand.Create(),
         };
         foreach (var command in ControlCommands.Create()) root.Subcommands.Add(command);
         var parse = root.Parse(args);

@@ -14,7 +14,7 @@ public sealed class VmStateMachineTests
             (VmState.Paused, VmState.Running), (VmState.Paused, VmState.Saving), (VmState.Paused, VmState.Migrating), (VmState.Paused, VmState.Stopped),
             (VmState.Saving, VmState.Saved), (VmState.Saving, VmState.Paused),
             (VmState.Saved, VmState.Running), (VmState.Saved, VmState.Paused), (VmState.Saved, VmState.Stopped),
-            (VmState.Migrating, VmState.Running), (VmState.Migrating, VmState.Stopped),
+            (VmState.Migrating, VmState.Running), (VmState.Migrating, VmState.Paused), (VmState.Migrating, VmState.Stopped),
         };
         foreach (var from in Enum.GetValues<VmState>())
             foreach (var to in Enum.GetValues<VmState>())

@@ -1,0 +1,44 @@
+using System.Text.Json;
+using Sharpvisor.Machine.Cpu;
+using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.Snapshots;
+
+namespace Sharpvisor.Vmm.Migration;
+
+/// <summary>
+/// The State section is written and read once per process, so its first use pays for the JSON serializer's
+/// reflection and compilation: hundreds of milliseconds, all of it downtime. Both ends run the same path once with a
+/// stand-in record on a pool thread while pages are still being copied, off the critical path.
+/// </summary>
+internal static class MigrationWarmUp
+{
+    /// <summary>
+    /// The source also saves each device's record once (thrown away): device records are read under the devices'
+    /// own locks and saving changes nothing, so doing it while the VM runs is safe.
+    /// </summary>
+    public static Task StartForSource(Lifecycle.MachineInstance machine, DeviceStateCodecs codecs) => Task.Run(() =>
+    {
+        foreach (var (_, device, _) in machine.Devices())
+        {
+            try { codecs.For(device)?.Save(device); }
+            catch (InvalidOperationException) { } // a record read mid-change; only the warm-up is lost
+        }
+    }).ContinueWith(_ => Start(machine.Config)).Unwrap();
+
+    public static Task Start(VmConfig config) => Task.Run(() =>
+    {
+        var sample = new MigrationMachineState
+        {
+            Machine = new SnapshotManifest
+            {
+                Config = config,
+                Vcpus = [new CpuState { LocalApic = new byte[1024], Msrs = [new ModelSpecificRegister(0x10, 1)] }],
+                Devices = [new DeviceStateEntry("port:0x0", "warm-up", false, JsonSerializer.SerializeToElement(new { Version = 1 }, SnapshotFormat.Json))],
+                EngineState = new byte[16],
+                Memory = new MemoryImage { FileName = "", Regions = [], Sha256 = "" },
+            },
+        };
+        byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(sample, SnapshotFormat.Json);
+        JsonSerializer.Deserialize<MigrationMachineState>(bytes, SnapshotFormat.Json);
+    });
+}
