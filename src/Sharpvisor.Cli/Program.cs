@@ -13,6 +13,7 @@ public static class Program
             HostCheckCommand.Create(),
             ImageCommand.Create(),
             TestGuestsCommand.Create(),
+            MigrateCommand.Create(),
         };
         foreach (var command in ControlCommands.Create()) root.Subcommands.Add(command);
         var parse = root.Parse(args);

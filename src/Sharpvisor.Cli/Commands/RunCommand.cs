@@ -5,6 +5,7 @@ using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.EngineSelection;
 using Sharpvisor.Vmm.Images;
 using Sharpvisor.Vmm.Lifecycle;
+using Sharpvisor.Vmm.Migration;
 using Sharpvisor.Vmm.Serial;
 using Sharpvisor.Vmm.Snapshots;
 
@@ -34,19 +35,22 @@ internal static class RunCommand
         var control = new Option<string?>("--control") { Description = "Listen for control commands (pause, resume, snapshot, stop) on this Unix socket: see `sharpvisor pause --help`." };
         var noVerifyMemory = new Option<bool>("--no-verify-memory") { Description = "With --restore: check the memory file's size but not the SHA-256 of its pages (which reads them all), so pages load only as the guest touches them." };
         var paused = new Option<bool>("--paused") { Description = "Start with the vCPUs stopped, until `sharpvisor resume` (QEMU's -S)." };
+        var incoming = new Option<string?>("--incoming") { Description = "Wait for a live migration on [ADDR:]PORT (TCP; all addresses when ADDR is left out) and run the VM that arrives (`sharpvisor migrate`); its configuration comes from the source, --engine, --serial and --control apply." };
 
         var command = new Command("run", """
             Boot a guest with its serial console on this terminal. Piped stdin is typed into the guest; on a terminal
-            the console is raw and Ctrl-A x quits. Exit codes: 0 the guest powered off, 1 the guest crashed,
+            the console is raw and Ctrl-A x quits. Exit codes: 0 the guest powered off (or migrated away), 1 the guest crashed,
             2 bad arguments, 3 VMM error, 4 no engine here can run the guest, 5 a test guest reported failure,
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
             kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, noRng, balloon,
-            restore, control, paused, noVerifyMemory, reportInstructions,
+            restore, control, paused, noVerifyMemory, reportInstructions, incoming,
         };
         command.SetAction(parse =>
         {
+            if (parse.GetValue(incoming) is { } listenOn)
+                return Incoming(listenOn, parse.GetValue(engine)!, parse.GetValue(serial)!, parse.GetValue(control));
             if (parse.GetValue(restore) is { } snapshotDirectory)
                 return Restore(snapshotDirectory, parse.GetValue(engine)!, parse.GetValue(serial)!, parse.GetValue(control), parse.GetValue(paused),
                     verifyMemory: !parse.GetValue(noVerifyMemory));
@@ -149,7 +153,72 @@ internal static class RunCommand
         return Boot(config, selection, snapshot, controlPath, startPaused, reportInstructions: false);
     }
 
-    private static int Boot(VmConfig config, EngineSelector.Selection selection, LoadedSnapshot? restore, string? controlPath, bool startPaused, bool reportInstructions)
+    /// <summary>
+    /// `run --incoming [ADDR:]PORT`: listens, receives a migrating VM, builds it (the source then gets its ack and
+    /// stops) and runs it. A broken or refused stream ends with the VMM-error exit code; the source keeps running.
+    /// </summary>
+    public static int Incoming(string listenOn, string engineName, string serialText, string? controlPath)
+    {
+        System.Net.IPEndPoint endpoint;
+        SerialSpec serialSpec;
+        try
+        {
+            endpoint = MigrationEndpoint.ParseListen(listenOn);
+            serialSpec = SerialSpec.Parse(serialText);
+        }
+        catch (Exception e) when (e is FormatException or System.Net.Sockets.SocketException)
+        {
+            return Fail(ExitCodes.BadArguments, e.Message);
+        }
+        IncomingMigration listener;
+        try
+        {
+            listener = IncomingMigration.Listen(endpoint);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return Fail(ExitCodes.VmmError, $"cannot listen for a migration on {endpoint}: {e.Message}");
+        }
+        ReceivedMigration received;
+        using (listener)
+        using (var cancel = new CancellationTokenSource())
+        {
+            Console.Error.WriteLine($"sharpvisor: waiting for a migration on {MigrationEndpoint.Format(listener.LocalEndpoint)}");
+            using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
+            using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
+            try
+            {
+                received = listener.Receive(TimeSpan.FromSeconds(30), cancel.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("sharpvisor: stopped while waiting for a migration");
+                return ExitCodes.Stopped;
+            }
+            catch (MigrationException e)
+            {
+                return Fail(ExitCodes.VmmError, $"the incoming migration failed: {e.Message}");
+            }
+        }
+        using (received)
+        {
+            Console.Error.WriteLine($"sharpvisor: received {received.PagesReceived} pages ({received.BytesReceived / (1024.0 * 1024.0):0.0} MiB) in " +
+                                    $"{received.Rounds} rounds from {received.Source}, {received.SourceEngine} engine, in {received.Elapsed.TotalMilliseconds:0} ms");
+            var config = received.Config with { Serial = serialSpec };
+            bool isLinux = !File.Exists(config.KernelPath) || KernelKind.IsLinux(config.KernelPath);
+            var selection = new EngineSelector().Select(Enum.Parse<EngineChoice>(engineName, ignoreCase: true), isLinux);
+            Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
+            if (selection.Engine is null)
+            {
+                received.Refuse($"no engine on the destination can run the VM: {selection.Explanation}");
+                return ExitCodes.NoEngine;
+            }
+            return Boot(config, selection, null, controlPath, startPaused: false, reportInstructions: false, incoming: received);
+        }
+    }
+
+    private static int Boot(VmConfig config, EngineSelector.Selection selection, LoadedSnapshot? restore, string? controlPath, bool startPaused, bool reportInstructions,
+        ReceivedMigration? incoming = null)
     {
         using var terminal = config.Serial.Target == SerialSpec.Kind.Stdio ? RawTerminal.TryEnter() : null;
         if (terminal is not null) Console.Error.Write("sharpvisor: console attached; Ctrl-A x quits, Ctrl-A h for help\r\n");
@@ -165,7 +234,7 @@ internal static class RunCommand
         {
             return Fail(ExitCodes.VmmError, $"cannot open the serial target {config.Serial}: {e.Message}");
         }
-        using var vm = new VirtualMachine(config, selection.Engine!, backend) { RestoreFrom = restore, StartPaused = startPaused };
+        using var vm = new VirtualMachine(config, selection.Engine!, backend) { RestoreFrom = restore, StartPaused = startPaused, Incoming = incoming };
         VmControlServer? controlServer;
         try
         {
@@ -176,7 +245,7 @@ internal static class RunCommand
             return Fail(ExitCodes.VmmError, $"cannot listen on the control socket {controlPath}: {e.Message}");
         }
         using var _ = controlServer;
-        if (restore is not null) vm.Started += v => { foreach (var note in v.RestoreNotes) Console.Error.Write($"sharpvisor: {note}\r\n"); };
+        if (restore is not null || incoming is not null) vm.Started += v => { foreach (var note in v.RestoreNotes) Console.Error.Write($"sharpvisor: {note}\r\n"); };
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; vm.Stop("SIGINT"); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; vm.Stop("SIGTERM"); });
         if (reportInstructions) ReportInstructionsAtReadyLine(vm);
@@ -188,7 +257,7 @@ internal static class RunCommand
             Console.Error.Write($"sharpvisor: guest instructions retired at the end: {retired}{line}");
         return result.Outcome switch
         {
-            VmOutcome.PoweredOff or VmOutcome.ResetRequested => ExitCodes.GuestPoweredOff,
+            VmOutcome.PoweredOff or VmOutcome.ResetRequested or VmOutcome.Migrated => ExitCodes.GuestPoweredOff,
             VmOutcome.GuestCrashed => ExitCodes.GuestCrashed,
             VmOutcome.GuestReportedFailure => ExitCodes.GuestReportedFailure,
             VmOutcome.Stopped => ExitCodes.Stopped,

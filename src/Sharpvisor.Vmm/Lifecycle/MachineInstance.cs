@@ -13,6 +13,7 @@ using Sharpvisor.Machine.Devices.Virtio;
 using Sharpvisor.Machine.Interrupts;
 using Sharpvisor.Machine.Memory;
 using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.Migration;
 using Sharpvisor.Vmm.Snapshots;
 
 namespace Sharpvisor.Vmm.Lifecycle;
@@ -37,6 +38,7 @@ internal sealed class MachineInstance : IDisposable
     private readonly List<IDisposable> _devices = [];
 
     public GuestMemory Memory { get; }
+    public VmConfig Config => _config;
     public PortIoBus Ports { get; } = new();
     public MmioBus Mmio { get; } = new();
     public IVirtualMachine EngineVm { get; }
@@ -46,15 +48,17 @@ internal sealed class MachineInstance : IDisposable
     /// <summary>
     /// Builds the machine and loads the kernel, or, with <paramref name="restore"/>, maps the snapshot's memory and
     /// loads its vCPU and device state instead (the kernel is then not needed; the guest clock is left paused at the
-    /// snapshot's value until <see cref="Start"/>).
+    /// snapshot's value until <see cref="Start"/>). With <paramref name="incoming"/> (a live migration's arrival) it
+    /// takes the received RAM as it is and loads the received state the same way.
     /// </summary>
     public MachineInstance(VmConfig config, IEngine engine, byte[] kernel, byte[] initrd, Action<byte> serialOutput, StopLatch stop,
-        LoadedSnapshot? restore = null)
+        LoadedSnapshot? restore = null, ReceivedMigration? incoming = null)
     {
         _config = config;
         _stop = stop;
         _engineKind = engine.Kind;
-        Memory = GuestMemory.CreateX86(config.MemoryBytes);
+        Memory = incoming?.TakeMemory() ?? GuestMemory.CreateX86(config.MemoryBytes);
+        var state = restore?.Manifest ?? incoming?.Machine;
         try
         {
             if (restore is not null)
@@ -68,7 +72,7 @@ internal sealed class MachineInstance : IDisposable
 
             var topology = config.Topology;
             CpuState? boot = null;
-            if (restore is null)
+            if (state is null)
             {
                 var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
                 boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress).BootCpu;
@@ -80,7 +84,7 @@ internal sealed class MachineInstance : IDisposable
                 var cpuid = CpuidShaper.Shape(CpuidPolicy.Filter(EngineVm.SupportedCpuid), topology, i);
                 _vcpus[i] = EngineVm.CreateVcpu(i, topology.ApicId(i), cpuid);
             }
-            if (restore is not null) RestoreState(restore.Manifest);
+            if (state is not null) RestoreState(state);
             else
             {
                 // vCPU 0 starts at the kernel's entry; the others wait in the engine for INIT and SIPI from the guest.

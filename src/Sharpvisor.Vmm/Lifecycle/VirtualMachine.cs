@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Sharpvisor.Engines;
 using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.Migration;
 using Sharpvisor.Vmm.Serial;
 using Sharpvisor.Vmm.Snapshots;
 
@@ -35,6 +36,13 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
 
     /// <summary>A snapshot to resume instead of booting the kernel (the first boot only; a reboot loads the kernel).</summary>
     public LoadedSnapshot? RestoreFrom { get; init; }
+
+    /// <summary>
+    /// A VM that arrived by live migration (<see cref="IncomingMigration.Receive"/>), to build and run instead of
+    /// booting (the first boot only). Once the machine is built the source gets its ack; if the machine cannot be
+    /// built the source is told why and keeps running, and <see cref="Run"/> ends with <see cref="VmOutcome.VmmError"/>.
+    /// </summary>
+    public ReceivedMigration? Incoming { get; init; }
 
     /// <summary>Start with the vCPUs parked and the clock stopped, until <see cref="Resume"/> (QEMU's -S).</summary>
     public bool StartPaused { get; init; }
@@ -114,7 +122,8 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             _latch = latch;
             if (_stopRequested) return new(VmOutcome.Stopped, _stopReason, null, boot - 1, clock.Elapsed);
             var restore = boot == 1 ? RestoreFrom : null;
-            if (restore is null && !haveKernel)
+            var incoming = boot == 1 ? Incoming : null;
+            if (restore is null && incoming is null && !haveKernel)
             {
                 try
                 {
@@ -130,13 +139,27 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             MachineInstance machine;
             try
             {
-                machine = new MachineInstance(Config, Engine, kernel, initrd, OnSerialOutput, latch, restore);
-                if (restore is not null) RestoreNotes = machine.RestoreNotes.ToArray();
+                machine = new MachineInstance(Config, Engine, kernel, initrd, OnSerialOutput, latch, restore, incoming);
+                if (restore is not null || incoming is not null) RestoreNotes = machine.RestoreNotes.ToArray();
             }
             catch (Exception e)
             {
-                string what = restore is null ? "cannot build the machine" : $"cannot restore the snapshot in {restore.Directory}";
+                string what = restore is not null ? $"cannot restore the snapshot in {restore.Directory}"
+                    : incoming is not null ? $"cannot build the VM that migrated from {incoming.Source}" : "cannot build the machine";
+                incoming?.Refuse($"{what}: {e.Message}");
                 return new(VmOutcome.VmmError, $"{what}: {e.Message}", null, boot - 1, clock.Elapsed);
+            }
+            if (incoming is not null)
+            {
+                try
+                {
+                    incoming.Acknowledge();
+                }
+                catch (MigrationException e)
+                {
+                    machine.Dispose();
+                    return new(VmOutcome.VmmError, e.Message, null, boot - 1, clock.Elapsed);
+                }
             }
             using (machine)
             {
@@ -149,7 +172,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
                 }
                 lock (_lifecycleLock)
                 {
-                    bool paused = boot == 1 && StartPaused;
+                    bool paused = boot == 1 && (StartPaused || incoming is { Paused: true });
                     machine.Start(paused);
                     if (boot == 1) Lifecycle.MoveTo(paused ? VmState.Paused : VmState.Running);
                 }
@@ -174,6 +197,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     /// <summary>Stops every vCPU at an instruction boundary and the guest's clock (running -> paused).</summary>
     public void Pause()
     {
+        ThrowIfMigrating(VmState.Paused);
         lock (_lifecycleLock)
         {
             var machine = RequireMachine(VmState.Paused);
@@ -186,6 +210,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     /// <summary>Lets a paused (or saved) VM run again; its clock goes on from where it stopped.</summary>
     public void Resume()
     {
+        ThrowIfMigrating(VmState.Running);
         lock (_lifecycleLock)
         {
             var machine = RequireMachine(VmState.Running);
@@ -203,6 +228,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     /// </summary>
     public SnapshotResult SaveSnapshot(string directory, bool stopAfter = false)
     {
+        ThrowIfMigrating(VmState.Saving);
         lock (_lifecycleLock)
         {
             var machine = RequireMachine(VmState.Saving);
@@ -243,6 +269,49 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             else Lifecycle.MoveFrom(VmState.Saved, VmState.Paused);
             return new SnapshotResult(directory, manifest, pausedAt, saved - pausedAt, clock.Elapsed);
         }
+    }
+
+    /// <summary>
+    /// Migrates the running (or paused) VM to the destination listening on <paramref name="host"/>:<paramref name="port"/>
+    /// (`run --incoming`): pre-copy rounds while it runs, then a short pause for the last pages and the vCPU and device
+    /// state. Once the destination acknowledges, this VM stops and <see cref="Run"/> returns
+    /// <see cref="VmOutcome.Migrated"/>. On any failure it throws <see cref="MigrationException"/> and the VM goes on
+    /// as it was (running or paused), with dirty logging off. Pause, resume and snapshots are refused meanwhile.
+    /// </summary>
+    public MigrationSummary MigrateTo(string host, int port, MigrationOptions options,
+        IProgress<MigrationProgress>? progress = null, CancellationToken cancel = default)
+    {
+        options = options.Validated();
+        ThrowIfMigrating(VmState.Migrating);
+        // Held throughout: the machine stays whole (a boot that ends waits for the migration to let go).
+        lock (_lifecycleLock)
+        {
+            var machine = RequireMachine(VmState.Migrating);
+            var latch = _latch!;
+            var from = State;
+            if (from is not (VmState.Running or VmState.Paused)) throw new InvalidVmTransitionException(from, VmState.Migrating);
+            Lifecycle.MoveFrom(from, VmState.Migrating);
+            MigrationSummary summary;
+            try
+            {
+                summary = new MigrationSource(machine, DeviceCodecs, Engine.Kind, latch, options, progress, cancel)
+                    .Run(host, port, vmWasPaused: from == VmState.Paused);
+            }
+            catch
+            {
+                Lifecycle.MoveFrom(VmState.Migrating, from);
+                throw;
+            }
+            _stopReason = $"migrated to {summary.Destination}";
+            _stopRequested = true;
+            latch.TrySet(new(VmOutcome.Migrated, _stopReason));
+            return summary;
+        }
+    }
+
+    private void ThrowIfMigrating(VmState wanted)
+    {
+        if (State == VmState.Migrating) throw new InvalidVmTransitionException(VmState.Migrating, wanted);
     }
 
     private MachineInstance RequireMachine(VmState wanted) =>

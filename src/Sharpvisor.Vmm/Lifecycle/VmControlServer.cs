@@ -1,5 +1,8 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
+using Sharpvisor.Vmm.Migration;
 using Sharpvisor.Vmm.Snapshots;
 
 namespace Sharpvisor.Vmm.Lifecycle;
@@ -8,7 +11,11 @@ namespace Sharpvisor.Vmm.Lifecycle;
 /// A VM's control channel, in the spirit of QEMU's monitor and virsh: a Unix socket the VMM listens on, one text
 /// command per connection, one reply line. Commands: <c>status</c>, <c>pause</c>, <c>resume</c>,
 /// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was), <c>save DIR</c> (snapshot, then stop),
-/// <c>stop</c>. Replies start with <c>ok</c> or <c>error</c>. The socket is created with mode 0600 (the owner only).
+/// <c>stop</c>, and <c>migrate HOST:PORT [downtime-ms=N] [rounds=N]</c>, which alone streams: a line
+/// <c>progress {json}</c> (<see cref="MigrationProgress"/>) now and then, and finally <c>ok {json}</c>
+/// (<see cref="MigrationSummary.ToJson"/>) or <c>error REASON</c>; closing the connection cancels the migration.
+/// Replies start with <c>ok</c> or <c>error</c>. Each connection is served on its own thread, so <c>status</c> answers
+/// during a migration. The socket is created with mode 0600 (the owner only).
 /// </summary>
 public sealed class VmControlServer : IDisposable
 {
@@ -37,16 +44,80 @@ public sealed class VmControlServer : IDisposable
             Socket client;
             try { client = _listener.Accept(); }
             catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
-            using (client)
-            {
-                try
-                {
-                    string command = ReadLine(client);
-                    client.Send(Encoding.UTF8.GetBytes(Execute(command) + "\n"));
-                }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException) { }
-            }
+            new Thread(() => ServeClient(client)) { IsBackground = true, Name = "VM control client" }.Start();
         }
+    }
+
+    private void ServeClient(Socket client)
+    {
+        using (client)
+        {
+            try
+            {
+                string command = ReadLine(client);
+                if (command.Split(' ', 2)[0] == "migrate") Migrate(command, client);
+                else client.Send(Encoding.UTF8.GetBytes(Execute(command) + "\n"));
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException) { }
+        }
+    }
+
+    /// <summary>
+    /// Runs <c>migrate HOST:PORT [downtime-ms=N] [rounds=N] [timeout-s=N]</c>, writing each line of the reply through
+    /// <paramref name="client"/>; if the client goes away the migration is cancelled (the VM goes on here).
+    /// </summary>
+    private void Migrate(string command, Socket client)
+    {
+        using var cancel = new CancellationTokenSource();
+        void SendLine(string line)
+        {
+            try { client.Send(Encoding.UTF8.GetBytes(line + "\n")); }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException) { cancel.Cancel(); }
+        }
+        string host;
+        int port;
+        MigrationOptions options;
+        try
+        {
+            (host, port, options) = ParseMigrate(command);
+        }
+        catch (FormatException e)
+        {
+            SendLine($"error {e.Message}");
+            return;
+        }
+        var progress = new InlineProgress<MigrationProgress>(p => SendLine("progress " + JsonSerializer.Serialize(p, SnapshotFormat.Json)));
+        try
+        {
+            var summary = _vm.MigrateTo(host, port, options, progress, cancel.Token);
+            SendLine("ok " + summary.ToJson());
+        }
+        catch (Exception e) when (e is MigrationException or InvalidOperationException)
+        {
+            SendLine($"error {e.Message}");
+        }
+    }
+
+    private static (string Host, int Port, MigrationOptions Options) ParseMigrate(string command)
+    {
+        var words = command.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length < 2) throw new FormatException("migrate needs HOST:PORT");
+        var (host, port) = MigrationEndpoint.ParseTarget(words[1]);
+        var options = new MigrationOptions();
+        foreach (var word in words.Skip(2))
+        {
+            var (key, value) = word.Split('=', 2) is [var k, var v] ? (k, v) : throw new FormatException($"'{word}' is not KEY=VALUE");
+            if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number))
+                throw new FormatException($"'{word}': not a number");
+            options = key switch
+            {
+                "downtime-ms" => options with { MaxDowntime = TimeSpan.FromMilliseconds(number) },
+                "rounds" => options with { MaxRounds = (int)number },
+                "timeout-s" => options with { Timeout = TimeSpan.FromSeconds(number) },
+                _ => throw new FormatException($"unknown migrate option '{key}' (downtime-ms, rounds, timeout-s)"),
+            };
+        }
+        return (host, port, options.Validated());
     }
 
     /// <summary>Runs one command line against the VM and returns the reply line.</summary>
@@ -76,13 +147,35 @@ public sealed class VmControlServer : IDisposable
                 case "stop":
                     _vm.Stop("stopped through the control socket");
                     return "ok stopping";
+                case "migrate":
+                    return "error migrate streams its reply: send it over the socket";
                 default:
-                    return $"error unknown command '{verb}' (status, pause, resume, snapshot DIR, save DIR, stop)";
+                    return $"error unknown command '{verb}' (status, pause, resume, snapshot DIR, save DIR, stop, migrate HOST:PORT)";
             }
         }
         catch (Exception e) when (e is InvalidOperationException or SnapshotException or IOException or UnauthorizedAccessException)
         {
             return $"error {e.Message}";
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="command"/> and reads reply lines until one that does not start with <c>progress </c>:
+    /// each progress line's rest goes to <paramref name="onProgress"/>; the final line is returned. For <c>migrate</c>.
+    /// </summary>
+    public static string SendStreaming(string path, string command, Action<string> onProgress, TimeSpan idleTimeout)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.ReceiveTimeout = (int)idleTimeout.TotalMilliseconds;
+        socket.Connect(new UnixDomainSocketEndPoint(path));
+        socket.Send(Encoding.UTF8.GetBytes(command + "\n"));
+        using var reader = new StreamReader(new NetworkStream(socket, ownsSocket: false), Encoding.UTF8);
+        while (true)
+        {
+            string? line = reader.ReadLine();
+            if (line is null) return "error the VM closed the control connection without a reply";
+            if (line.StartsWith("progress ", StringComparison.Ordinal)) onProgress(line["progress ".Length..]);
+            else return line.Trim();
         }
     }
 

@@ -13,6 +13,8 @@ public enum VmOutcome
     GuestReportedFailure,
     /// <summary>Someone outside the guest stopped it (the console's quit escape, a signal, a test).</summary>
     Stopped,
+    /// <summary>The VM was handed over to another VMM by a live migration and runs there now.</summary>
+    Migrated,
     /// <summary>The VMM itself failed.</summary>
     VmmError,
 }

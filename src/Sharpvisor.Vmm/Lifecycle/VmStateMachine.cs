@@ -4,7 +4,7 @@ namespace Sharpvisor.Vmm.Lifecycle;
 /// A VM's <see cref="VmState"/> and the only moves allowed between states, as a table:
 /// created -> running | paused | stopped; running -> paused | migrating | stopped; paused -> running | saving |
 /// migrating | stopped; saving -> saved | paused (the save failed); saved -> running | paused | stopped;
-/// migrating -> running (cancelled or failed) | stopped (handed over); stopped is final. Thread-safe.
+/// migrating -> running | paused (cancelled or failed: back as it was) | stopped (handed over); stopped is final. Thread-safe.
 /// </summary>
 public sealed class VmStateMachine
 {
@@ -15,7 +15,7 @@ public sealed class VmStateMachine
         [VmState.Paused] = [VmState.Running, VmState.Saving, VmState.Migrating, VmState.Stopped],
         [VmState.Saving] = [VmState.Saved, VmState.Paused],
         [VmState.Saved] = [VmState.Running, VmState.Paused, VmState.Stopped],
-        [VmState.Migrating] = [VmState.Running, VmState.Stopped],
+        [VmState.Migrating] = [VmState.Running, VmState.Paused, VmState.Stopped],
         [VmState.Stopped] = [],
     };
 
