@@ -122,7 +122,7 @@ def boot_to_shell(name, argv, fill_mib, netns=None):
           f"i=0; while [ $i -lt {fill_mib} ]; do cat /t/seed; i=$((i+1)); done > /t/fill", 1)
     free = g.run("free -m | grep Mem:", 2).split("Mem:")[-1].split()
     print(f"  {name}: booted in {t - g.start:.1f} s, filled {fill_mib} MiB in {time.monotonic() - t:.1f} s, "
-          f"guest memory used {free[1]} MiB of {free[0]}", file=sys.stderr)
+          f"guest memory: {free[1]} MiB used, {free[3]} MiB shared (tmpfs) of {free[0]} MiB", file=sys.stderr)
     return g
 
 
