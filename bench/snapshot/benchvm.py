@@ -10,9 +10,10 @@ CMDLINE = "console=ttyS0 panic=-1"
 children = []
 
 
-def default_guest():
-    """Builds the CLI if needed (./sharpvisor does), fetches the default guest; returns (kernel, initrd)."""
-    subprocess.run([os.path.join(root, "sharpvisor"), "image", "pull"], check=True, stdout=subprocess.DEVNULL)
+def default_guest(build=True):
+    """Builds the CLI if needed (./sharpvisor does) and fetches the default guest (unless build is False: QEMU alone
+    needs only the cached files); returns (kernel, initrd)."""
+    if build: subprocess.run([os.path.join(root, "sharpvisor"), "image", "pull"], check=True, stdout=subprocess.DEVNULL)
     cache = os.environ.get("SHARPVISOR_CACHE", os.path.expanduser("~/.cache/sharpvisor"))
     image = os.path.join(cache, "images", "debian-cloud")
     return os.path.join(image, "vmlinuz"), os.path.join(image, "initramfs.cpio.gz")
@@ -127,16 +128,22 @@ def boot_to_shell(name, argv, fill_mib, netns=None):
 
 
 def hmp(path, command):
-    """One HMP command over QEMU's monitor socket; returns its output."""
+    """One HMP command over QEMU's monitor socket; returns its output (up to the next prompt, or until QEMU closes
+    the socket, as after `quit`)."""
+    def until_prompt(s):
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            chunk = s.recv(65536)
+            if not chunk: break
+            data += chunk
+        return data
+
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(path)
         s.settimeout(60)
-        data = b""
-        while not data.endswith(b"(qemu) "): data += s.recv(65536)
+        until_prompt(s)
         s.sendall(command.encode() + b"\n")
-        data = b""
-        while not data.endswith(b"(qemu) "): data += s.recv(65536)
-    return data.decode(errors="replace").replace("\r", "")
+        return until_prompt(s).decode(errors="replace").replace("\r", "")
 
 
 def hmp_wait_migration(path, guest):

@@ -16,7 +16,7 @@ namespace Sharpvisor.Vmm.Tests.Lifecycle;
 /// </summary>
 internal sealed partial class LinuxCounterWorkload(string directory, ITestOutputHelper output)
 {
-    public static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(10), CommandTimeout = TimeSpan.FromMinutes(2);
+    public static readonly TimeSpan BootTimeout = TimeSpan.FromMinutes(20), CommandTimeout = TimeSpan.FromMinutes(2);
 
     /// <summary>
     /// Mounts the disk and runs the counter in the foreground; read -t paces the ticks and listens for the stop. The
