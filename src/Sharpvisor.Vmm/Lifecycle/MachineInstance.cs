@@ -276,8 +276,8 @@ internal sealed class MachineInstance : IDisposable
             }
         }
         PauseClock();
-        // Frames arriving now wait in the backend, so guest memory and the queues stay as the vCPUs left them.
-        foreach (var net in NetworkDevices()) net.PauseProcessing();
+        // Devices with threads of their own finish their batch and hold, so guest memory and the queues stay as the vCPUs left them.
+        foreach (var device in BackgroundDevices()) device.PauseProcessing();
         return true;
     }
 
@@ -295,7 +295,7 @@ internal sealed class MachineInstance : IDisposable
     {
         if (catchUpClock)
             EngineVm.WriteClock(EngineVm.ReadClock() + (ulong)Stopwatch.GetElapsedTime(_clockPausedAt).Ticks * 100);
-        foreach (var net in NetworkDevices()) net.ResumeProcessing();
+        foreach (var device in BackgroundDevices()) device.ResumeProcessing();
         EngineVm.ResumeClock();
         lock (_pauseLock)
         {
@@ -321,12 +321,14 @@ internal sealed class MachineInstance : IDisposable
         foreach (var device in virtio)
         {
             yield return ($"pci:{device.Name}", device, device.Name);
-            // virtio-net keeps state of its own (its MAC address and link status) beside the transport's.
-            if (device.Device is VirtioNet net) yield return ($"pci:{device.Name}:model", net, $"{device.Name} model");
+            // virtio-net (MAC, link) and virtio-balloon (target, actual, statistics) keep state of their own beside the
+            // transport's, restored after it (the transport's restore resets and re-activates the model).
+            if (device.Device is VirtioNet or VirtioBalloon) yield return ($"pci:{device.Name}:model", device.Device, $"{device.Name} model");
         }
     }
 
-    private IEnumerable<VirtioNet> NetworkDevices() => _devices.OfType<VirtioPciDevice>().Select(d => d.Device).OfType<VirtioNet>();
+    private IEnumerable<IVirtioBackgroundWork> BackgroundDevices() =>
+        _devices.OfType<VirtioPciDevice>().Select(d => d.Device).OfType<IVirtioBackgroundWork>();
 
     /// <summary>The machine's state for a snapshot (call while paused): vCPUs, devices and the clock; RAM is separate.</summary>
     public SnapshotManifest CaptureState(DeviceStateCodecs codecs, Engines.EngineKind engine)

@@ -172,7 +172,9 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             }
             using (machine)
             {
-                machine.Balloon?.SetTargetPages(_balloonTargetPages);
+                // A restored or received machine brings its balloon's target along; a boot gets the one set here.
+                if (restore is not null || incoming is not null) _balloonTargetPages = machine.Balloon?.TargetPages ?? 0;
+                else machine.Balloon?.SetTargetPages(_balloonTargetPages);
                 lock (_inputLock)
                 {
                     _current = machine;

@@ -20,7 +20,7 @@ public sealed class DeviceStateCodecs
     private readonly Dictionary<Type, DeviceStateCodec> _byType = [];
     private readonly Dictionary<string, DeviceStateCodec> _byKind = [];
 
-    /// <summary>The machine's devices: serial, i8042, CMOS RTC, PCI root, virtio-pci (with its virtqueues), virtio-net's own state, ACPI power, IOAPIC, the test devices.</summary>
+    /// <summary>The machine's devices: serial, i8042, CMOS RTC, PCI root, virtio-pci (with its virtqueues), virtio-net's and virtio-balloon's own state, ACPI power, IOAPIC, the test devices.</summary>
     public static DeviceStateCodecs Default { get; } = CreateDefault();
 
     private static DeviceStateCodecs CreateDefault()
@@ -34,6 +34,7 @@ public sealed class DeviceStateCodecs
         codecs.Register<IoApic, IoApicState>("ioapic", d => d.SaveState(), (d, s) => d.RestoreState(s));
         codecs.Register<Machine.Devices.Virtio.VirtioPciDevice, Machine.Devices.Virtio.VirtioPciDeviceState>("virtio-pci", d => d.SaveState(), (d, s) => d.RestoreState(s));
         codecs.Register<Machine.Devices.Virtio.VirtioNet, Machine.Devices.Virtio.VirtioNetState>("virtio-net", d => d.SaveState(), (d, s) => d.RestoreState(s));
+        codecs.Register<Machine.Devices.Virtio.VirtioBalloon, Machine.Devices.Virtio.VirtioBalloonState>("virtio-balloon", d => d.SaveState(), (d, s) => d.RestoreState(s));
         codecs.Register<DebugExitDevice, DebugExitDeviceState>("debug-exit", d => d.SaveState(), (d, s) => d.RestoreState(s));
         codecs.Register<TestEchoPortDevice, TestEchoPortDeviceState>("test-echo-port", d => d.SaveState(), (d, s) => d.RestoreState(s));
         codecs.Register<TestEchoMemoryDevice, TestEchoMemoryDeviceState>("test-echo-memory", d => d.SaveState(), (d, s) => d.RestoreState(s));

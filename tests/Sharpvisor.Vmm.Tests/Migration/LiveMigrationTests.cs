@@ -83,9 +83,10 @@ public sealed class LiveMigrationTests(ITestOutputHelper output)
                              $"{summary.Rounds} rounds, {summary.PagesSent} pages, {summary.BytesSent / 1048576.0:0.0} MiB");
             foreach (var p in rounds)
                 output.WriteLine($"  {p.Elapsed.TotalMilliseconds,8:0.0} ms {p.Phase} round {p.Round}: {p.RoundPages} pages, dirty {p.DirtyPagesPerSecond:0}/s, {p.BytesPerSecond / 1e6:0} MB/s");
-            // Up to 4 pre-copy rounds (fewer if a round finds nothing dirty), then stop-and-copy.
-            Assert.InRange(summary.Rounds, 3, 5);
-            Assert.Contains(rounds, p => p.Round >= 2 && p.Phase == MigrationPhase.PreCopy);
+            // Up to 4 pre-copy rounds (fewer if a round finds nothing dirty: on a loaded host the guest may not have run
+            // during a short round), then stop-and-copy; the guest's own check on the destination is what counts.
+            Assert.InRange(summary.Rounds, 2, 5);
+            Assert.Contains(rounds, p => p.Phase == MigrationPhase.PreCopy);
             thread.Join(TimeSpan.FromSeconds(30));
             Assert.Equal(VmOutcome.Migrated, sourceResult!.Outcome);
 

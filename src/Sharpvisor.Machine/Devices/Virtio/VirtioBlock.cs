@@ -14,7 +14,7 @@ namespace Sharpvisor.Machine.Devices.Virtio;
 /// which takes every available request, completes them and then interrupts the driver once for the batch.
 /// </para>
 /// </summary>
-public sealed class VirtioBlock : IVirtioDevice, IDisposable
+public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundWork
 {
     public const int SectorSize = 512;
     public const ushort QueueSize = 256;
@@ -44,6 +44,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
     private readonly Action<string>? _log;
     private Thread? _worker;
     private volatile bool _disposed;
+    private volatile bool _paused;
     private IVirtioTransport? _transport;
 
     /// <param name="serial">What VIRTIO_BLK_T_GET_ID returns (at most 20 ASCII bytes); default: the file's name.</param>
@@ -122,6 +123,17 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
 
     public void QueueNotified(int queueIndex) => _work.Set();
 
+    public void PauseProcessing()
+    {
+        lock (_processing) _paused = true;
+    }
+
+    public void ResumeProcessing()
+    {
+        _paused = false;
+        _work.Set();
+    }
+
     /// <summary>Waits for the batch in flight, then stops touching the queue.</summary>
     public void Reset()
     {
@@ -147,7 +159,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable
             if (_disposed) return;
             lock (_processing)
             {
-                if (_transport is { IsBroken: false } transport) Drain(transport);
+                if (!_paused && _transport is { IsBroken: false } transport) Drain(transport);
             }
         }
     }

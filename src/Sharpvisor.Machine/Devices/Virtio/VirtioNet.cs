@@ -17,7 +17,7 @@ namespace Sharpvisor.Machine.Devices.Virtio;
 /// guest memory, so a snapshot sees them still.
 /// </para>
 /// </summary>
-public sealed class VirtioNet : IVirtioDevice, IVirtioNetReceiver, IDisposable
+public sealed class VirtioNet : IVirtioDevice, IVirtioNetReceiver, IVirtioBackgroundWork, IDisposable
 {
     public const int ReceiveQueue = 0, TransmitQueue = 1;
     public const ushort QueueSize = 256;

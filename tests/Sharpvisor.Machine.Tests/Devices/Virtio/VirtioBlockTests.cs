@@ -78,6 +78,23 @@ public sealed class VirtioBlockTests : IDisposable
     }
 
     [Fact]
+    public void A_paused_disk_leaves_requests_in_the_ring_until_it_resumes()
+    {
+        var driver = Open();
+        _block!.PauseProcessing();
+        WriteHeader(Header, VirtioBlock.RequestIn, 2);
+        driver.Memory.WriteByte(Status, 0xEE);
+        driver.Submit((Header, 16, false), (Buffer, 512, true), (Status, 1, true));
+        driver.Notify();
+        Assert.False(driver.WaitUsed(1, timeoutMs: 300), "a paused disk served a request");
+        Assert.Equal(0xEE, driver.Memory.ReadByte(Status));
+        _block.ResumeProcessing();
+        Assert.True(driver.WaitUsed(1), "the request did not complete after resume");
+        Assert.Equal(VirtioBlock.StatusOk, driver.Memory.ReadByte(Status));
+        Assert.Equal(_original.AsSpan(2 * 512, 512).ToArray(), driver.Memory.GetSpan(Buffer, 512).ToArray());
+    }
+
+    [Fact]
     public void Reads_sectors_into_guest_memory()
     {
         var driver = Open();
