@@ -15,8 +15,8 @@ namespace Sharpvisor.TestGuests.Guests;
 /// writes the local APIC's EOI; ring 3 waits for the count with interrupts on) or polling the used ring with
 /// VRING_AVAIL_F_NO_INTERRUPT set. virtio-rng: 256 bytes by interrupt, 256 by polling; both must be non-zero and
 /// differ. virtio-blk: capacity from the device configuration, a pattern (<see cref="VirtioGuestDisk"/>) written to
-/// sector 1 (interrupt), read back and compared (polling), a flush (interrupt). Exactly one interrupt per interrupt
-/// request must have arrived, none for the polled ones.</para>
+/// sector 1 (interrupt), read back and compared (polling), a flush (interrupt). At least one interrupt per interrupt
+/// request must have arrived, and at most one more per polled request (NO_INTERRUPT is a hint the device may miss).</para>
 /// <para>Ring 0 runs only a setup of 14 instructions (mask the PICs, enable the local APIC, iretq to ring 3 with
 /// interrupts on and IOPL <see cref="TestGuestOptions.UserIopl"/>), the completion handler (6 instructions), and, where
 /// the CPU refuses ring-3 port access (KVM on PVM), the #GP port emulation for each PCI configuration and COM1
@@ -148,15 +148,22 @@ internal static class VirtioGuest
         EmitEntropyRequests(p, r, rng, rngLengthA, rngLengthB);
         EmitBlockRequests(p, r, block, capacity);
 
-        // One interrupt per interrupt-driven request, none for the polled ones (they set NO_INTERRUPT).
+        // At least one interrupt per interrupt-driven request. A polled request sets NO_INTERRUPT, which is only a hint:
+        // the device reads the flag after publishing the used entry, and by then the driver may have cleared it for
+        // its next (interrupt-driven) request, so each polled request may add one.
         var wrongCount = a.CreateLabel();
         var countsRight = a.CreateLabel();
-        a.mov(rax, __qword_ptr[rng + InterruptCount]);
-        a.cmp(rax, __qword_ptr[rng + Interrupted]);
-        a.jne(wrongCount);
-        a.mov(rax, __qword_ptr[block + InterruptCount]);
-        a.cmp(rax, __qword_ptr[block + Interrupted]);
-        a.je(countsRight);
+        foreach (var device in new[] { rng, block })
+        {
+            a.mov(rax, __qword_ptr[device + InterruptCount]);
+            a.cmp(rax, __qword_ptr[device + Interrupted]);
+            a.jb(wrongCount);
+            a.mov(rdx, __qword_ptr[device + Interrupted]);
+            a.add(rdx, __qword_ptr[device + Polled]);
+            a.cmp(rax, rdx);
+            a.ja(wrongCount);
+        }
+        a.jmp(countsRight);
         a.Label(ref wrongCount);
         a.call(p.FailBegin);
         p.Print("interrupts counted: virtio-rng ");
@@ -165,7 +172,7 @@ internal static class VirtioGuest
         p.Print(" virtio-blk ");
         a.mov(rdi, __qword_ptr[block + InterruptCount]);
         a.call(p.PutDecimal);
-        p.Print(", expected one per interrupt-driven request (1 and 2)");
+        p.Print(", expected one per interrupt-driven request (1 and 2), plus at most one per polled request");
         a.call(p.FailEnd);
         a.Label(ref countsRight);
 
