@@ -631,9 +631,7 @@ internal static class VirtioGuest
         a.mfence();
         a.mov(rcx, __qword_ptr[rbx + QueueNotify]);
         a.mov(__word_ptr[rcx], 0);                       // queue 0
-        a.rdtsc();
-        a.shl(rdx, 32);
-        a.or(rax, rdx);
+        p.ReadTimeStampCounter();
         a.mov(r9, waitCycles);
         a.add(r9, rax);
         a.test(r11d, r11d);
@@ -644,9 +642,7 @@ internal static class VirtioGuest
         a.cmp(rax, __qword_ptr[rbx + InterruptSnapshot]);
         a.jne(poll);
         a.pause();
-        a.rdtsc();
-        a.shl(rdx, 32);
-        a.or(rax, rdx);
+        p.ReadTimeStampCounter();
         a.cmp(rax, r9);
         a.jb(waitInterrupt);
         a.jmp(noInterrupt);
@@ -656,9 +652,7 @@ internal static class VirtioGuest
         a.cmp(eax, __dword_ptr[rbx + UsedIndex]);
         a.jne(used);
         a.pause();
-        a.rdtsc();
-        a.shl(rdx, 32);
-        a.or(rax, rdx);
+        p.ReadTimeStampCounter();
         a.cmp(rax, r9);
         a.jb(poll);
         a.jmp(noUsed);
