@@ -13,24 +13,22 @@ public static class VmFolderPaths
     public static VmConfig ToStored(VmConfig config, string snapshotDirectory)
     {
         string folder = Path.GetFullPath(snapshotDirectory);
-        return config with
-        {
-            KernelPath = Relative(config.KernelPath, folder),
-            InitrdPath = config.InitrdPath is { } initrd ? Relative(initrd, folder) : null,
-            Disks = config.Disks.Select(d => d with { Path = Relative(d.Path, folder) }).ToArray(),
-        };
+        return MapPaths(config, path => Relative(path, folder));
     }
 
     public static VmConfig FromStored(VmConfig config, string snapshotDirectory)
     {
         string folder = Path.GetFullPath(snapshotDirectory);
-        return config with
-        {
-            KernelPath = Absolute(config.KernelPath, folder),
-            InitrdPath = config.InitrdPath is { } initrd ? Absolute(initrd, folder) : null,
-            Disks = config.Disks.Select(d => d with { Path = Absolute(d.Path, folder) }).ToArray(),
-        };
+        return MapPaths(config, path => Absolute(path, folder));
     }
+
+    // Every file path in a configuration, so both directions cover the same ones.
+    private static VmConfig MapPaths(VmConfig config, Func<string, string> map) => config with
+    {
+        KernelPath = map(config.KernelPath),
+        InitrdPath = config.InitrdPath is { } initrd ? map(initrd) : null,
+        Disks = config.Disks.Select(d => d with { Path = map(d.Path) }).ToArray(),
+    };
 
     private static string Relative(string path, string snapshotFolder)
     {
