@@ -43,6 +43,14 @@ public sealed class GuestMemory : IDisposable
 
     public bool IsRam(ulong gpa, ulong length = 1) => FindRegion(gpa, length) != null;
 
+    /// <summary>Bytes of guest RAM present in host memory, over all regions (see <see cref="GuestMemoryRegion.ResidentBytes"/>).</summary>
+    public ulong ResidentBytes()
+    {
+        ulong total = 0;
+        foreach (var r in _regions) total += r.ResidentBytes();
+        return total;
+    }
+
     /// <summary>A span over guest RAM; the whole range must lie inside one region.</summary>
     public Span<byte> GetSpan(ulong gpa, int length)
     {

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Sharpvisor.Machine.Native;
 
-/// <summary>The few libc calls the machine layer needs (mappings and madvise).</summary>
+/// <summary>The few libc calls the machine layer needs (mappings, madvise, mincore).</summary>
 public static partial class Libc
 {
     public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
@@ -21,6 +21,10 @@ public static partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int madvise(nint addr, nuint length, int advice);
+
+    /// <summary>One byte per page of [addr, addr+length) into <paramref name="residency"/>; bit 0 set when resident.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static unsafe partial int mincore(nint addr, nuint length, byte* residency);
 
     /// <summary>The message for the last errno, e.g. "Cannot allocate memory (errno 12)".</summary>
     public static string LastErrorText()

@@ -82,6 +82,18 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
         }
     }
 
+    /// <summary>
+    /// Bytes of the running boot's guest RAM present in host memory (touched and not given back through the balloon);
+    /// null when no machine runs. Unlike the process's RSS, it counts this VM alone.
+    /// </summary>
+    public ulong? GuestResidentBytes
+    {
+        get
+        {
+            lock (_lifecycleLock) return _current?.Memory.ResidentBytes();
+        }
+    }
+
     private static long? CountInstructions(MachineInstance machine)
     {
         long sum = 0;

@@ -185,6 +185,7 @@ public sealed class VmControlServer : IDisposable
         reply.Append($" target-bytes={(ulong)balloon.TargetPages * 4096} actual-bytes={(ulong)balloon.ActualPages * 4096}");
         reply.Append($" guest-bytes={_vm.Config.MemoryBytes - Math.Min(_vm.Config.MemoryBytes, (ulong)balloon.ActualPages * 4096)}");
         reply.Append($" inflated-pages={balloon.PagesReturned} deflated-pages={balloon.PagesDeflated} reported-pages={balloon.PagesReported}");
+        if (_vm.GuestResidentBytes is { } resident) reply.Append($" host-resident-bytes={resident}");
         if (balloon.Statistics is { } stats)
         {
             reply.Append($" stats-age-ms={(long)(DateTimeOffset.UtcNow - stats.ReceivedAt).TotalMilliseconds}");

@@ -32,8 +32,24 @@ public class GuestMemoryTests
         using var memory = GuestMemory.CreateX86(8UL << 30); // 8 GiB on any host: MAP_NORESERVE
         long afterMap = ResidentKiB();
         Assert.True(afterMap - before < 64 * 1024, $"mapping 8 GiB raised RSS by {afterMap - before} KiB");
+        Assert.Equal(0UL, memory.ResidentBytes());
         for (ulong page = 0; page < 256; page++) memory.WriteByte(page * 4096, 1); // touch 1 MiB
-        Assert.True(ResidentKiB() - afterMap >= 900, "touching 1 MiB should commit about 1 MiB");
+        Assert.Equal(1UL << 20, memory.ResidentBytes());
+        memory.WriteByte(5UL << 30, 1); // the region above the 32-bit hole
+        Assert.Equal((1UL << 20) + 4096, memory.ResidentBytes());
+    }
+
+    [Fact]
+    public void DiscardedPagesLeaveHostMemoryAndReadAsZero()
+    {
+        using var memory = GuestMemory.CreateX86(16 << 20);
+        for (ulong page = 0; page < 64; page++) memory.WriteByte(page * 4096, 0xAB);
+        Assert.Equal(64UL * 4096, memory.ResidentBytes());
+        memory.Regions[0].Discard(16 * 4096, 32 * 4096);
+        Assert.Equal(32UL * 4096, memory.ResidentBytes());
+        Assert.Equal(0, memory.ReadByte(16 * 4096));
+        Assert.Equal(0xAB, memory.ReadByte(15 * 4096));
+        Assert.Equal(0xAB, memory.ReadByte(48 * 4096));
     }
 
     [Fact]
