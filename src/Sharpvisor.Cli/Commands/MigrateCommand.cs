@@ -22,7 +22,7 @@ internal static class MigrateCommand
         var maxDowntime = new Option<string>("--max-downtime") { Description = "Pause the VM for the last pages once they fit this at the measured rate: 50ms, 0.2s.", DefaultValueFactory = _ => "50ms" };
         var maxRounds = new Option<int>("--max-rounds") { Description = "Pre-copy rounds at most; then the VM pauses for whatever remains.", DefaultValueFactory = _ => 30 };
         var timeout = new Option<string>("--timeout") { Description = "How long connecting, any one send, or the wait for the destination's ack may take: 30s.", DefaultValueFactory = _ => "30s" };
-        var json = new Option<bool>("--json") { Description = "Print the summary as one JSON line on stdout: status, total_ms, downtime_ms, rounds, bytes_sent, pages_sent." };
+        var json = new Option<bool>("--json") { Description = "Print the summary as one JSON line on stdout: status, total_ms, downtime_ms, rounds, bytes_sent, pages_sent, downtime_parts." };
         var command = new Command("migrate", """
             Live-migrate a running VM to another Sharpvisor (`run --incoming PORT` there; disks on shared storage by the
             same paths). Pre-copy rounds while the VM runs, then a short pause for the last pages and the vCPU and device
@@ -78,7 +78,9 @@ internal static class MigrateCommand
         if (!reply.StartsWith("ok ", StringComparison.Ordinal))
             return Failed(reply.StartsWith("error ", StringComparison.Ordinal) ? reply[6..] : reply, json, bar);
         var summary = MigrationSummary.FromJson(reply[3..]);
-        Console.Error.WriteLine($"sharpvisor: migrated to {summary.Destination} in {summary.Total.TotalMilliseconds:0} ms, downtime {summary.Downtime.TotalMilliseconds:0.0} ms, " +
+        Console.Error.WriteLine($"sharpvisor: migrated to {summary.Destination} in {summary.Total.TotalMilliseconds:0} ms, downtime {summary.Downtime.TotalMilliseconds:0.0} ms " +
+                                $"(pause {summary.Pausing.TotalMilliseconds:0.0}, last pages {summary.LastPages.TotalMilliseconds:0.0}, " +
+                                $"state {summary.State.TotalMilliseconds:0.0}, destination {summary.DestinationShare.TotalMilliseconds:0.0}), " +
                                 $"{summary.Rounds} rounds, {summary.PagesSent} pages ({summary.BytesSent / (1024.0 * 1024.0):0.0} MiB on the wire)");
         if (json) Console.WriteLine(summary.ToJson());
         return 0;

@@ -24,6 +24,10 @@ public sealed class VmControlServer : IDisposable
     private readonly string _path;
     private readonly Socket _listener;
     private volatile bool _disposed;
+    private readonly object _commandsLock = new();
+    private int _commandsRunning; // commands read and not yet answered (guarded by _commandsLock)
+    private readonly HashSet<Socket> _clients = []; // open connections (guarded by _commandsLock)
+    private static readonly TimeSpan ReplyGrace = TimeSpan.FromSeconds(5);
 
     public VmControlServer(VirtualMachine vm, string path)
     {
@@ -45,6 +49,15 @@ public sealed class VmControlServer : IDisposable
             Socket client;
             try { client = _listener.Accept(); }
             catch (Exception e) when (e is SocketException or ObjectDisposedException) { return; }
+            lock (_commandsLock)
+            {
+                if (_disposed)
+                {
+                    client.Dispose();
+                    return;
+                }
+                _clients.Add(client);
+            }
             new Thread(() => ServeClient(client)) { IsBackground = true, Name = "VM control client" }.Start();
         }
     }
@@ -56,10 +69,26 @@ public sealed class VmControlServer : IDisposable
             try
             {
                 string command = ReadLine(client);
-                if (command.Split(' ', 2)[0] == "migrate") Migrate(command, client);
-                else client.Send(Encoding.UTF8.GetBytes(Execute(command) + "\n"));
+                lock (_commandsLock) _commandsRunning++;
+                try
+                {
+                    if (command.Split(' ', 2)[0] == "migrate") Migrate(command, client);
+                    else client.Send(Encoding.UTF8.GetBytes(Execute(command) + "\n"));
+                }
+                finally
+                {
+                    lock (_commandsLock)
+                    {
+                        _commandsRunning--;
+                        Monitor.PulseAll(_commandsLock);
+                    }
+                }
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException) { }
+            finally
+            {
+                lock (_commandsLock) _clients.Remove(client);
+            }
         }
     }
 
@@ -240,10 +269,23 @@ public sealed class VmControlServer : IDisposable
         return ReadLine(socket);
     }
 
+    /// <summary>
+    /// Stops listening, gives commands already running a few seconds to answer (a migration ends the VM, and so the
+    /// VMM, as it completes, and its summary must still reach the client that asked for it), then closes every
+    /// connection still open.
+    /// </summary>
     public void Dispose()
     {
-        _disposed = true;
-        _listener.Dispose();
+        var deadline = DateTime.UtcNow + ReplyGrace;
+        lock (_commandsLock)
+        {
+            _disposed = true;
+            _listener.Dispose();
+            while (_commandsRunning > 0 && DateTime.UtcNow < deadline)
+                Monitor.Wait(_commandsLock, deadline - DateTime.UtcNow is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            foreach (var client in _clients) client.Dispose();
+            _clients.Clear();
+        }
         try { File.Delete(_path); } catch (IOException) { }
     }
 }

@@ -103,8 +103,10 @@ internal sealed class MigrationSource
                 if (!_machine.Pause()) throw new MigrationException("the VM stopped during the migration");
                 pausedHere = true;
             }
+            var pausing = downtime.Elapsed;
             remaining = Collect(pending);
             SendRound(MigrationPhase.StopAndCopy, round, pending, remaining);
+            var lastPages = downtime.Elapsed;
             var state = new MigrationMachineState { Machine = _machine.CaptureState(_codecs, _engine), Paused = vmWasPaused };
             _channel.Send(MigrationSectionType.State, JsonSerializer.SerializeToUtf8Bytes(state, SnapshotFormat.Json));
             Span<byte> end = stackalloc byte[12];
@@ -112,9 +114,12 @@ internal sealed class MigrationSource
             BinaryPrimitives.WriteInt64LittleEndian(end[4..], _pagesSent);
             _channel.Send(MigrationSectionType.End, end);
             _channel.Flush();
+            var stateSent = downtime.Elapsed;
             Report(MigrationPhase.WaitingForDestination, round, 0, 0, 0, TimeSpan.Zero, force: true);
             WaitForAck();
-            var summary = new MigrationSummary(_peer, _clock.Elapsed, downtime.Elapsed, round, _channel.BytesSent, _pagesSent, _zeroPages);
+            var total = downtime.Elapsed;
+            var summary = new MigrationSummary(_peer, _clock.Elapsed, total, round, _channel.BytesSent, _pagesSent, _zeroPages,
+                pausing, lastPages - pausing, stateSent - lastPages, total - stateSent);
             StopLogging(logging);
             return summary;
         }
