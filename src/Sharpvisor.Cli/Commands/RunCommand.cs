@@ -191,7 +191,7 @@ internal static class RunCommand
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
             try
             {
-                received = listener.Receive(TimeSpan.FromSeconds(30), cancel.Token);
+                received = listener.Accept(TimeSpan.FromSeconds(30), cancel.Token);
             }
             catch (OperationCanceledException)
             {
@@ -205,8 +205,8 @@ internal static class RunCommand
         }
         using (received)
         {
-            Console.Error.WriteLine($"sharpvisor: received {received.PagesReceived} pages ({received.BytesReceived / (1024.0 * 1024.0):0.0} MiB) in " +
-                                    $"{received.Rounds} rounds from {received.Source}, {received.SourceEngine} engine, in {received.Elapsed.TotalMilliseconds:0} ms");
+            Console.Error.WriteLine($"sharpvisor: a migration from {received.Source} ({received.SourceEngine} engine, " +
+                                    $"{MemorySize.Format(received.Config.MemoryBytes)}): building the machine while its memory arrives");
             var config = received.Config with { Serial = serialSpec };
             bool isLinux = !File.Exists(config.KernelPath) || KernelKind.IsLinux(config.KernelPath);
             var selection = new EngineSelector().Select(Enum.Parse<EngineChoice>(engineName, ignoreCase: true), isLinux);
@@ -249,6 +249,9 @@ internal static class RunCommand
         }
         using var _ = controlServer;
         if (restore is not null || incoming is not null) vm.Started += v => { foreach (var note in v.RestoreNotes) Console.Error.Write($"sharpvisor: {note}\r\n"); };
+        if (incoming is not null)
+            vm.Started += _ => Console.Error.Write($"sharpvisor: received {incoming.PagesReceived} pages ({incoming.BytesReceived / (1024.0 * 1024.0):0.0} MiB) in " +
+                                                  $"{incoming.Rounds} rounds in {incoming.Elapsed.TotalMilliseconds:0} ms; the VM runs here\r\n");
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; vm.Stop("SIGINT"); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; vm.Stop("SIGTERM"); });
         if (reportInstructions) ReportInstructionsAtReadyLine(vm);

@@ -53,7 +53,8 @@ internal sealed class MachineInstance : IDisposable
     /// Builds the machine and loads the kernel, or, with <paramref name="restore"/>, maps the snapshot's memory and
     /// loads its vCPU and device state instead (the kernel is then not needed; the guest clock is left paused at the
     /// snapshot's value until <see cref="Start"/>). With <paramref name="incoming"/> (a live migration's arrival) it
-    /// takes the received RAM as it is and loads the received state the same way.
+    /// takes the received RAM and state if they are all there; if only the configuration is, it builds the machine
+    /// empty (no kernel, no state) for the stream to fill and <see cref="LoadState"/> to complete.
     /// </summary>
     public MachineInstance(VmConfig config, IEngine engine, byte[] kernel, byte[] initrd, Action<byte> serialOutput, StopLatch stop,
         LoadedSnapshot? restore = null, ReceivedMigration? incoming = null)
@@ -76,7 +77,7 @@ internal sealed class MachineInstance : IDisposable
 
             var topology = config.Topology;
             CpuState? boot = null;
-            if (state is null)
+            if (state is null && incoming is null)
             {
                 var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
                 boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress).BootCpu;
@@ -89,7 +90,7 @@ internal sealed class MachineInstance : IDisposable
                 _vcpus[i] = EngineVm.CreateVcpu(i, topology.ApicId(i), cpuid);
             }
             if (state is not null) RestoreState(state);
-            else
+            else if (incoming is null)
             {
                 // vCPU 0 starts at the kernel's entry; the others wait in the engine for INIT and SIPI from the guest.
                 var initial = _vcpus[0].GetState();
@@ -357,6 +358,32 @@ internal sealed class MachineInstance : IDisposable
 
     /// <summary>Notes on what a restore left behind (engine-owned state the other engine keeps itself).</summary>
     public List<string> RestoreNotes { get; } = [];
+
+    /// <summary>Loads the vCPU, device and clock state of a machine built empty for an incoming migration.</summary>
+    public void LoadState(SnapshotManifest manifest)
+    {
+        RestoreNotes.Clear();
+        RestoreState(manifest);
+    }
+
+    /// <summary>
+    /// Runs the restore path once on this machine's own state while it is built and not started (an incoming
+    /// migration receiving pages): the first restore in a process pays for loading and compiling the code of every
+    /// device record and vCPU setter, and that should not fall into the migration's downtime. <see cref="LoadState"/>
+    /// later overwrites everything this sets.
+    /// </summary>
+    public void WarmUpRestorePath(DeviceStateCodecs codecs)
+    {
+        try
+        {
+            RestoreState(CaptureState(codecs, _engineKind));
+        }
+        catch (Exception e) when (e is SnapshotException or EngineException or InvalidOperationException or ArgumentException)
+        {
+            // Only the warm-up is lost: the real state comes with the stream.
+        }
+        RestoreNotes.Clear();
+    }
 
     private void RestoreState(SnapshotManifest manifest)
     {

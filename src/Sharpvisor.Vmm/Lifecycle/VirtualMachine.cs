@@ -170,6 +170,27 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
                 incoming?.Refuse($"{what}: {e.Message}");
                 return new(VmOutcome.VmmError, $"{what}: {e.Message}", null, boot - 1, clock.Elapsed);
             }
+            if (incoming is { HasArrived: false })
+            {
+                try
+                {
+                    ReceiveIncoming(machine, incoming, latch);
+                    RestoreNotes = machine.RestoreNotes.ToArray();
+                }
+                catch (Exception e) when (e is MigrationException or OperationCanceledException)
+                {
+                    machine.Dispose();
+                    if (latch.IsSet) return new(VmOutcome.Stopped, _stopReason, null, boot - 1, clock.Elapsed);
+                    return new(VmOutcome.VmmError, $"the incoming migration failed: {e.Message}", null, boot - 1, clock.Elapsed);
+                }
+                catch (Exception e) when (e is SnapshotException or EngineException)
+                {
+                    string what = $"cannot load the state of the VM that migrated from {incoming.Source}: {e.Message}";
+                    incoming.Refuse(what);
+                    machine.Dispose();
+                    return new(VmOutcome.VmmError, what, null, boot - 1, clock.Elapsed);
+                }
+            }
             if (incoming is not null)
             {
                 try
@@ -216,6 +237,32 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             if (reason.Reboot && !Config.NoReboot && !_stopRequested) continue;
             return new(reason.Outcome, reason.Message, reason.DebugExitStatus, boot, clock.Elapsed);
         }
+    }
+
+    /// <summary>
+    /// The rest of an incoming migration, into a machine already built from its configuration: while the pages arrive
+    /// the restore path is warmed on a pool thread; then the state is loaded. <see cref="Stop"/> cancels it.
+    /// </summary>
+    private void ReceiveIncoming(MachineInstance machine, ReceivedMigration incoming, StopLatch latch)
+    {
+        var warmUp = Task.Run(() => machine.WarmUpRestorePath(DeviceCodecs));
+        using var cancel = new CancellationTokenSource();
+        Action onStop = cancel.Cancel;
+        latch.Triggered += onStop;
+        try
+        {
+            if (latch.IsSet) cancel.Cancel();
+            incoming.ReceiveInto(machine.Memory, cancel.Token);
+        }
+        finally
+        {
+            latch.Triggered -= onStop;
+            // It touches vCPUs and devices: done before the real state goes in (or the machine goes away). A warm-up
+            // that failed costs only time; the real restore reports its own errors.
+            try { warmUp.Wait(); }
+            catch (AggregateException) { }
+        }
+        machine.LoadState(incoming.Machine!);
     }
 
     /// <summary>Stops every vCPU at an instruction boundary and the guest's clock (running -> paused).</summary>

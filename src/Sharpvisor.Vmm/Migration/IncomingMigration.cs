@@ -1,9 +1,7 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Machine.Memory;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Snapshots;
@@ -11,11 +9,11 @@ using Sharpvisor.Vmm.Snapshots;
 namespace Sharpvisor.Vmm.Migration;
 
 /// <summary>
-/// The receiving side (`run --incoming`): listens on a TCP endpoint, takes one migration stream, writes the pages
-/// it carries into fresh guest RAM (pages never sent stay unallocated) and returns the VM's configuration, memory and
-/// state as a <see cref="ReceivedMigration"/>, which <see cref="Lifecycle.VirtualMachine.Incoming"/> builds and runs.
-/// A damaged, truncated or refused stream throws <see cref="MigrationException"/>; the source is told why when it
-/// can still hear it, and keeps running.
+/// The receiving side (`run --incoming`): listens on a TCP endpoint and takes one migration stream, whose
+/// configuration comes first (<see cref="Accept"/>); the <see cref="ReceivedMigration"/> then writes the pages it
+/// carries into the guest RAM of the machine built meanwhile (pages never sent stay unallocated). A damaged, truncated
+/// or refused stream throws <see cref="MigrationException"/>; the source is told why when it can still hear it, and
+/// keeps running.
 /// </summary>
 public sealed class IncomingMigration : IDisposable
 {
@@ -48,11 +46,12 @@ public sealed class IncomingMigration : IDisposable
     }
 
     /// <summary>
-    /// Waits for a source to connect (as long as it takes, until <paramref name="cancel"/>), then receives the whole
-    /// stream; any single read waits at most <paramref name="timeout"/>. The source waits for the ack that
-    /// <see cref="ReceivedMigration.Acknowledge"/> sends once the VM is built.
+    /// Waits for a source to connect (as long as it takes, until <paramref name="cancel"/>) and reads the stream's
+    /// header and configuration: the returned <see cref="ReceivedMigration"/> knows what machine to build, and
+    /// <see cref="Lifecycle.VirtualMachine"/> (its <c>Incoming</c>) builds it and then receives RAM and state straight
+    /// into it, so building costs no downtime. Any single read waits at most <paramref name="timeout"/>.
     /// </summary>
-    public ReceivedMigration Receive(TimeSpan timeout, CancellationToken cancel = default)
+    public ReceivedMigration Accept(TimeSpan timeout, CancellationToken cancel = default)
     {
         Socket socket;
         using (cancel.Register(() => _listener.Dispose()))
@@ -68,79 +67,70 @@ public sealed class IncomingMigration : IDisposable
         socket.ReceiveTimeout = socket.SendTimeout = (int)Math.Min(int.MaxValue, timeout.TotalMilliseconds);
         string peer = socket.RemoteEndPoint?.ToString() ?? "the source";
         var channel = new MigrationChannel(new NetworkStream(socket, ownsSocket: true), peer);
-        GuestMemory? memory = null;
         try
         {
             using (cancel.Register(() => socket.Dispose()))
             {
-                var result = ReceiveStream(channel, peer, timeout, ref memory);
-                memory = null; // the result owns it now
-                return result;
+                channel.ReceiveHeader();
+                var (type, payload) = channel.Receive("its configuration");
+                if (type != MigrationSectionType.Config)
+                    throw new MigrationException($"the migration stream from {peer} starts with a {type} section, not the configuration");
+                var hello = JsonSerializer.Deserialize<MigrationHello>(payload.Span, SnapshotFormat.Json)
+                    ?? throw new MigrationException($"the migration stream from {peer} holds an empty configuration");
+                var config = CheckConfig(hello);
+                MigrationWarmUp.Start(config);
+                return new ReceivedMigration(channel, socket, hello with { Config = config }, timeout);
             }
         }
-        catch (Exception e) when (e is MigrationException or IOException or SocketException or ObjectDisposedException or JsonException
-                                      or GuestMemoryException or FormatException)
+        catch (Exception e) when (IsStreamFailure(e))
         {
-            string reason = e switch
-            {
-                MigrationException or FormatException => e.Message,
-                JsonException => $"the migration stream from {peer} holds a record this build cannot read: {e.Message}",
-                IOException { InnerException: SocketException { SocketErrorCode: SocketError.TimedOut } } =>
-                    $"the migration stream from {peer} stalled: nothing for {timeout.TotalSeconds:0} s",
-                _ => $"the migration stream from {peer} broke: {(e is IOException { InnerException: { } inner } ? inner.Message : e.Message)}",
-            };
-            ReceivedMigration.TryRefuse(channel, reason);
-            DrainUntilClosed(socket);
-            channel.Dispose();
-            memory?.Dispose();
-            cancel.ThrowIfCancellationRequested();
-            throw new MigrationException(reason, e);
+            throw Refuse(channel, socket, e, peer, timeout, cancel);
         }
     }
 
-    private static ReceivedMigration ReceiveStream(MigrationChannel channel, string peer, TimeSpan timeout, ref GuestMemory? memory)
+    /// <summary>
+    /// <see cref="Accept"/>, then the whole stream into fresh guest RAM that the returned migration holds (and the
+    /// machine built from it takes): for callers that want everything checked before building anything.
+    /// </summary>
+    public ReceivedMigration Receive(TimeSpan timeout, CancellationToken cancel = default)
     {
-        var clock = Stopwatch.StartNew();
-        channel.ReceiveHeader();
-        var (type, payload) = channel.Receive("its configuration");
-        if (type != MigrationSectionType.Config)
-            throw new MigrationException($"the migration stream from {peer} starts with a {type} section, not the configuration");
-        var hello = JsonSerializer.Deserialize<MigrationHello>(payload.Span, SnapshotFormat.Json)
-            ?? throw new MigrationException($"the migration stream from {peer} holds an empty configuration");
-        var config = CheckConfig(hello);
-        MigrationWarmUp.Start(config);
-        memory = GuestMemory.CreateX86(config.MemoryBytes);
-        CheckLayout(hello, memory);
-        var received = memory.Regions.Select(r => new DirtyPageBitmap(r.Size / MigrationFormat.PageSize)).ToArray();
-
-        long pages = 0;
-        int lastRound = 0;
-        MigrationMachineState? state = null;
-        while (true)
+        var received = Accept(timeout, cancel);
+        try
         {
-            (type, payload) = channel.Receive(state is null ? "the VM's state" : "the end of the stream");
-            switch (type)
-            {
-                case MigrationSectionType.Pages when state is null:
-                    lastRound = ApplyPages(payload.Span, memory, received, peer, lastRound);
-                    pages += BinaryPrimitives.ReadInt32LittleEndian(payload.Span[4..]);
-                    break;
-                case MigrationSectionType.State when state is null:
-                    state = JsonSerializer.Deserialize<MigrationMachineState>(payload.Span, SnapshotFormat.Json)
-                        ?? throw new MigrationException($"the migration stream from {peer} holds an empty VM state");
-                    CheckState(state, config, peer);
-                    break;
-                case MigrationSectionType.End when state is not null:
-                    if (payload.Length != 12) throw new MigrationException($"the migration stream from {peer} has a malformed end section");
-                    long announced = BinaryPrimitives.ReadInt64LittleEndian(payload.Span[4..]);
-                    if (announced != pages)
-                        throw new MigrationException($"the migration stream from {peer} is incomplete: it announced {announced} pages, {pages} arrived");
-                    return new ReceivedMigration(channel, hello with { Config = config }, memory, state, pages,
-                        BinaryPrimitives.ReadInt32LittleEndian(payload.Span), channel.BytesReceived, clock.Elapsed);
-                default:
-                    throw new MigrationException($"the migration stream from {peer} has a {type} section out of order");
-            }
+            received.ReceiveAll(cancel);
+            return received;
         }
+        catch
+        {
+            received.Dispose();
+            throw;
+        }
+    }
+
+    internal static bool IsStreamFailure(Exception e) =>
+        e is MigrationException or IOException or SocketException or ObjectDisposedException or JsonException
+            or GuestMemoryException or FormatException or OperationCanceledException;
+
+    /// <summary>
+    /// Turns a failure while receiving into the <see cref="MigrationException"/> to throw, after telling the source why
+    /// (when it can still hear it) and closing the connection. A cancellation stays an <see cref="OperationCanceledException"/>.
+    /// </summary>
+    internal static Exception Refuse(MigrationChannel channel, Socket socket, Exception e, string peer, TimeSpan timeout, CancellationToken cancel)
+    {
+        string reason = e switch
+        {
+            MigrationException or FormatException => e.Message,
+            JsonException => $"the migration stream from {peer} holds a record this build cannot read: {e.Message}",
+            IOException { InnerException: SocketException { SocketErrorCode: SocketError.TimedOut } } =>
+                $"the migration stream from {peer} stalled: nothing for {timeout.TotalSeconds:0} s",
+            OperationCanceledException => "the destination stopped before the migration completed",
+            _ => $"the migration stream from {peer} broke: {(e is IOException { InnerException: { } inner } ? inner.Message : e.Message)}",
+        };
+        ReceivedMigration.TryRefuse(channel, reason);
+        DrainUntilClosed(socket);
+        channel.Dispose();
+        if (cancel.IsCancellationRequested) return new OperationCanceledException(reason, e, cancel);
+        return new MigrationException(reason, e);
     }
 
     // The disks must be here by the same paths (shared storage); the kernel need not be (the VM resumes, it does not boot).
@@ -161,65 +151,9 @@ public sealed class IncomingMigration : IDisposable
         return config with { HoldInputUntilOutput = null };
     }
 
-    private static void CheckLayout(MigrationHello hello, GuestMemory memory)
-    {
-        var here = memory.Regions.Select(r => $"0x{r.GuestPhysicalAddress:x}+0x{r.Size:x}");
-        var there = hello.Regions.Select(r => r.Length == 2 ? $"0x{r[0]:x}+0x{r[1]:x}" : "?");
-        if (!here.SequenceEqual(there))
-            throw new MigrationException($"the source's RAM regions ({string.Join(", ", there)}) differ from this build's ({string.Join(", ", here)})");
-    }
-
-    private static void CheckState(MigrationMachineState state, VmConfig config, string peer)
-    {
-        var machine = state.Machine ?? throw new MigrationException($"the migration stream from {peer} holds no machine state");
-        if (machine.Vcpus is null || machine.Vcpus.Length != config.Topology.VcpuCount)
-            throw new MigrationException($"the migration stream from {peer} has {machine.Vcpus?.Length ?? 0} vCPU records for a {config.Topology.VcpuCount}-vCPU configuration");
-        for (int i = 0; i < machine.Vcpus.Length; i++)
-            if (machine.Vcpus[i].Version != CpuState.CurrentVersion)
-                throw new MigrationException($"vCPU {i} comes as a version {machine.Vcpus[i].Version} CPU record; this build reads version {CpuState.CurrentVersion}");
-    }
-
-    /// <summary>Writes one Pages section into guest RAM; returns its round (rounds never go back).</summary>
-    private static int ApplyPages(ReadOnlySpan<byte> payload, GuestMemory memory, DirtyPageBitmap[] received, string peer, int lastRound)
-    {
-        if (payload.Length < 8) throw new MigrationException($"the migration stream from {peer} has a malformed pages section");
-        int round = BinaryPrimitives.ReadInt32LittleEndian(payload);
-        int count = BinaryPrimitives.ReadInt32LittleEndian(payload[4..]);
-        if (round < lastRound || round < 1)
-            throw new MigrationException($"the migration stream from {peer} is damaged: pages of round {round} after round {lastRound}");
-        if (count < 0 || count > MigrationFormat.PagesPerSection)
-            throw new MigrationException($"the migration stream from {peer} is damaged: a pages section claims {count} pages");
-        int offset = 8;
-        for (int i = 0; i < count; i++)
-        {
-            if (payload.Length - offset < 8) throw new MigrationException($"the migration stream from {peer} has a pages section shorter than its {count} entries");
-            ulong entry = BinaryPrimitives.ReadUInt64LittleEndian(payload[offset..]);
-            offset += 8;
-            bool zero = (entry & MigrationFormat.ZeroPageFlag) != 0;
-            ulong gpa = (entry & ~MigrationFormat.ZeroPageFlag) * MigrationFormat.PageSize;
-            var region = memory.FindRegion(gpa, MigrationFormat.PageSize)
-                ?? throw new MigrationException($"the migration stream from {peer} sends page 0x{gpa:x}, which is not in guest RAM");
-            ulong page = (gpa - region.GuestPhysicalAddress) / MigrationFormat.PageSize;
-            var bitmap = received[region.Slot];
-            if (zero)
-            {
-                // A page never sent is still unallocated zero; one that held data is given back.
-                if (bitmap.IsDirty(page)) region.Discard(gpa, MigrationFormat.PageSize);
-                continue;
-            }
-            if (payload.Length - offset < MigrationFormat.PageSize)
-                throw new MigrationException($"the migration stream from {peer} has a pages section shorter than its {count} entries");
-            payload.Slice(offset, MigrationFormat.PageSize).CopyTo(region.SpanAt(gpa, MigrationFormat.PageSize));
-            bitmap.Words[page / 64] |= 1UL << (int)(page % 64);
-            offset += MigrationFormat.PageSize;
-        }
-        if (offset != payload.Length) throw new MigrationException($"the migration stream from {peer} has {payload.Length - offset} stray bytes in a pages section");
-        return round;
-    }
-
     // Closing with unread data would reset the connection, and the source might lose the refusal with it: read on
     // (briefly) until the source, having read the refusal, closes its end.
-    private static void DrainUntilClosed(Socket socket)
+    internal static void DrainUntilClosed(Socket socket)
     {
         try
         {

@@ -76,7 +76,7 @@ public sealed class LinuxCounterMigrationTests(ITestOutputHelper output) : IDisp
             using var target = LinuxCounterNamespaces.RunIn(namespaces.Destination, () => IncomingMigration.Listen(new IPEndPoint(destinationAddress, 0)));
             var received = Task.Factory.StartNew(() =>
             {
-                var incoming = target.Receive(timeout);
+                var incoming = target.Accept(timeout);
                 arrived = new VirtualMachine(incoming.Config, new EmulatorEngine(), destination) { Incoming = incoming };
                 arrived.Started += _ => started.Set();
                 arrivedRun = Task.Run(() =>

@@ -31,7 +31,7 @@ internal sealed class MigrationTarget : IDisposable
         {
             try
             {
-                Received = _listener.Receive(timeout ?? TimeSpan.FromSeconds(30));
+                Received = _listener.Accept(timeout ?? TimeSpan.FromSeconds(30));
             }
             catch (MigrationException e)
             {
