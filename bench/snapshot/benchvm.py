@@ -60,8 +60,19 @@ class Guest:
                 self.cond.notify_all()
                 if not chunk: return
 
-    def type(self, text):
-        self.p.stdin.write(text.encode()); self.p.stdin.flush()
+    def type(self, text, block=True):
+        """Writes to the console; with block=False, text that does not fit the pipe now (the VMM is not reading) is dropped."""
+        if block:
+            self.p.stdin.write(text.encode()); self.p.stdin.flush()
+            return
+        fd = self.p.stdin.fileno()
+        os.set_blocking(fd, False)
+        try:
+            os.write(fd, text.encode())
+        except BlockingIOError:
+            pass
+        finally:
+            os.set_blocking(fd, True)
 
     def wait_for(self, text, after=0, timeout=COMMAND_TIMEOUT, stream="out"):
         deadline = time.monotonic() + timeout
@@ -83,18 +94,24 @@ class Guest:
 
     def answered(self, timeout=COMMAND_TIMEOUT, since=None):
         """Seconds from `since` (default: the process start) until the shell answers `echo ok-$((40+N))`, typed
-        again every 50 ms."""
+        again every 50 ms (dropped while the VMM is not reading its console)."""
+        seconds = self.answered_or_none(timeout, since)
+        if seconds is None: self.fail("the shell did not answer")
+        return seconds
+
+    def answered_or_none(self, timeout, since=None):
+        """answered(), but None if the shell does not answer in time: for a peer whose guest can fail."""
         since = self.start if since is None else since
         token = f"ok-{time.monotonic_ns() % 100000 + 40}"
         number = int(token[3:]) - 40
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.p.poll() is not None: self.fail("exited before answering")
-            self.type(f"echo ok-$((40+{number}))\n")
+            self.type(f"echo ok-$((40+{number}))\n", block=False)
             with self.cond:
                 self.cond.wait(0.05)
                 if token.encode() in self.out: return time.monotonic() - since
-        self.fail("the shell did not answer")
+        return None
 
     def finish(self, timeout=120):
         try:

@@ -245,7 +245,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     /// </summary>
     private void ReceiveIncoming(MachineInstance machine, ReceivedMigration incoming, StopLatch latch)
     {
-        var warmUp = Task.Run(() => machine.WarmUpRestorePath(DeviceCodecs));
+        var warmUp = MigrationWarmUp.OnOwnThread(() => machine.WarmUpRestorePath(DeviceCodecs));
         using var cancel = new CancellationTokenSource();
         Action onStop = cancel.Cancel;
         latch.Triggered += onStop;

@@ -3,7 +3,9 @@ namespace Sharpvisor.Vmm.Migration;
 /// <summary>
 /// The migration stream over TCP, little-endian throughout. The source opens with a 16-byte header:
 /// <c>magic "SVMIGRT\n" (8) | version (u32) | flags (u32, 0)</c>, then sends sections in this order: one Config,
-/// Pages sections (round after round), one State, one End; the destination answers with one Ack or Error section.
+/// Pages sections (round after round), at most one Sync before it pauses the VM (the destination answers Synced once
+/// it has applied every page so far), one State, one End; the destination answers with one Ack or Error section.
+/// Version 2 added Sync and Synced.
 /// A section is <c>type (u8) | 3 zero bytes | payload length (u32) | payload | SHA-256 of the 8 header bytes and the
 /// payload (32)</c>. A Pages payload is <c>round (u32) | entry count (u32) | entries</c>, an entry being a u64
 /// guest-physical page number with <see cref="ZeroPageFlag"/> set for a page that is all zero (no data follows),
@@ -11,7 +13,7 @@ namespace Sharpvisor.Vmm.Migration;
 /// </summary>
 public static class MigrationFormat
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2;
     public const int HeaderSize = 16;
     public const int SectionHeaderSize = 8;
     public const int ChecksumSize = 32;

@@ -15,4 +15,11 @@ public enum MigrationSectionType : byte
     Ack = 5,
     /// <summary>Destination: it refuses the migration; the payload is the reason (UTF-8).</summary>
     Error = 6,
+    /// <summary>
+    /// Source, empty, before it pauses the VM: pages sent so far may still sit in socket buffers; the pause waits
+    /// until the destination has applied them, so that backlog is not downtime.
+    /// </summary>
+    Sync = 7,
+    /// <summary>Destination, empty: every page sent before the Sync is in its RAM.</summary>
+    Synced = 8,
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -96,6 +97,7 @@ internal sealed class MigrationSource
                 round++;
             }
 
+            WaitUntilDestinationCaughtUp();
             round++;
             var downtime = Stopwatch.StartNew();
             if (!vmWasPaused)
@@ -144,23 +146,56 @@ internal sealed class MigrationSource
         }
     }
 
+    /// <summary>
+    /// Connects with a timeout without the thread pool (a non-blocking connect, then a poll): an async connect's
+    /// completion waits for a pool thread, and a pool kept busy by blocking work would make it time out.
+    /// </summary>
     private void Connect(string host, int port)
     {
-        _socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_cancel);
-        timeout.CancelAfter(_options.Timeout);
+        IPAddress[] addresses;
         try
         {
-            _socket.ConnectAsync(host, port, timeout.Token).AsTask().GetAwaiter().GetResult();
+            addresses = IPAddress.TryParse(host, out var literal) ? [literal] : Dns.GetHostAddresses(host);
         }
         catch (SocketException e)
         {
             throw new MigrationException($"cannot connect to {_peer}: {e.Message}", e);
         }
-        catch (OperationCanceledException) when (!_cancel.IsCancellationRequested)
+        if (addresses.Length == 0) throw new MigrationException($"cannot connect to {_peer}: the name has no address");
+        var deadline = DateTime.UtcNow + _options.Timeout;
+        SocketException? last = null;
+        foreach (var address in addresses)
         {
-            throw new MigrationException($"cannot connect to {_peer}: no answer within {_options.Timeout.TotalSeconds:0} s");
+            _cancel.ThrowIfCancellationRequested();
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, Blocking = false };
+            try
+            {
+                try { socket.Connect(address, port); }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress) { }
+                while (!socket.Poll(TimeSpan.FromMilliseconds(100), SelectMode.SelectWrite))
+                {
+                    _cancel.ThrowIfCancellationRequested();
+                    if (DateTime.UtcNow > deadline)
+                        throw new MigrationException($"cannot connect to {_peer}: no answer within {_options.Timeout.TotalSeconds:0} s");
+                }
+                var error = (SocketError)(int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.Error)!;
+                if (error != SocketError.Success) throw new SocketException((int)error);
+                socket.Blocking = true;
+                _socket = socket;
+                break;
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
+        if (_socket is null) throw new MigrationException($"cannot connect to {_peer}: {last?.Message}", last);
         int ms = (int)Math.Min(int.MaxValue, _options.Timeout.TotalMilliseconds);
         _socket.SendTimeout = ms;
         _socket.ReceiveTimeout = ms;
@@ -277,19 +312,40 @@ internal sealed class MigrationSource
         throw new MigrationException($"the destination {_peer} sent a {type} section in the middle of the migration");
     }
 
-    private void WaitForAck()
+    /// <summary>
+    /// Sync and its answer: megabytes sent may still sit in socket buffers, unapplied; the destination working through
+    /// them after the pause would be downtime. Waiting costs total time only (the VM still runs); what it dirties
+    /// meanwhile goes in the last round.
+    /// </summary>
+    private void WaitUntilDestinationCaughtUp()
+    {
+        _channel!.Send(MigrationSectionType.Sync, []);
+        _channel.Flush();
+        var reply = ReceiveReply("confirming it has applied the pages", "did not confirm the pages sent");
+        if (reply.Type != MigrationSectionType.Synced)
+            throw new MigrationException($"the destination {_peer} answered a sync with a {reply.Type} section");
+    }
+
+    /// <summary>The destination's next section; an Error is its refusal, silence for the timeout is <paramref name="silence"/>.</summary>
+    private (MigrationSectionType Type, ReadOnlyMemory<byte> Payload) ReceiveReply(string expecting, string silence)
     {
         (MigrationSectionType Type, ReadOnlyMemory<byte> Payload) reply;
         try
         {
-            reply = _channel!.Receive("acknowledging the migration");
+            reply = _channel!.Receive(expecting);
         }
         catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.TimedOut })
         {
-            throw new MigrationException($"the destination {_peer} did not acknowledge within {_options.Timeout.TotalSeconds:0} s");
+            throw new MigrationException($"the destination {_peer} {silence} within {_options.Timeout.TotalSeconds:0} s");
         }
         if (reply.Type == MigrationSectionType.Error)
             throw new MigrationException($"the destination {_peer} refused the migration: {Encoding.UTF8.GetString(reply.Payload.Span)}");
+        return reply;
+    }
+
+    private void WaitForAck()
+    {
+        var reply = ReceiveReply("acknowledging the migration", "did not acknowledge");
         if (reply.Type != MigrationSectionType.Ack)
             throw new MigrationException($"the destination {_peer} answered with a {reply.Type} section instead of an ack");
     }

@@ -8,7 +8,7 @@ namespace Sharpvisor.Vmm.Migration;
 /// <summary>
 /// The State section is written and read once per process, so its first use pays for the JSON serializer's
 /// reflection and compilation: hundreds of milliseconds, all of it downtime. Both ends run the same path once with a
-/// stand-in record on a pool thread while pages are still being copied, off the critical path.
+/// stand-in record on a thread of its own while pages are still being copied, off the critical path.
 /// </summary>
 internal static class MigrationWarmUp
 {
@@ -16,16 +16,26 @@ internal static class MigrationWarmUp
     /// The source also saves each device's record once (thrown away): device records are read under the devices'
     /// own locks and saving changes nothing, so doing it while the VM runs is safe.
     /// </summary>
-    public static Task StartForSource(Lifecycle.MachineInstance machine, DeviceStateCodecs codecs) => Task.Run(() =>
+    public static Task StartForSource(Lifecycle.MachineInstance machine, DeviceStateCodecs codecs) => OnOwnThread(() =>
     {
         foreach (var (_, device, _) in machine.Devices())
         {
             try { codecs.For(device)?.Save(device); }
             catch (InvalidOperationException) { } // a record read mid-change; only the warm-up is lost
         }
-    }).ContinueWith(_ => Start(machine.Config)).Unwrap();
+        WarmUpStateRecord(machine.Config);
+    });
 
-    public static Task Start(VmConfig config) => Task.Run(() =>
+    public static Task Start(VmConfig config) => OnOwnThread(() => WarmUpStateRecord(config));
+
+    /// <summary>
+    /// On a thread of its own, not the pool's: a pool busy with blocking work (a test host) would delay the warm-up by
+    /// seconds, and the source waits for it before its second round.
+    /// </summary>
+    public static Task OnOwnThread(Action work) =>
+        Task.Factory.StartNew(work, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static void WarmUpStateRecord(VmConfig config)
     {
         var sample = new MigrationMachineState
         {
@@ -40,5 +50,5 @@ internal static class MigrationWarmUp
         };
         byte[] bytes = JsonSerializer.SerializeToUtf8Bytes(sample, SnapshotFormat.Json);
         JsonSerializer.Deserialize<MigrationMachineState>(bytes, SnapshotFormat.Json);
-    });
+    }
 }

@@ -89,6 +89,7 @@ public sealed class ReceivedMigration : IDisposable
         long pages = 0;
         int lastRound = 0;
         MigrationMachineState? state = null;
+        bool synced = false;
         while (true)
         {
             var (type, payload) = _channel.Receive(state is null ? "the VM's state" : "the end of the stream");
@@ -97,6 +98,12 @@ public sealed class ReceivedMigration : IDisposable
                 case MigrationSectionType.Pages when state is null:
                     lastRound = ApplyPages(payload.Span, memory, received, peer, lastRound);
                     pages += BinaryPrimitives.ReadInt32LittleEndian(payload.Span[4..]);
+                    break;
+                case MigrationSectionType.Sync when state is null && !synced:
+                    if (payload.Length != 0) throw new MigrationException($"the migration stream from {peer} has a malformed sync section");
+                    _channel.Send(MigrationSectionType.Synced, []);
+                    _channel.Flush();
+                    synced = true;
                     break;
                 case MigrationSectionType.State when state is null:
                     state = JsonSerializer.Deserialize<MigrationMachineState>(payload.Span, SnapshotFormat.Json)

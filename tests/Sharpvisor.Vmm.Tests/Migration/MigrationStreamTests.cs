@@ -56,7 +56,7 @@ public sealed class MigrationStreamTests(ITestOutputHelper output)
     {
         { "bad magic", "is not sending a Sharpvisor migration stream (bad magic)" },
         { "short magic", "bad magic" },
-        { "wrong version", "version 99; this build reads version 1" },
+        { "wrong version", $"version 99; this build reads version {MigrationFormat.CurrentVersion}" },
         { "unknown flags", "flags 0x4" },
         { "empty", "closed the connection before sending anything" },
         { "header only", "closed the connection before its configuration" },
