@@ -20,6 +20,7 @@ public static unsafe class GuestMemoryImage
 {
     private const int PageSize = GuestMemoryRegion.PageSize;
     private const ulong PagemapPresent = 1UL << 63, PagemapSwapped = 1UL << 62;
+    private const ulong MaxWritePages = 256; // 1 MiB per write
 
     /// <summary>
     /// Writes the image to <paramref name="path"/> (created; the caller renames it into place) and fsyncs it.
@@ -40,24 +41,33 @@ public static unsafe class GuestMemoryImage
                 var stored = new List<ulong>();
                 ulong pages = region.Size / PageSize;
                 ulong runStart = 0, runLength = 0;
+                // A run of stored pages is contiguous in the mapping and in the file: one write per MaxWritePages of
+                // it, not one per page (the VM is paused: memory does not change between hashing and writing); the
+                // hash still covers each page with its number.
+                void FlushRun()
+                {
+                    if (runLength == 0) return;
+                    stored.AddRange([runStart, runLength]);
+                    for (ulong done = 0; done < runLength; done += MaxWritePages)
+                    {
+                        ulong first = runStart + done, count = Math.Min(MaxWritePages, runLength - done);
+                        RandomAccess.Write(file, region.SpanAt(region.GuestPhysicalAddress + first * PageSize, (int)(count * PageSize)),
+                            (long)(fileOffset + first * PageSize));
+                    }
+                    runLength = 0;
+                }
                 for (ulong page = 0; page < pages; page++)
                 {
-                    bool keep = touched.IsDirty(page) && !IsZero(region, page);
-                    if (keep)
+                    if (!touched.IsDirty(page) || IsZero(region, page))
                     {
-                        var bytes = region.SpanAt(region.GuestPhysicalAddress + page * PageSize, PageSize);
-                        RandomAccess.Write(file, bytes, (long)(fileOffset + page * PageSize));
-                        AddToHash(hash, region.Slot, page, bytes);
-                        if (runLength > 0 && runStart + runLength == page) runLength++;
-                        else
-                        {
-                            if (runLength > 0) stored.AddRange([runStart, runLength]);
-                            runStart = page;
-                            runLength = 1;
-                        }
+                        FlushRun();
+                        continue;
                     }
+                    AddToHash(hash, region.Slot, page, region.SpanAt(region.GuestPhysicalAddress + page * PageSize, PageSize));
+                    if (runLength == 0) runStart = page;
+                    runLength++;
                 }
-                if (runLength > 0) stored.AddRange([runStart, runLength]);
+                FlushRun();
                 regions.Add(new MemoryImageRegion
                 {
                     Slot = region.Slot, GuestPhysicalAddress = region.GuestPhysicalAddress, Size = region.Size,
