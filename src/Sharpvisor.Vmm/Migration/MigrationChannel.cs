@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 
 namespace Sharpvisor.Vmm.Migration;
 
@@ -10,13 +9,10 @@ namespace Sharpvisor.Vmm.Migration;
 /// </summary>
 internal sealed class MigrationChannel(Stream stream, string peer) : IDisposable
 {
-    private readonly IncrementalHash _sendHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private readonly IncrementalHash _receiveHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private readonly byte[] _sendHeader = new byte[MigrationFormat.SectionHeaderSize];
     private readonly byte[] _sendDigest = new byte[MigrationFormat.ChecksumSize];
     private readonly byte[] _receiveHeader = new byte[MigrationFormat.SectionHeaderSize];
     private readonly byte[] _receiveDigest = new byte[MigrationFormat.ChecksumSize];
-    private readonly byte[] _expectedDigest = new byte[MigrationFormat.ChecksumSize];
     private byte[] _payload = new byte[64 * 1024];
 
     public string Peer { get; } = peer;
@@ -58,9 +54,7 @@ internal sealed class MigrationChannel(Stream stream, string peer) : IDisposable
         _sendHeader[0] = (byte)type;
         _sendHeader[1] = _sendHeader[2] = _sendHeader[3] = 0;
         BinaryPrimitives.WriteInt32LittleEndian(_sendHeader.AsSpan(4), payload.Length);
-        _sendHash.AppendData(_sendHeader);
-        _sendHash.AppendData(payload);
-        _sendHash.GetHashAndReset(_sendDigest);
+        BinaryPrimitives.WriteUInt32LittleEndian(_sendDigest, Checksum(_sendHeader, payload));
         stream.Write(_sendHeader);
         stream.Write(payload);
         stream.Write(_sendDigest);
@@ -88,14 +82,14 @@ internal sealed class MigrationChannel(Stream stream, string peer) : IDisposable
         var payload = _payload.AsSpan(0, length);
         if (ReadUpTo(payload) < length || ReadUpTo(_receiveDigest) < _receiveDigest.Length)
             throw new MigrationException($"the migration stream from {Peer} is truncated: it ended inside a {type} section");
-        _receiveHash.AppendData(_receiveHeader);
-        _receiveHash.AppendData(payload);
-        _receiveHash.GetHashAndReset(_expectedDigest);
-        if (!_expectedDigest.AsSpan().SequenceEqual(_receiveDigest))
-            throw new MigrationException($"the migration stream from {Peer} is corrupt: a {type} section's SHA-256 does not match its contents");
+        if (Checksum(_receiveHeader, payload) != BinaryPrimitives.ReadUInt32LittleEndian(_receiveDigest))
+            throw new MigrationException($"the migration stream from {Peer} is corrupt: a {type} section's CRC-32C does not match its contents");
         BytesReceived += MigrationFormat.SectionHeaderSize + length + MigrationFormat.ChecksumSize;
         return (type, _payload.AsMemory(0, length));
     }
+
+    private static uint Checksum(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload) =>
+        Crc32C.Finish(Crc32C.Append(Crc32C.Append(Crc32C.Initial, header), payload));
 
     // Reads until the span is full or the stream ends; returns how much arrived.
     private int ReadUpTo(Span<byte> into)
@@ -110,10 +104,5 @@ internal sealed class MigrationChannel(Stream stream, string peer) : IDisposable
         return total;
     }
 
-    public void Dispose()
-    {
-        _sendHash.Dispose();
-        _receiveHash.Dispose();
-        stream.Dispose();
-    }
+    public void Dispose() => stream.Dispose();
 }
