@@ -16,6 +16,7 @@ internal static class ControlCommands
         yield return Resume();
         yield return Simple("status", "Print the VM's state: created, running, paused, saving, saved, migrating or stopped.", "status");
         yield return Simple("stop", "Stop the VM (its `run` exits with code 6).", "stop");
+        yield return Simple("reset", "Reset the running VM: it boots again (QEMU's system_reset); its taps and disks stay as they are.", "reset");
         yield return Snapshot();
     }
 

@@ -38,6 +38,7 @@ internal sealed class MachineInstance : IDisposable
     private int _parked;
     private int _running;
     private readonly List<IDisposable> _devices = [];
+    private readonly Networking.NetworkBackends _networks; // the VM's, kept across boots
 
     public GuestMemory Memory { get; }
     public VmConfig Config => _config;
@@ -56,10 +57,11 @@ internal sealed class MachineInstance : IDisposable
     /// takes the received RAM and state if they are all there; if only the configuration is, it builds the machine
     /// empty (no kernel, no state) for the stream to fill and <see cref="LoadState"/> to complete.
     /// </summary>
-    public MachineInstance(VmConfig config, IEngine engine, byte[] kernel, byte[] initrd, Action<byte> serialOutput, StopLatch stop,
-        LoadedSnapshot? restore = null, ReceivedMigration? incoming = null)
+    public MachineInstance(VmConfig config, IEngine engine, Networking.NetworkBackends networks, byte[] kernel, byte[] initrd,
+        Action<byte> serialOutput, StopLatch stop, LoadedSnapshot? restore = null, ReceivedMigration? incoming = null)
     {
         _config = config;
+        _networks = networks;
         _stop = stop;
         _engineKind = engine.Kind;
         Memory = incoming?.TakeMemory() ?? GuestMemory.CreateX86(config.MemoryBytes);
@@ -130,20 +132,7 @@ internal sealed class MachineInstance : IDisposable
             AttachVirtio(pci, bars, new VirtioBlock(disk.Path, disk.ReadOnly, $"sharpvisor-{name}", LogDevice), $"virtio-blk {name}");
         }
         foreach (var net in _config.Networks)
-        {
-            var tap = Networking.TapBackend.Open(net.Tap, LogDevice);
-            VirtioNet model;
-            try
-            {
-                model = new VirtioNet(tap, net.MacBytes(), LogDevice);
-            }
-            catch
-            {
-                tap.Dispose();
-                throw;
-            }
-            AttachVirtio(pci, bars, model, $"virtio-net {net.Tap}");
-        }
+            AttachVirtio(pci, bars, new VirtioNet(_networks.For(net, LogDevice), net.MacBytes(), LogDevice), $"virtio-net {net.Tap}");
         var power = new AcpiPowerDevice(
             powerOffRequested: () => _stop.TrySet(new(VmOutcome.PoweredOff, "the guest powered off")),
             resetRequested: () => _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through ACPI", Reboot: true)));

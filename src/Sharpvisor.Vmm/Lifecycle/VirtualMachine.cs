@@ -18,6 +18,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     private readonly object _inputLock = new();
     private readonly List<byte> _inputBeforeBoot = [];
     private volatile MachineInstance? _current;
+    private readonly Networking.NetworkBackends _networks = new(); // taps stay open (and configured) across reboots
     private volatile StopLatch? _latch;
     private volatile bool _stopRequested;
     private string _stopReason = "stopped";
@@ -160,7 +161,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             MachineInstance machine;
             try
             {
-                machine = new MachineInstance(Config, Engine, kernel, initrd, OnSerialOutput, latch, restore, incoming);
+                machine = new MachineInstance(Config, Engine, _networks, kernel, initrd, OnSerialOutput, latch, restore, incoming);
                 if (restore is not null || incoming is not null) RestoreNotes = machine.RestoreNotes.ToArray();
             }
             catch (Exception e)
@@ -263,6 +264,21 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             catch (AggregateException) { }
         }
         machine.LoadState(incoming.Machine!);
+    }
+
+    /// <summary>
+    /// Resets the running machine as its reset line would (QEMU's system_reset, virsh reset): this boot ends and the VM
+    /// boots again from its kernel, its disks and taps as they are; with <see cref="VmConfig.NoReboot"/> the run ends.
+    /// </summary>
+    public void Reset()
+    {
+        ThrowIfMigrating(VmState.Running);
+        lock (_lifecycleLock)
+        {
+            RequireMachine(VmState.Running);
+            if (State != VmState.Running) throw new InvalidOperationException($"the VM is {State.ToString().ToLowerInvariant()}; resume it before a reset");
+            _latch!.TrySet(new(VmOutcome.ResetRequested, "the machine was reset through the control socket", Reboot: true));
+        }
     }
 
     /// <summary>Stops every vCPU at an instruction boundary and the guest's clock (running -> paused).</summary>
@@ -435,5 +451,9 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
         _inputBeforeBoot.Clear();
     }
 
-    public void Dispose() => serial.Dispose();
+    public void Dispose()
+    {
+        serial.Dispose();
+        _networks.Dispose();
+    }
 }

@@ -8,7 +8,8 @@ namespace Sharpvisor.Vmm.Networking;
 /// attaches to the named interface, or creates it when it does not exist (it then lasts as long as this object, as
 /// with QEMU's -netdev tap), and brings it up. A reader thread polls the tap and an eventfd; it reads every frame
 /// waiting (up to <see cref="MaxFramesPerBatch"/>), delivers each and then ends the batch, so the guest gets one
-/// interrupt per burst. Frames are written from the device's transmit thread. Dispose stops the reader and closes the tap.
+/// interrupt per burst. Frames are written from the device's transmit thread. Stop ends the reader (a later Start
+/// begins another for the next device); Dispose also closes the tap.
 /// </summary>
 public sealed class TapBackend : IVirtioNetBackend
 {
@@ -18,7 +19,8 @@ public sealed class TapBackend : IVirtioNetBackend
     private readonly int _tap;
     private readonly int _stopEvent;
     private readonly Action<string>? _log;
-    private Thread? _reader;
+    private readonly object _readerLock = new();
+    private Thread? _reader; // guarded by _readerLock
     private volatile bool _stopping;
     private int _disposed;
 
@@ -91,10 +93,28 @@ public sealed class TapBackend : IVirtioNetBackend
     public void Start(IVirtioNetReceiver receiver)
     {
         ArgumentNullException.ThrowIfNull(receiver);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        if (_reader is not null) throw new InvalidOperationException($"tap {Name} is already started");
-        _reader = new Thread(() => ReadLoop(receiver)) { IsBackground = true, Name = $"tap {Name} reader" };
-        _reader.Start();
+        lock (_readerLock)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (_reader is not null) throw new InvalidOperationException($"tap {Name} is already started");
+            _stopping = false;
+            _reader = new Thread(() => ReadLoop(receiver)) { IsBackground = true, Name = $"tap {Name} reader" };
+            _reader.Start();
+        }
+    }
+
+    public unsafe void Stop()
+    {
+        lock (_readerLock)
+        {
+            if (_reader is null) return;
+            _stopping = true;
+            ulong one = 1, drained;
+            TapNative.Write(_stopEvent, (byte*)&one, sizeof(ulong));
+            _reader.Join();
+            _reader = null;
+            TapNative.Read(_stopEvent, (byte*)&drained, sizeof(ulong)); // back to zero, for the next reader's poll
+        }
     }
 
     public unsafe void Send(ReadOnlySpan<byte> frame)
@@ -112,13 +132,13 @@ public sealed class TapBackend : IVirtioNetBackend
         }
     }
 
-    public unsafe void Dispose()
+    public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _stopping = true;
-        ulong one = 1;
-        TapNative.Write(_stopEvent, (byte*)&one, sizeof(ulong));
-        _reader?.Join();
+        lock (_readerLock)
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        }
+        Stop();
         TapNative.Close(_stopEvent);
         TapNative.Close(_tap);
     }

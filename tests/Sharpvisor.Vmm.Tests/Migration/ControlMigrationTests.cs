@@ -19,7 +19,7 @@ public sealed class ControlMigrationTests(ITestOutputHelper output) : IDisposabl
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public void The_migrate_client_gets_the_summary_of_a_completed_migration()
+    public async Task The_migrate_client_gets_the_summary_of_a_completed_migration()
     {
         using var target = new MigrationTarget(TestEngines.Create("emulator"));
         using var source = new CounterRun(TestEngines.Create("emulator"), spin: TestEngines.Spin("emulator"));
@@ -29,7 +29,7 @@ public sealed class ControlMigrationTests(ITestOutputHelper output) : IDisposabl
         var client = Task.Run(() => VmControlServer.SendStreaming(socket, $"migrate 127.0.0.1:{target.Port}", _ => { }, TimeSpan.FromSeconds(60)));
         Assert.Equal(VmOutcome.Migrated, source.Finish(TimeSpan.FromSeconds(60)).Outcome);
         server.Dispose();
-        string reply = client.Result;
+        string reply = await client;
         output.WriteLine(reply);
         Assert.StartsWith("ok ", reply);
         var summary = MigrationSummary.FromJson(reply[3..]);
@@ -44,7 +44,7 @@ public sealed class ControlMigrationTests(ITestOutputHelper output) : IDisposabl
     /// until its 2 s timeout), the client gets the error, and only then are connections closed.
     /// </summary>
     [Fact]
-    public void Disposing_the_control_server_lets_a_running_migrate_answer_first()
+    public async Task Disposing_the_control_server_lets_a_running_migrate_answer_first()
     {
         using var source = new CounterRun(TestEngines.Create("emulator"), spin: TestEngines.Spin("emulator"));
         using var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -63,11 +63,11 @@ public sealed class ControlMigrationTests(ITestOutputHelper output) : IDisposabl
         var client = Task.Run(() => VmControlServer.SendStreaming(socket,
             $"migrate 127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port} timeout-s=2", _ => started.Set(), TimeSpan.FromSeconds(60)));
         Assert.True(WaitHandle.WaitAny([started.WaitHandle, ((IAsyncResult)client).AsyncWaitHandle], TimeSpan.FromSeconds(30)) == 0,
-            $"no progress line; the reply: {(client.IsCompleted ? client.Result : "none")}");
+            $"no progress line; the reply: {(client.IsCompleted ? await client : "none")}");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         server.Dispose();
         output.WriteLine($"Dispose took {clock.ElapsedMilliseconds} ms");
-        string reply = client.Result;
+        string reply = await client;
         output.WriteLine(reply);
         Assert.StartsWith("error ", reply);
         Assert.Contains("within 2 s", reply);

@@ -74,6 +74,37 @@ public sealed class TapBackendTests
         Assert.DoesNotContain(name, space.Exec("link show"));
     }
 
+    /// <summary>
+    /// A guest reboot: the old device stops the backend, the new one starts it. The tap and the address the host gave
+    /// it stay (it is the same interface, same index), and frames reach the new receiver only.
+    /// </summary>
+    [RootNetworkFact]
+    public void A_stopped_tap_starts_again_for_the_next_receiver_and_keeps_its_address()
+    {
+        string id = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
+        string name = $"svts{id}";
+        using var space = new NetworkNamespace($"sharpvisor-tapre-{id}");
+        using (var tap = TapBackend.Open(name))
+        {
+            NetworkNamespace.Ip($"link set {name} netns {space.Name}");
+            space.Exec($"addr add 10.216.0.1/24 dev {name}");
+            space.Exec($"link set {name} up");
+            string index = space.Exec($"-j link show {name}").Split("\"ifindex\":")[1].Split(',')[0];
+            var first = new Recorder();
+            tap.Start(first);
+            tap.Stop();
+            tap.Stop(); // idempotent
+            var second = new Recorder();
+            tap.Start(second);
+            space.SendUdp(System.Net.IPAddress.Parse("10.216.0.2"), 9, [1, 2, 3]);
+            Assert.True(SpinWait.SpinUntil(() => second.Frames.Any(f => f.Length >= 42 && f[12] == 0x08 && f[13] == 0x06), 5000),
+                $"no ARP request reached the second receiver ({second.Frames.Count} frames)");
+            Assert.Contains("10.216.0.1/24", space.Exec($"addr show {name}"));
+            Assert.Equal(index, space.Exec($"-j link show {name}").Split("\"ifindex\":")[1].Split(',')[0]);
+        }
+        Assert.DoesNotContain(name, space.Exec("link show"));
+    }
+
     private static bool IsArpRequestFor10_215_0_2(byte[] frame) =>
         frame.Length >= 42 && frame[12] == 0x08 && frame[13] == 0x06 && frame[21] == 1 &&
         frame.AsSpan(38, 4).SequenceEqual(new byte[] { 10, 215, 0, 2 });

@@ -10,6 +10,7 @@ public sealed class VirtioNetSnapshotCodecTests
     {
         public string Name => "none";
         public void Start(IVirtioNetReceiver receiver) { }
+        public void Stop() { }
         public void Send(ReadOnlySpan<byte> frame) { }
         public void Dispose() { }
     }

@@ -182,8 +182,9 @@ public sealed class VirtioNet : IVirtioDevice, IVirtioNetReceiver, IVirtioBackgr
         Reset();
         _transmitWork.Set();
         _receiveWake.Set();
-        // The backend's reader thread may be waiting in Deliver; it sees _disposed and returns, then the backend joins it.
-        _backend.Dispose();
+        // The backend's reader thread may be waiting in Deliver; it sees _disposed and returns, then the backend joins
+        // it. The backend stays open: its owner may give it to the next boot's device.
+        if (Volatile.Read(ref _backendStarted) != 0) _backend.Stop();
         _transmitThread?.Join();
         _transmitWork.Dispose();
         _receiveWake.Dispose();

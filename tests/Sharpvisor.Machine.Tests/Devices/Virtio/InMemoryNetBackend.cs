@@ -5,18 +5,21 @@ namespace Sharpvisor.Machine.Tests.Devices.Virtio;
 /// <summary>
 /// A virtio-net backend in memory: frames the device sends are recorded; frames are injected with
 /// <see cref="Inject"/> (which may block in the device, as a tap reader does, so tests call it off their own thread), or,
-/// with <see cref="Flood"/>, delivered endlessly from a thread of its own until disposed.
+/// with <see cref="Flood"/>, delivered endlessly from a thread of its own until stopped.
 /// </summary>
 public sealed class InMemoryNetBackend : IVirtioNetBackend
 {
     private readonly List<byte[]> _sent = [];
     private readonly ManualResetEventSlim _started = new(false);
     private Thread? _flood;
-    private volatile bool _disposed;
+    private volatile bool _disposed, _stopping;
 
     public string Name => "memory";
     public IVirtioNetReceiver? Receiver { get; private set; }
     public bool Disposed => _disposed;
+    /// <summary>Starts and stops so far (a backend serves the device of each boot in turn).</summary>
+    public int Starts { get; private set; }
+    public int Stops { get; private set; }
     /// <summary>When set, <see cref="Send"/> fails as a tap that went away would.</summary>
     public bool FailSends { get; set; }
     /// <summary>With a seed: once started, delivers frames of random lengths (14 to 1600 bytes) until disposed.</summary>
@@ -31,6 +34,8 @@ public sealed class InMemoryNetBackend : IVirtioNetBackend
 
     public void Start(IVirtioNetReceiver receiver)
     {
+        Starts++;
+        _stopping = false;
         Receiver = receiver;
         _started.Set();
         if (Flood is { } seed)
@@ -58,10 +63,18 @@ public sealed class InMemoryNetBackend : IVirtioNetBackend
         }, TaskCreationOptions.LongRunning);
     }
 
+    public void Stop()
+    {
+        Stops++;
+        _stopping = true;
+        _flood?.Join();
+        _flood = null;
+    }
+
     public void Dispose()
     {
         _disposed = true;
-        _flood?.Join();
+        Stop();
         _started.Dispose();
     }
 
@@ -69,7 +82,7 @@ public sealed class InMemoryNetBackend : IVirtioNetBackend
     {
         var frame = new byte[1600];
         random.NextBytes(frame);
-        while (!_disposed)
+        while (!_stopping)
         {
             int length = random.Next(VirtioNet.EthernetHeaderLength, frame.Length + 1);
             if (receiver.Deliver(frame.AsSpan(0, length))) Interlocked.Increment(ref _floodDelivered);
