@@ -36,6 +36,35 @@ public sealed class SnapshotCommandTests : IDisposable
     private static List<long> Ticks(string path) =>
         Regex.Matches(File.ReadAllText(path), @"tick (\d+)\n").Select(m => long.Parse(m.Groups[1].Value)).ToList();
 
+    /// <summary>`reset` reboots the guest (the counter starts over at 1); refused while paused; `status` says running.</summary>
+    [Fact]
+    public void Reset_through_the_control_socket_boots_the_guest_again()
+    {
+        string kernel = At("counter.elf"), socket = At("vm.sock"), console = At("console.out");
+        File.WriteAllBytes(kernel, TestGuestCatalog.Get("counter").BuildElf());
+        using var run = Start("run", "--kernel", kernel, "--cmdline", "ticks=0 spin=100000", "--test-devices", "--engine", "emulator",
+            "--memory", "64M", "--control", socket, "--serial", $"file:{console}");
+        try
+        {
+            WaitFor(() => File.Exists(console) && Ticks(console).Count >= 3, "the counter did not start");
+            var reset = SharpvisorProcess.Run($"reset --control {socket}");
+            Assert.True(reset.ExitCode == 0, reset.Stderr);
+            WaitFor(() => Ticks(console).Skip(1).Contains(1), "the counter did not start over");
+            Assert.Equal("running", SharpvisorProcess.Run($"status --control {socket}").Stdout.Trim());
+            Assert.Equal(0, SharpvisorProcess.Run($"pause --control {socket}").ExitCode);
+            var refused = SharpvisorProcess.Run($"reset --control {socket}");
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("resume it before a reset", refused.Stderr);
+            Assert.Equal(0, SharpvisorProcess.Run($"stop --control {socket}").ExitCode);
+            Assert.True(run.WaitForExit(30_000));
+            Assert.Equal(6, run.ExitCode);
+        }
+        finally
+        {
+            if (!run.HasExited) run.Kill();
+        }
+    }
+
     [Fact]
     public void Pause_snapshot_and_restore_through_the_control_socket()
     {
