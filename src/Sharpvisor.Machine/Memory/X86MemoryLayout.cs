@@ -26,7 +26,7 @@ public static class X86MemoryLayout
     public const int CommandLineMax = 0x10000;
     public const ulong EbdaStart = 0x9FC00;
     public const ulong AcpiTablesAddress = 0xE0000;          // RSDP is found by scanning 0xE0000-0xFFFFF
-    public const ulong AcpiTablesEnd = 0x100000;
+    public const ulong AcpiTablesEnd = 0xFFFF0;               // the reset vector's 16 bytes follow (Boot.ResetVector)
     public const ulong KernelLoadAddress = 0x100000;         // 1 MiB, where bzImage's protected-mode part goes
 
     /// <summary>The RAM blocks for a guest of <paramref name="ramSize"/> bytes: below the hole, then above 4 GiB.</summary>

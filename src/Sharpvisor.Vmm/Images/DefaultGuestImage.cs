@@ -25,8 +25,9 @@ public static class DefaultGuestImage
 
     /// <summary>
     /// A kernel command line that suits the image on a PC-like machine with a 16550 at COM1. reboot=acpi: on a
-    /// hardware-reduced ACPI machine without EFI Linux would otherwise choose an EFI reset, then fall back to a jump
-    /// to the BIOS reset vector, and the machine has no BIOS; the FADT's reset register reboots it.
+    /// hardware-reduced ACPI machine without EFI Linux would otherwise try an EFI reset, then go back to real mode and
+    /// jump to the reset vector (whose code, <see cref="Machine.Boot.ResetVector"/>, writes the reset register too);
+    /// the FADT's reset register at once is the short way.
     /// </summary>
     public const string SuggestedCommandLine = "console=ttyS0 panic=-1 reboot=acpi";
 

@@ -82,6 +82,7 @@ internal sealed class MachineInstance : IDisposable
             if (state is null && incoming is null)
             {
                 var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
+                ResetVector.WriteTo(Memory);
                 boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress).BootCpu;
             }
 

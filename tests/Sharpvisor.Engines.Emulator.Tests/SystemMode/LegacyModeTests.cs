@@ -4,7 +4,7 @@ using static Iced.Intel.AssemblerRegisters;
 
 namespace Sharpvisor.Engines.Emulator.Tests.SystemMode;
 
-/// <summary>Event delivery and mode bookkeeping outside 64-bit mode (flat segments: the fetch does not add a CS base yet).</summary>
+/// <summary>Event delivery and mode bookkeeping outside 64-bit mode.</summary>
 public class LegacyModeTests
 {
     private static ulong Assemble(EmulatorHarness h, int bitness, ulong address, Action<Assembler> emit)

@@ -10,7 +10,8 @@ namespace Sharpvisor.Vmm.Tests.Virtio;
 /// <summary>
 /// Data a Linux guest wrote to its virtio disk and synced survives a guest reboot and a SIGKILL of the VMM. One
 /// `sharpvisor run` process on the emulator (under strace, watching fdatasync): the guest writes file A on an ext4
-/// disk, syncs, reboots; after the reboot it checks A's sha256, writes file B, syncs, and the moment it prints that
+/// disk, syncs, reboots (without reboot=acpi: Linux returns to real mode and jumps to the reset vector, whose code
+/// resets the machine); after the reboot it checks A's sha256, writes file B, syncs, and the moment it prints that
 /// sync finished the VMM is killed with SIGKILL. Each sync must have made the VMM call fdatasync on the image between
 /// the command and its answer. A second `sharpvisor run` on the same image then reads A and B with the right hashes,
 /// unmounts and powers off, and e2fsck finds the file system clean.
@@ -30,7 +31,9 @@ public sealed partial class DiskDurabilityLinuxTests(ITestOutputHelper output) :
         string disk = Path.Combine(_directory, "data.ext4");
         Run("mkfs.ext4", "-q", "-F", disk, "32M");
         string trace = Path.Combine(_directory, "strace.txt");
-        string[] arguments = ["run", "--engine", "emulator", "-m", "256M", "--no-rng", "--disk", disk, "--serial", "stdio"];
+        // No reboot=acpi: the guest's reboot goes the long way, through real mode and the reset vector's code.
+        string[] arguments = ["run", "--engine", "emulator", "-m", "256M", "--no-rng", "--disk", disk, "--serial", "stdio",
+            "--cmdline", "console=ttyS0 panic=-1"];
         bool haveStrace = File.Exists("/usr/bin/strace");
 
         string hashA, hashB;
