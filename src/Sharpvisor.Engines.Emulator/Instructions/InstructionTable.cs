@@ -30,6 +30,7 @@ public sealed unsafe class InstructionTable
         FlagInstructions.Register(table);
         StringInstructions.Register(table);
         StackFrames.Register(table);
+        PushAll.Register(table);
         FlagsStack.Register(table);
         ProcessorInformation.Register(table);
         MemoryOrdering.Register(table);

@@ -118,6 +118,31 @@ public class SixteenAndThirtyTwoBitCodeTests
         Assert.Equal(0x105UL, h.Ram.ReadUInt32(0x40000 + 0x1000 - 4));    // the return address, an offset in CS
     }
 
+    /// <summary>PUSHA stores AX..DI with the SP from before it; POPA restores all but SP, which it only moves past them.</summary>
+    [Fact]
+    public void PushaAndPopaSaveAndRestoreTheEightWordRegisters()
+    {
+        using var h = RealMode(0x98);
+        var cpu = h.Cpu;
+        ulong end = Assemble(h, 16, 0x98000, 0, a =>
+        {
+            a.mov(ax, cs);
+            a.mov(ss, ax);
+            a.mov(sp, 0x6000);
+            a.mov(ax, 0x1111); a.mov(cx, 0x2222); a.mov(dx, 0x3333); a.mov(bx, 0x4444);
+            a.mov(bp, 0x5555); a.mov(si, 0x6666); a.mov(di, 0x7777);
+            a.pusha();
+            a.xor(ax, ax); a.xor(cx, cx); a.xor(dx, dx); a.xor(bx, bx); a.xor(bp, bp); a.xor(si, si); a.xor(di, di);
+            a.popa();
+            a.nop();
+        }) - 1;
+        Assert.Equal(StopReason.BudgetExhausted, h.RunTo(end));
+        Assert.Equal(new ulong[] { 0x1111, 0x2222, 0x3333, 0x4444, 0x6000, 0x5555, 0x6666, 0x7777 },
+            new[] { CpuCore.Rax, CpuCore.Rcx, CpuCore.Rdx, CpuCore.Rbx, CpuCore.Rsp, CpuCore.Rbp, CpuCore.Rsi, CpuCore.Rdi }.Select(r => cpu.Gpr[r] & 0xFFFF));
+        Assert.Equal(0x6000UL, h.Ram.ReadUInt64(0x98000 + 0x6000 - 10) & 0xFFFF); // the stored SP, fourth of eight words
+        Assert.Equal(0x7777UL, h.Ram.ReadUInt64(0x98000 + 0x6000 - 16) & 0xFFFF); // DI, last
+    }
+
     [Fact]
     public void SixteenBitBranchTargetsWrapAtSixtyFourKibibytes()
     {
