@@ -85,13 +85,14 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
 
     /// <summary>
     /// Bytes of the running boot's guest RAM present in host memory (touched and not given back through the balloon);
-    /// null when no machine runs. Unlike the process's RSS, it counts this VM alone.
+    /// null when no machine runs. Unlike the process's RSS, it counts this VM alone. (The input lock, not the lifecycle
+    /// one, keeps the machine from going away meanwhile: a migration holds the latter throughout.)
     /// </summary>
     public ulong? GuestResidentBytes
     {
         get
         {
-            lock (_lifecycleLock) return _current?.Memory.ResidentBytes();
+            lock (_inputLock) return _current?.Memory.ResidentBytes();
         }
     }
 
@@ -242,7 +243,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
 
     /// <summary>
     /// The rest of an incoming migration, into a machine already built from its configuration: while the pages arrive
-    /// the restore path is warmed on a pool thread; then the state is loaded. <see cref="Stop"/> cancels it.
+    /// the restore path is warmed on a thread of its own; then the state is loaded. <see cref="Stop"/> cancels it.
     /// </summary>
     private void ReceiveIncoming(MachineInstance machine, ReceivedMigration incoming, StopLatch latch)
     {

@@ -164,7 +164,7 @@ public class AcpiTableBuilderTests
     public void WriteToPlacesEveryTableInGuestMemory()
     {
         using var memory = GuestMemory.CreateX86(32UL << 20);
-        memory.Write(0xFFFF0, [0xAA, 0xBB]);                          // stale bytes are cleared
+        memory.Write(0xFFFE0, [0xAA, 0xBB]);                          // stale bytes are cleared (the reset vector follows at 0xFFFF0)
         var tables = new AcpiTableBuilder([0, 1]).WriteTo(memory);
         foreach (var t in tables.Tables)
         {
@@ -172,7 +172,7 @@ public class AcpiTableBuilderTests
             memory.Read(t.Address, inMemory);
             Assert.Equal(t.Bytes, inMemory);
         }
-        Assert.Equal(0, memory.ReadByte(0xFFFF0));
+        Assert.Equal(0, memory.ReadByte(0xFFFE0));
         Assert.Equal("RSD PTR "u8.ToArray(), memory.GetSpan(tables.RsdpAddress, 8).ToArray());
     }
 
