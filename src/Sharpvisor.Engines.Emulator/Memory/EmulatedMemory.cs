@@ -236,7 +236,7 @@ public sealed unsafe class EmulatedMemory
         byte* p = RamPointer(physical, source.Length);
         if (p != null)
         {
-            source.CopyTo(new Span<byte>(p, source.Length));
+            FreshPageCopy.Copy(source, new Span<byte>(p, source.Length));
             CodePages.NoteWrite(physical, source.Length);
             if (DirtyLog is { Enabled: true } log) log.NoteWrite(physical, source.Length);
         }

@@ -67,7 +67,7 @@ public sealed class GuestMemory : IDisposable
         var region = FindRegion(gpa, (ulong)source.Length)
             ?? throw new GuestMemoryException(
                 $"guest-physical range 0x{gpa:x}..0x{gpa + (ulong)source.Length:x} ({source.Length} bytes) is not inside guest RAM");
-        source.CopyTo(region.SpanAt(gpa, source.Length));
+        FreshPageCopy.Copy(source, region.SpanAt(gpa, source.Length));
         NoteWritten(region, gpa, (ulong)source.Length);
     }
 

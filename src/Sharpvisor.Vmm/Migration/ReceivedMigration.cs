@@ -175,7 +175,7 @@ public sealed class ReceivedMigration : IDisposable
             }
             if (payload.Length - offset < MigrationFormat.PageSize)
                 throw new MigrationException($"the migration stream from {peer} has a pages section shorter than its {count} entries");
-            payload.Slice(offset, MigrationFormat.PageSize).CopyTo(region.SpanAt(gpa, MigrationFormat.PageSize));
+            FreshPageCopy.Copy(payload.Slice(offset, MigrationFormat.PageSize), region.SpanAt(gpa, MigrationFormat.PageSize));
             bitmap.Words[page / 64] |= 1UL << (int)(page % 64);
             offset += MigrationFormat.PageSize;
         }
