@@ -187,6 +187,9 @@ internal static class RunCommand
         using (var cancel = new CancellationTokenSource())
         {
             Console.Error.WriteLine($"sharpvisor: waiting for a migration on {MigrationEndpoint.Format(listener.LocalEndpoint)}");
+            // The engine a Linux guest would get (the usual case); another guest's engine is chosen once its configuration arrives.
+            if (Enum.TryParse<EngineChoice>(engineName, ignoreCase: true, out var choice) && new EngineSelector().Select(choice, guestIsLinux: true).Engine is { } likely)
+                listener.WarmUp(likely);
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
             try

@@ -57,8 +57,9 @@ internal sealed class MachineInstance : IDisposable
     /// takes the received RAM and state if they are all there; if only the configuration is, it builds the machine
     /// empty (no kernel, no state) for the stream to fill and <see cref="LoadState"/> to complete.
     /// </summary>
+    /// <param name="empty">Built with neither a kernel nor a state (its vCPUs stay at reset): a warm-up's machine, never run.</param>
     public MachineInstance(VmConfig config, IEngine engine, Networking.NetworkBackends networks, byte[] kernel, byte[] initrd,
-        Action<byte> serialOutput, StopLatch stop, LoadedSnapshot? restore = null, ReceivedMigration? incoming = null)
+        Action<byte> serialOutput, StopLatch stop, LoadedSnapshot? restore = null, ReceivedMigration? incoming = null, bool empty = false)
     {
         _config = config;
         _networks = networks;
@@ -79,7 +80,7 @@ internal sealed class MachineInstance : IDisposable
 
             var topology = config.Topology;
             CpuState? boot = null;
-            if (state is null && incoming is null)
+            if (state is null && incoming is null && !empty)
             {
                 var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
                 ResetVector.WriteTo(Memory);
@@ -93,7 +94,7 @@ internal sealed class MachineInstance : IDisposable
                 _vcpus[i] = EngineVm.CreateVcpu(i, topology.ApicId(i), cpuid);
             }
             if (state is not null) RestoreState(state);
-            else if (incoming is null)
+            else if (incoming is null && !empty)
             {
                 // vCPU 0 starts at the kernel's entry; the others wait in the engine for INIT and SIPI from the guest.
                 var initial = _vcpus[0].GetState();

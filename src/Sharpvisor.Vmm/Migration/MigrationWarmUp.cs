@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Sharpvisor.Engines;
 using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Snapshots;
@@ -27,6 +28,31 @@ internal static class MigrationWarmUp
     });
 
     public static Task Start(VmConfig config) => OnOwnThread(() => WarmUpStateRecord(config));
+
+    /// <summary>
+    /// For a destination waiting for its source (`run --incoming`): the first machine a process builds pays for
+    /// loading and compiling the code of the engine, the devices, the configuration's JSON and the restore path, and
+    /// the destination builds its machine while the source's first pages wait behind it (measured: about 300 ms of the
+    /// migration's total time on this host). Building and discarding a small machine on <paramref name="engine"/>
+    /// meanwhile moves that before the source connects. It has no disks or taps: those open host resources.
+    /// </summary>
+    public static Task StartForDestination(IEngine engine) => OnOwnThread(() =>
+    {
+        var config = new VmConfig { KernelPath = "", MemoryBytes = VmConfig.MinMemory, BalloonDevice = true };
+        var hello = new MigrationHello { Config = config, SourceEngine = engine.Kind, Regions = [[0, config.MemoryBytes]] };
+        JsonSerializer.Deserialize<MigrationHello>(JsonSerializer.SerializeToUtf8Bytes(hello, SnapshotFormat.Json), SnapshotFormat.Json);
+        WarmUpStateRecord(config);
+        try
+        {
+            using var networks = new Networking.NetworkBackends();
+            using var machine = new Lifecycle.MachineInstance(config, engine, networks, [], [], _ => { }, new Lifecycle.StopLatch(), empty: true);
+            machine.WarmUpRestorePath(DeviceStateCodecs.Default);
+        }
+        catch (EngineException)
+        {
+            // The engine cannot build a VM just now: only the warm-up is lost, and the real machine reports its own error.
+        }
+    });
 
     /// <summary>
     /// On a thread of its own, not the pool's: a pool busy with blocking work (a test host) would delay the warm-up by
