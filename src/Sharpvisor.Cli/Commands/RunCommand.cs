@@ -186,10 +186,15 @@ internal static class RunCommand
         using (listener)
         using (var cancel = new CancellationTokenSource())
         {
-            Console.Error.WriteLine($"sharpvisor: waiting for a migration on {MigrationEndpoint.Format(listener.LocalEndpoint)}");
-            // The engine a Linux guest would get (the usual case); another guest's engine is chosen once its configuration arrives.
+            // Before it says it waits, as QEMU's -incoming initializes first: a source that connects meanwhile waits in the
+            // listen backlog, and its machine is then built on loaded code, without a warm-up competing for the CPU.
+            // The engine is the one a Linux guest gets (the usual case); the real one is chosen from the configuration.
             if (Enum.TryParse<EngineChoice>(engineName, ignoreCase: true, out var choice) && new EngineSelector().Select(choice, guestIsLinux: true).Engine is { } likely)
-                listener.WarmUp(likely);
+            {
+                try { listener.WarmUp(likely).Wait(TimeSpan.FromSeconds(10)); }
+                catch (AggregateException) { } // only the warm-up is lost
+            }
+            Console.Error.WriteLine($"sharpvisor: waiting for a migration on {MigrationEndpoint.Format(listener.LocalEndpoint)}");
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; cancel.Cancel(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; cancel.Cancel(); });
             try
