@@ -164,11 +164,18 @@ def hmp(path, command):
         return until_prompt(s).decode(errors="replace").replace("\r", "")
 
 
+def hmp_migration_completed(info):
+    """`info migrate` says this migration completed. A QEMU that was itself a migration's destination shows that one as
+    completed, with a total time of 0, until its own outgoing migration has started: that is not taken for the end."""
+    total = hmp_field(info, "total time")
+    return "Migration status: completed" in info and total is not None and float(total.split()[0]) > 0
+
+
 def hmp_wait_migration(path, guest):
     """Polls `info migrate` until completed; returns its output."""
     while True:
         info = hmp(path, "info migrate")
-        if "Migration status: completed" in info: return info
+        if hmp_migration_completed(info): return info
         if "Migration status: failed" in info or "Migration status: cancelled" in info:
             guest.fail(f"migration failed:\n{info}")
         time.sleep(0.01)
