@@ -29,60 +29,85 @@ public static unsafe class GuestMemoryImage
     public static MemoryImage Write(GuestMemory memory, string path, string fileName, IReadOnlyDictionary<int, ulong[]>? alreadyMapped = null)
     {
         var regions = new List<MemoryImageRegion>();
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         ulong fileOffset = 0;
-        using (var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
+        foreach (var region in memory.Regions)
         {
-            foreach (var region in memory.Regions)
+            regions.Add(new MemoryImageRegion
             {
-                var touched = TouchedPages(region);
-                if (alreadyMapped?.GetValueOrDefault(region.Slot) is { } runs)
-                    for (int i = 0; i + 1 < runs.Length; i += 2) touched.MarkRange(runs[i], runs[i + 1]);
-                var stored = new List<ulong>();
-                ulong pages = region.Size / PageSize;
-                ulong runStart = 0, runLength = 0;
-                // A run of stored pages is contiguous in the mapping and in the file: one write per MaxWritePages of
-                // it, not one per page (the VM is paused: memory does not change between hashing and writing); the
-                // hash still covers each page with its number.
-                void FlushRun()
-                {
-                    if (runLength == 0) return;
-                    stored.AddRange([runStart, runLength]);
-                    for (ulong done = 0; done < runLength; done += MaxWritePages)
+                Slot = region.Slot, GuestPhysicalAddress = region.GuestPhysicalAddress, Size = region.Size,
+                FileOffset = fileOffset, Runs = StoredRuns(region, alreadyMapped?.GetValueOrDefault(region.Slot)),
+            });
+            fileOffset += region.Size;
+        }
+        // The digest on a thread of its own while this one writes: each takes about as long as the other (SHA-256 at
+        // 1.4 GB/s with the CPU's SHA instructions, page-cache writes at 0.9 GB/s here), and the VM is paused, so the
+        // pages cannot change between the two reads.
+        var digest = Task.Factory.StartNew(() => Digest(memory, regions), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            using var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
+            for (int r = 0; r < regions.Count; r++)
+            {
+                var (saved, region) = (regions[r], memory.Regions[r]);
+                // A run is contiguous in the mapping and in the file: one write per MaxWritePages of it.
+                for (int i = 0; i + 1 < saved.Runs.Length; i += 2)
+                    for (ulong done = 0; done < saved.Runs[i + 1]; done += MaxWritePages)
                     {
-                        ulong first = runStart + done, count = Math.Min(MaxWritePages, runLength - done);
+                        ulong first = saved.Runs[i] + done, count = Math.Min(MaxWritePages, saved.Runs[i + 1] - done);
                         RandomAccess.Write(file, region.SpanAt(region.GuestPhysicalAddress + first * PageSize, (int)(count * PageSize)),
-                            (long)(fileOffset + first * PageSize));
+                            (long)(saved.FileOffset + first * PageSize));
                     }
-                    runLength = 0;
-                }
-                for (ulong page = 0; page < pages; page++)
-                {
-                    if (!touched.IsDirty(page) || IsZero(region, page))
-                    {
-                        FlushRun();
-                        continue;
-                    }
-                    AddToHash(hash, region.Slot, page, region.SpanAt(region.GuestPhysicalAddress + page * PageSize, PageSize));
-                    if (runLength == 0) runStart = page;
-                    runLength++;
-                }
-                FlushRun();
-                regions.Add(new MemoryImageRegion
-                {
-                    Slot = region.Slot, GuestPhysicalAddress = region.GuestPhysicalAddress, Size = region.Size,
-                    FileOffset = fileOffset, Runs = stored.ToArray(),
-                });
-                fileOffset += region.Size;
             }
             RandomAccess.SetLength(file, (long)fileOffset);
             RandomAccess.FlushToDisk(file);
         }
-        return new MemoryImage
+        finally
         {
-            FileName = fileName, FileSize = fileOffset, Regions = regions.ToArray(),
-            Sha256 = Convert.ToHexStringLower(hash.GetHashAndReset()),
-        };
+            // Not before it is done reading guest RAM, even when writing failed: the caller may let the VM run again.
+            ((IAsyncResult)digest).AsyncWaitHandle.WaitOne();
+        }
+        return new MemoryImage { FileName = fileName, FileSize = fileOffset, Regions = regions.ToArray(), Sha256 = digest.GetAwaiter().GetResult() };
+    }
+
+    /// <summary>
+    /// The runs (first page, count) to store: pages ever touched (or stored by the snapshot the region is mapped
+    /// from, <paramref name="mappedRuns"/>) that are not all zero.
+    /// </summary>
+    private static ulong[] StoredRuns(GuestMemoryRegion region, ulong[]? mappedRuns)
+    {
+        var touched = TouchedPages(region);
+        if (mappedRuns is not null)
+            for (int i = 0; i + 1 < mappedRuns.Length; i += 2) touched.MarkRange(mappedRuns[i], mappedRuns[i + 1]);
+        var runs = new List<ulong>();
+        ulong pages = region.Size / PageSize, runStart = 0, runLength = 0;
+        for (ulong page = 0; page < pages; page++)
+        {
+            if (touched.IsDirty(page) && !IsZero(region, page))
+            {
+                if (runLength == 0) runStart = page;
+                runLength++;
+                continue;
+            }
+            if (runLength > 0) runs.AddRange([runStart, runLength]);
+            runLength = 0;
+        }
+        if (runLength > 0) runs.AddRange([runStart, runLength]);
+        return runs.ToArray();
+    }
+
+    /// <summary>The SHA-256 over every stored page with its slot and number, in file order (what <see cref="Verify"/> recomputes).</summary>
+    private static string Digest(GuestMemory memory, List<MemoryImageRegion> regions)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        for (int r = 0; r < regions.Count; r++)
+        {
+            var (saved, region) = (regions[r], memory.Regions[r]);
+            for (int i = 0; i + 1 < saved.Runs.Length; i += 2)
+                for (ulong page = saved.Runs[i]; page < saved.Runs[i] + saved.Runs[i + 1]; page++)
+                    AddToHash(hash, region.Slot, page, region.SpanAt(region.GuestPhysicalAddress + page * PageSize, PageSize));
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>
