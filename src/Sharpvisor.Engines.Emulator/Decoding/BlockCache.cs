@@ -69,6 +69,27 @@ public sealed unsafe class BlockCache
         return block;
     }
 
+    /// <summary>
+    /// The block at RIP after <paramref name="previous"/> has run: the one that followed it last time, when that one
+    /// starts at RIP, is still valid, and neither any translation (<see cref="EmulatedMemory.TranslationEpoch"/>) nor
+    /// the CPL (the fetch's rights) changed since; otherwise <see cref="Get"/>, whose answer becomes the new link.
+    /// 64-bit code only, where the fetch address is RIP itself. In a Linux boot the lookup and fetch translation of
+    /// <see cref="Get"/> were a fifth of the vCPU thread's time.
+    /// </summary>
+    public DecodedBlock Next(CpuCore cpu, DecodedBlock previous)
+    {
+        var next = previous.Successor;
+        if (next is not null && next.StartIp == cpu.Rip && previous.SuccessorEpoch == _memory.TranslationEpoch
+            && previous.SuccessorCpl == cpu.Cpl && cpu.Bitness == 64 && next.Bitness == 64 && next.Valid
+            && _invalidationsPending == 0 && _memory.TranslationsChangeOnlyThroughTlb)
+            return next;
+        next = Get(cpu);
+        previous.Successor = next;
+        previous.SuccessorEpoch = _memory.TranslationEpoch;
+        previous.SuccessorCpl = cpu.Cpl;
+        return next;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static ulong FetchAddress(CpuCore cpu, ulong rip) => (uint)(cpu.Segments[CpuCore.Cs].Base + rip);
 

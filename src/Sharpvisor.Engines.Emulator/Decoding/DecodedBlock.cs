@@ -37,6 +37,11 @@ public sealed class DecodedBlock
     /// <summary>An instruction may cross into the next page; the block then depends on both.</summary>
     public ulong LastPhysicalPage { get; }
 
+    /// <summary>The block that ran after this one last time, and the translation epoch and CPL it was found under (see <see cref="BlockCache.Next"/>).</summary>
+    internal DecodedBlock? Successor;
+    internal long SuccessorEpoch;
+    internal int SuccessorCpl;
+
     /// <summary>
     /// Cleared when a store lands on one of the block's pages, possibly by another vCPU's thread; the interpreter
     /// then leaves the block after the current instruction. Volatile so a clear on one thread is seen at once on the

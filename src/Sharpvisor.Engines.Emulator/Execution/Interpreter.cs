@@ -35,17 +35,23 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
             if (!DeliverExternalInterrupt()) return StopReason.TripleFault;
             if (cpu.Halted) return StopReason.Halted;
         }
+        DecodedBlock? previous = null;
         while (budget > 0)
         {
-            if (cpu.InterruptCheckRequested && !cpu.InterruptShadow && !DeliverExternalInterrupt()) return StopReason.TripleFault;
+            if (cpu.InterruptCheckRequested && !cpu.InterruptShadow)
+            {
+                if (!DeliverExternalInterrupt()) return StopReason.TripleFault;
+                previous = null; // RIP may be a handler's now: not the last block's usual successor
+            }
             DecodedBlock block;
             try
             {
-                block = Blocks.Get(cpu);
+                block = previous is null ? Blocks.Get(cpu) : Blocks.Next(cpu, previous);
             }
             catch (GuestFault fault)
             {
                 // The fetch itself faulted; RIP already names the instruction.
+                previous = null;
                 if (!cpu.DeliverExceptions)
                 {
                     LastFault = fault;
@@ -72,6 +78,7 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
             {
                 // Faults report the faulting instruction; traps (INT3, INTO) the one after, and the trapping one retired.
                 k = _position;
+                previous = null;
                 if (fault.IsTrap) { cpu.Rip = instructions[k].NextIP; k++; }
                 else cpu.Rip = instructions[k].IP;
                 cpu.InstructionsRetired += k;
@@ -94,6 +101,7 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
             }
             cpu.InstructionsRetired += k;
             budget -= k;
+            previous = block;
             if (cpu.BlockExitRequested)
             {
                 cpu.BlockExitRequested = false;

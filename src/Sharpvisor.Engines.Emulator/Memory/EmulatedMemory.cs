@@ -79,6 +79,18 @@ public sealed unsafe class EmulatedMemory
     public SliceGate SliceGate { get; }
 
     /// <summary>
+    /// Counts the events after which a linear address may translate differently or with other rights: every TLB flush
+    /// and page invalidation (CR0, CR3, CR4 and EFER writes, INVLPG, a new translator, a restored state). A block
+    /// found for an address while it stays the same is still the block at that address.
+    /// </summary>
+    public long TranslationEpoch { get; private set; }
+
+    /// <summary>Translations change only through the TLB's flushes and invalidations (a paging unit or identity), so <see cref="TranslationEpoch"/> covers them.</summary>
+    public bool TranslationsChangeOnlyThroughTlb { get; private set; }
+
+    internal void NoteTranslationsChanged() => TranslationEpoch++;
+
+    /// <summary>
     /// Linear to physical. Setting it empties the TLB; a <see cref="PagingUnit"/> must be the one built for this
     /// memory's CPU, whose CPL then selects user or supervisor rights.
     /// </summary>
@@ -91,6 +103,7 @@ public sealed unsafe class EmulatedMemory
                 throw new ArgumentException("the paging unit belongs to another CPU's memory", nameof(value));
             _translator = value;
             _cachesIdentity = value is IdentityTranslator;
+            TranslationsChangeOnlyThroughTlb = value is PagingUnit or IdentityTranslator;
             _privilegeSource = (value as PagingUnit)?.Cpu ?? AlwaysSupervisor;
             Tlb.Flush(includeGlobal: true);
         }

@@ -87,6 +87,7 @@ public sealed unsafe class TranslationLookasideBuffer
     /// <summary>Drops every cached translation, or every one but those of global pages.</summary>
     public void Flush(bool includeGlobal)
     {
+        _memory.NoteTranslationsChanged();
         bool largeLeft = false;
         for (int i = 0; i < Size; i++)
         {
@@ -101,6 +102,7 @@ public sealed unsafe class TranslationLookasideBuffer
     /// <summary>Drops the translation of <paramref name="linear"/>'s page, global or not, and of every piece of a large page holding it.</summary>
     public void InvalidatePage(ulong linear)
     {
+        _memory.NoteTranslationsChanged();
         Entries[(linear >> 12) & IndexMask].Tag = 0;
         if (!_holdsLargePages) return;
         // A large page is cached as 4 KiB pieces in many slots: drop all pieces of the one that covers the address.
