@@ -112,8 +112,13 @@ public sealed unsafe class BlockCache
             // A block it replaces (same physical start, other start IP) leaves the page lists too, or a page mapped
             // at a new address in every process (the vDSO) would collect blocks nothing can reach.
             if (_blocks.TryGetValue((physical, bitness), out var replaced))
+            {
                 for (ulong page = replaced.FirstPhysicalPage; page <= replaced.LastPhysicalPage; page++)
                     if (_blocksByPage.TryGetValue(page, out var list)) list.Remove(replaced);
+                // Out of the page lists, no store would invalidate it: a link to it must not run it again.
+                replaced.Valid = false;
+                replaced.Successor = null;
+            }
             for (ulong page = block.FirstPhysicalPage; page <= block.LastPhysicalPage; page++)
             {
                 if (!_blocksByPage.TryGetValue(page, out var list)) _blocksByPage[page] = list = [];
@@ -230,6 +235,8 @@ public sealed unsafe class BlockCache
                 {
                     var block = list[n];
                     if (block.Valid) { list[kept++] = block; continue; }
+                    // A dropped block keeps no successor alive: links through dropped blocks would chain them all.
+                    block.Successor = null;
                     var key = (block.PhysicalAddress, block.Bitness);
                     if (_blocks.TryGetValue(key, out var current) && current == block) _blocks.Remove(key);
                 }
