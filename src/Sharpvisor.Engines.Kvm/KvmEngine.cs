@@ -5,12 +5,19 @@ using Sharpvisor.Machine.Memory;
 namespace Sharpvisor.Engines.Kvm;
 
 /// <summary>The hardware-assisted engine: guests run through the host kernel's KVM, reached with ioctls on /dev/kvm.</summary>
-public sealed class KvmEngine(string devicePath = "/dev/kvm") : IEngine
+public sealed class KvmEngine(string? devicePath = null) : IEngine
 {
     public const int ExpectedApiVersion = 12;
 
+    /// <summary>Names another device instead of /dev/kvm; a path that does not exist makes a host with KVM behave as
+    /// one without it, so the no-KVM path (engine choice, skipped tests) can be checked on any host.</summary>
+    public const string DeviceVariable = "SHARPVISOR_KVM_DEVICE";
+
     public EngineKind Kind => EngineKind.Kvm;
-    public string DevicePath { get; } = devicePath;
+    public string DevicePath { get; } = devicePath ?? DefaultDevicePath;
+
+    public static string DefaultDevicePath =>
+        Environment.GetEnvironmentVariable(DeviceVariable) is { Length: > 0 } path ? path : "/dev/kvm";
 
     public EngineAvailability CheckAvailability()
     {

@@ -23,7 +23,7 @@ internal static unsafe class KvmCalls
     public static int CheckExtension(FileDescriptorHandle fd, int capability) =>
         Math.Max(0, KvmSyscalls.ioctl(fd.Fd, KvmIoctls.CheckExtension, capability));
 
-    public static FileDescriptorHandle OpenDevice(string path = "/dev/kvm")
+    public static FileDescriptorHandle OpenDevice(string path)
     {
         int fd = KvmSyscalls.open(path, KvmSyscalls.ORdWr | KvmSyscalls.OCloexec);
         if (fd < 0)
