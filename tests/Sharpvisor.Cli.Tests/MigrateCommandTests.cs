@@ -46,6 +46,9 @@ public sealed class MigrateCommandTests(ITestOutputHelper output) : IDisposable
         return (process, stderr);
     }
 
+    /// <summary>Counter spin per tick: a tick every few ms on the emulator; KVM under PVM spins ~4 µs an iteration.</summary>
+    private static int Spin(string engine) => engine == "kvm" ? 5_000 : 100_000;
+
     private static void WaitFor(Func<bool> condition, string what, int seconds = 60)
     {
         var clock = Stopwatch.StartNew();
@@ -62,9 +65,12 @@ public sealed class MigrateCommandTests(ITestOutputHelper output) : IDisposable
         catch (IOException) { return ""; }
     }
 
-    [Fact]
-    public void Migrate_moves_a_counting_guest_to_another_process_and_both_exit_0()
+    [SkippableTheory]
+    [InlineData("emulator")]
+    [InlineData("kvm")]
+    public void Migrate_moves_a_counting_guest_to_another_process_and_both_exit_0(string engine)
     {
+        HostRequires.Engine(engine);
         string elf = Path.Combine(_directory, "counter.elf");
         File.WriteAllBytes(elf, Sharpvisor.TestGuests.TestGuestCatalog.Get("counter").BuildElf());
         int port;
@@ -72,8 +78,8 @@ public sealed class MigrateCommandTests(ITestOutputHelper output) : IDisposable
         string srcLog = Path.Combine(_directory, "src.log"), dstLog = Path.Combine(_directory, "dst.log");
         string srcSock = Path.Combine(_directory, "src.sock"), dstSock = Path.Combine(_directory, "dst.sock");
 
-        var (destination, dstErr) = Start($"run --incoming 127.0.0.1:{port} --engine kvm --serial file:{dstLog} --control {dstSock}");
-        var (source, srcErr) = Start($"run --kernel {elf} --memory 64M --test-devices --engine kvm --serial file:{srcLog} --control {srcSock}", "ticks=0 spin=5000");
+        var (destination, dstErr) = Start($"run --incoming 127.0.0.1:{port} --engine {engine} --serial file:{dstLog} --control {dstSock}");
+        var (source, srcErr) = Start($"run --kernel {elf} --memory 64M --test-devices --engine {engine} --serial file:{srcLog} --control {srcSock}", $"ticks=0 spin={Spin(engine)}");
         WaitFor(() => dstErr.ToString().Contains($"sharpvisor: waiting for a migration on 127.0.0.1:{port}"), "the destination did not listen");
         WaitFor(() => Text(srcLog).Contains("tick 3\n"), "the source did not count");
 
@@ -104,15 +110,18 @@ public sealed class MigrateCommandTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < ticks.Count; i++) Assert.Equal((ulong)i + 1, ticks[i]);
     }
 
-    [Fact]
-    public void Migrate_to_nowhere_exits_3_with_the_reason_and_the_vm_goes_on()
+    [SkippableTheory]
+    [InlineData("emulator")]
+    [InlineData("kvm")]
+    public void Migrate_to_nowhere_exits_3_with_the_reason_and_the_vm_goes_on(string engine)
     {
+        HostRequires.Engine(engine);
         string elf = Path.Combine(_directory, "counter.elf");
         File.WriteAllBytes(elf, Sharpvisor.TestGuests.TestGuestCatalog.Get("counter").BuildElf());
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0)) { probe.Start(); port = ((IPEndPoint)probe.LocalEndpoint).Port; }
         string srcLog = Path.Combine(_directory, "src.log"), srcSock = Path.Combine(_directory, "src.sock");
-        var (source, _) = Start($"run --kernel {elf} --memory 64M --test-devices --engine kvm --serial file:{srcLog} --control {srcSock}", "ticks=0 spin=5000");
+        var (source, _) = Start($"run --kernel {elf} --memory 64M --test-devices --engine {engine} --serial file:{srcLog} --control {srcSock}", $"ticks=0 spin={Spin(engine)}");
         WaitFor(() => Text(srcLog).Contains("tick 2\n"), "the source did not count");
         var migrate = SharpvisorProcess.Run($"migrate --control {srcSock} --to 127.0.0.1:{port} --json");
         output.WriteLine($"{migrate.Stdout}\n{migrate.Stderr}");

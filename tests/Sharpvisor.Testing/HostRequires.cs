@@ -27,6 +27,14 @@ public static class HostRequires
     /// <summary>The KVM engine can boot an unmodified Linux kernel: KVM with hardware virtualization underneath.</summary>
     public static void LinuxOnKvm() => Skip.If(WhyNoLinuxOnKvm() is not null, WhyNoLinuxOnKvm());
 
+    /// <summary>KVM without VT-x/AMD-V underneath (PVM): for what only that KVM does, such as stopping on ring-0 code.</summary>
+    public static void KvmWithoutHardwareVirtualization()
+    {
+        Kvm();
+        Skip.If(KvmAvailability.Value.CanRunLinux,
+            "checks KVM without VT-x/AMD-V (PVM); this KVM has hardware virtualization, where guests behave as on QEMU");
+    }
+
     /// <summary>The named engine ("kvm" or "emulator") can run test guests here; the emulator always can.</summary>
     public static void Engine(string name)
     {

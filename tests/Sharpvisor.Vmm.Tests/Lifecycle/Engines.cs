@@ -6,8 +6,10 @@ namespace Sharpvisor.Vmm.Tests.Lifecycle;
 
 internal static class TestEngines
 {
+    /// <summary>The named engine; where this host cannot run it, the calling (skippable) test is skipped with the reason.</summary>
     public static IEngine Create(string name)
     {
+        HostRequires.Engine(name);
         IEngine engine = name switch
         {
             "kvm" => new KvmEngine(),

@@ -7,7 +7,7 @@ namespace Sharpvisor.Vmm.Tests.Lifecycle;
 
 public sealed class PauseResumeTests
 {
-    [Theory]
+    [SkippableTheory]
     [InlineData("emulator")]
     [InlineData("kvm")]
     public void A_paused_guest_makes_no_progress_and_resumes_where_it_stopped(string engineName)
@@ -32,7 +32,7 @@ public sealed class PauseResumeTests
         CounterRun.AssertConsecutive(run.Console.Output);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("emulator")]
     [InlineData("kvm")]
     public void The_guest_clock_does_not_jump_by_the_paused_time(string engineName)
@@ -58,7 +58,7 @@ public sealed class PauseResumeTests
         Assert.InRange(vm.ReadClock(), 5_000_000_000UL, 5_050_000_000UL);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("emulator")]
     [InlineData("kvm")]
     public void Resume_keeps_the_guest_clock_where_it_stopped_unless_asked_to_catch_up(string engineName)

@@ -12,13 +12,15 @@ public sealed class LiveMigrationTests(ITestOutputHelper output)
     /// The counter guest migrates over 127.0.0.1 while it counts; the destination goes on with the next number, the
     /// source stops with "migrated to", and the whole count has no gap and no repeat.
     /// </summary>
-    [Theory]
+    [SkippableTheory]
     [InlineData("emulator", "emulator")]
     [InlineData("kvm", "kvm")]
     [InlineData("emulator", "kvm")]
     [InlineData("kvm", "emulator")]
     public void A_migrated_counter_continues_on_the_destination_with_no_gap_and_no_repeat(string from, string to)
     {
+        HostRequires.Engine(from);
+        HostRequires.Engine(to);
         using var target = new MigrationTarget(TestEngines.Create(to));
         using var source = new CounterRun(TestEngines.Create(from), spin: TestEngines.Spin(from));
         source.WaitForTick(5);
@@ -57,7 +59,7 @@ public sealed class LiveMigrationTests(ITestOutputHelper output)
     /// zero downtime budget); on the destination it finishes its rounds and checks every page it wrote (its round and
     /// sequence number), so a page lost or sent stale in any round fails it.
     /// </summary>
-    [Theory]
+    [SkippableTheory]
     [InlineData("kvm")]
     [InlineData("emulator")]
     public void A_guest_dirtying_pages_during_pre_copy_finds_all_its_writes_on_the_destination(string engine)

@@ -5,10 +5,16 @@ public sealed class RootNetworkFactAttribute : FactAttribute
 {
     public RootNetworkFactAttribute()
     {
-        if (!IsRoot()) Skip = "needs root: it creates a network namespace and a tap interface";
-        else if (!File.Exists("/dev/net/tun")) Skip = "needs /dev/net/tun (the tun driver: modprobe tun)";
-        else if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip") && !File.Exists("/bin/ip"))
-            Skip = "needs the ip command (iproute2)";
+        if (WhyUnavailable() is { } reason) Skip = reason;
+    }
+
+    /// <summary>Why taps and namespaces cannot be made here (null where they can); for skippable theories.</summary>
+    public static string? WhyUnavailable()
+    {
+        if (!IsRoot()) return "needs root: it creates a network namespace and a tap interface";
+        if (!File.Exists("/dev/net/tun")) return "needs /dev/net/tun (the tun driver: modprobe tun)";
+        if (HostRequires.FindOnPath("ip") is null) return "needs the ip command (Debian package iproute2; ./sharpvisor test installs it)";
+        return null;
     }
 
     private static bool IsRoot()

@@ -13,19 +13,23 @@ namespace Sharpvisor.Vmm.Tests.Networking;
 /// </summary>
 public sealed class TapAcrossResetTests
 {
-    [RootNetworkFact]
-    public async Task A_reset_reboots_the_guest_and_keeps_the_tap_with_its_host_address()
+    [SkippableTheory]
+    [InlineData("emulator")]
+    [InlineData("kvm")]
+    public async Task A_reset_reboots_the_guest_and_keeps_the_tap_with_its_host_address(string engine)
     {
+        Skip.If(RootNetworkFactAttribute.WhyUnavailable() is not null, RootNetworkFactAttribute.WhyUnavailable());
+        var vmEngine = TestEngines.Create(engine);
         string id = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
         string tap = $"svrs{id}";
         var config = new VmConfig
         {
-            KernelPath = MigrationGuests.CounterPath, CommandLine = $"ticks=0 spin={TestEngines.Spin("kvm")}", MemoryBytes = 64UL << 20,
+            KernelPath = MigrationGuests.CounterPath, CommandLine = $"ticks=0 spin={TestEngines.Spin(engine)}", MemoryBytes = 64UL << 20,
             TestDevices = true, Networks = [new NetSpec(tap)],
         };
         var console = new ScriptedConsole();
         string socket = Path.Combine(Path.GetTempPath(), $"sharpvisor-reset-{id}.sock");
-        var vm = new VirtualMachine(config, TestEngines.Create("kvm"), console);
+        var vm = new VirtualMachine(config, vmEngine, console);
         var run = Task.Factory.StartNew(vm.Run, TaskCreationOptions.LongRunning);
         try
         {

@@ -9,7 +9,7 @@ public sealed class KvmEngineStateTests
 {
     private const int IrqchipsLength = 4 + 3 * KvmEngineStateLayout.IrqchipSize;
 
-    [Fact]
+    [SkippableFact]
     public void The_in_kernel_interrupt_controllers_state_moves_to_another_vm()
     {
         using var memoryA = GuestMemory.CreateX86(16 << 20);

@@ -15,13 +15,15 @@ public sealed class SnapshotRestoreTests(ITestOutputHelper output) : IDisposable
     /// Runs the counter guest on <paramref name="from"/>, saves it (stopping it), restores the snapshot on
     /// <paramref name="to"/> and checks the count goes on with the next number, memory pattern intact.
     /// </summary>
-    [Theory]
+    [SkippableTheory]
     [InlineData("emulator", "emulator")]
     [InlineData("kvm", "kvm")]
     [InlineData("emulator", "kvm")]
     [InlineData("kvm", "emulator")]
     public void A_restored_counter_continues_with_no_gap_and_no_repeat(string from, string to)
     {
+        HostRequires.Engine(from);
+        HostRequires.Engine(to);
         string before;
         SnapshotResult saved;
         var phase = System.Diagnostics.Stopwatch.StartNew();
@@ -56,7 +58,7 @@ public sealed class SnapshotRestoreTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_snapshot_folder_moved_elsewhere_resumes_there_without_the_kernel_file()
     {
         // The VM's own kernel file, deleted after the save: a restore needs only the snapshot folder.
@@ -87,7 +89,7 @@ public sealed class SnapshotRestoreTests(ITestOutputHelper output) : IDisposable
         CounterRun.AssertConsecutive(console.Output + run.Console.Output);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_snapshot_of_a_running_guest_lets_it_go_on_and_a_paused_one_stays_paused()
     {
         using var run = new CounterRun(TestEngines.Create("emulator"), spin: TestEngines.Spin("emulator"));
@@ -107,7 +109,7 @@ public sealed class SnapshotRestoreTests(ITestOutputHelper output) : IDisposable
         Assert.True(SnapshotStore.Load(_directory).Manifest.Vcpus.Length == 1);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_restored_vm_can_be_saved_again_and_that_snapshot_restores_too()
     {
         // The second save must keep the pages the first restore mapped from the file but the guest never touched.

@@ -25,7 +25,7 @@ public sealed class SnapshotVerificationTests : IDisposable
 
     private string Refusal() => Assert.Throws<SnapshotException>(() => SnapshotStore.Load(_directory)).Message;
 
-    [Fact]
+    [SkippableFact]
     public void An_intact_snapshot_loads_and_holds_only_touched_pages()
     {
         var loaded = SnapshotStore.Load(_directory);
@@ -38,7 +38,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Contains(loaded.Manifest.Devices, d => d.Kind == "cmos-rtc");
     }
 
-    [Fact]
+    [SkippableFact]
     public void The_memory_checksum_is_the_documented_SHA256_of_the_stored_pages()
     {
         // Recomputed from its definition, so snapshots written by earlier builds keep verifying: each stored page, in
@@ -58,7 +58,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Equal(Convert.ToHexStringLower(sha.GetHashAndReset()), _manifest.Memory.Sha256);
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_flipped_bit_in_the_state_is_corrupt()
     {
         byte[] file = File.ReadAllBytes(StatePath);
@@ -67,7 +67,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Contains("is corrupt: its SHA-256 does not match", Refusal());
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_truncated_state_file_is_refused_as_truncated()
     {
         byte[] file = File.ReadAllBytes(StatePath);
@@ -79,7 +79,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Contains("is empty", Refusal());
     }
 
-    [Fact]
+    [SkippableFact]
     public void Another_format_version_is_refused_by_number()
     {
         byte[] file = File.ReadAllBytes(StatePath);
@@ -88,7 +88,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Contains("is snapshot format version 99; this build reads version 1", Refusal());
     }
 
-    [Fact]
+    [SkippableFact]
     public void Not_a_snapshot_and_no_snapshot_are_told_apart()
     {
         File.WriteAllText(StatePath, "{\"hello\": 1}");
@@ -97,7 +97,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Contains("holds no snapshot", Refusal());
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_cpu_record_of_another_version_is_refused()
     {
         var bumped = _manifest with { Vcpus = [_manifest.Vcpus[0] with { Version = 7 }] };
@@ -105,7 +105,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Contains("vCPU 0 is a version 7 CPU record; this build reads version 1", Refusal());
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_truncated_memory_file_is_refused()
     {
         using (var f = new FileStream(MemoryPath, FileMode.Open)) f.SetLength(f.Length - 4096);
@@ -113,7 +113,7 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Contains("truncated", Refusal());
     }
 
-    [Fact]
+    [SkippableFact]
     public void A_changed_page_in_the_memory_file_is_corrupt_and_a_missing_file_is_named()
     {
         var region = _manifest.Memory.Regions[0];

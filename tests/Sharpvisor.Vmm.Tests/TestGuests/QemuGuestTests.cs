@@ -45,14 +45,14 @@ public class QemuGuestTests(ITestOutputHelper log)
         return Assert.Single(result.Lines, l => l.Contains(guest.FailureMarker));
     }
 
-    [Theory, MemberData(nameof(GuestNames))]
+    [SkippableTheory, MemberData(nameof(GuestNames))]
     public void Guest_passes_on_the_pc_machine(string name)
     {
         var guest = TestGuestCatalog.Get(name);
         AssertPassed(guest, Run(guest));
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("hello")]
     [InlineData("pio-loop")]
     [InlineData("io-echo")]
@@ -63,14 +63,14 @@ public class QemuGuestTests(ITestOutputHelper log)
         AssertPassed(guest, Run(guest, machine: "microvm"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Hello_greets_and_reports_the_entry_cost()
     {
         var result = Run(TestGuestCatalog.Get("hello"));
         Assert.Contains(result.Lines, l => l.StartsWith("Hello! PVH entry to main: ") && l.EndsWith(" tsc cycles"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Io_echo_fails_without_the_echo_device()
     {
         var guest = TestGuestCatalog.Get("io-echo");
@@ -78,7 +78,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Contains("step 1 (port read 0xe0 width 4)", line);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Ring3_compute_reports_its_iteration_count_and_result()
     {
         var guest = TestGuestCatalog.Get("ring3-compute");
@@ -90,7 +90,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Contains(result.Lines, l => l.StartsWith($"ring3-compute: state 0x{state:x} sum 0x{sum:x} tsc cycles "));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Lapic_timer_counts_the_requested_ticks()
     {
         var guest = TestGuestCatalog.Get("lapic-timer");
@@ -99,7 +99,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Contains(result.Lines, l => l.StartsWith("lapic-timer: 7 ticks, "));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Memory_writer_takes_its_parameters_from_the_command_line()
     {
         var guest = TestGuestCatalog.Get("memory-writer");
@@ -111,7 +111,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Contains("memory-writer: verified 1024 pages", result.Lines);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Memory_writer_calibrates_against_the_rtc_where_port_0x61_is_missing()
     {
         // QEMU's microvm under TCG has a PIT but no port 0x61 to watch it through; the RTC is the fallback.
@@ -122,7 +122,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.EndsWith("(rtc)", line);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Memory_writer_refuses_a_bad_buffer_size()
     {
         var guest = TestGuestCatalog.Get("memory-writer");
@@ -130,7 +130,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Equal("FAIL memory-writer: buffer_mib must be 1-2048", line.Trim());
     }
 
-    [Fact]
+    [SkippableFact]
     public void Pio_loop_takes_its_iteration_count_from_the_command_line()
     {
         var guest = TestGuestCatalog.Get("pio-loop");
@@ -139,7 +139,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Contains("pio-loop: 777 iterations", result.Lines);
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("io-echo", "")]
     [InlineData("ring3-compute", "")]
     [InlineData("memory-writer", "pages_per_sec=500 seconds=1 buffer_mib=1")]
@@ -158,7 +158,7 @@ public class QemuGuestTests(ITestOutputHelper log)
             Assert.Contains(result.Lines, l => l.EndsWith("(pit)"));   // calibrated with in/out imm8 from ring 3
     }
 
-    [Fact]
+    [SkippableFact]
     public void Io_echo_passes_with_full_port_access()
     {
         var guest = TestGuestCatalog.Get("io-echo");
@@ -167,7 +167,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Contains(result.Lines, l => l.EndsWith("port accesses emulated after #GP: 0"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Serial_echo_echoes_the_typed_line_and_passes()
     {
         var guest = TestGuestCatalog.Get("serial-echo");
@@ -179,7 +179,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Equal(["ECHO sharpvisor", "PASS serial-echo"], lines.Skip(ready + 1).Take(2));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Serial_echo_reads_input_that_arrived_before_it_started()
     {
         // microvm has no firmware that reads COM1, so input sent at once waits in the UART for the guest.
@@ -187,7 +187,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         AssertPassed(guest, Run(guest, machine: "microvm", waitForPrompt: false));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Serial_echo_fails_on_another_line_and_shows_it()
     {
         var guest = TestGuestCatalog.Get("serial-echo");
@@ -196,7 +196,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Equal("FAIL serial-echo: read the line 'hello there', expected 'sharpvisor'", FailureLine(guest, result).Trim());
     }
 
-    [Theory]
+    [SkippableTheory]
     [InlineData("sharpvisorx\n")]
     [InlineData("sharpviso\n")]
     [InlineData("\n")]
@@ -207,7 +207,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.Contains($"read the line '{input.TrimEnd('\n')}'", line);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Serial_echo_fails_clearly_when_no_line_comes()
     {
         // Bytes without a line feed, then silence: the TSC budget (about a second, so that a loaded host still delivers the
@@ -219,7 +219,7 @@ public class QemuGuestTests(ITestOutputHelper log)
         Assert.DoesNotContain(result.Lines, l => l.StartsWith("ECHO"));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Serial_echo_refuses_an_overlong_line()
     {
         var guest = TestGuestCatalog.Get("serial-echo");

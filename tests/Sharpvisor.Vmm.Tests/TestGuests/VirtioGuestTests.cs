@@ -57,7 +57,7 @@ public sealed class VirtioGuestTests(ITestOutputHelper log) : IDisposable
         return long.Parse(line[start..(at - 1)]);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Driver_passes_on_the_emulator_and_leaves_its_pattern_on_the_disk()
     {
         VirtualMachine? vm = null;
@@ -76,7 +76,7 @@ public sealed class VirtioGuestTests(ITestOutputHelper log) : IDisposable
         Assert.InRange(instructions.Value, 10_000, 5_000_000);
     }
 
-    [Fact]
+    [SkippableFact]
     public void Driver_passes_on_qemu_with_modern_functions_and_writes_the_same_pattern()
     {
         var result = QemuRunner.Run(Guest.BuildElf(), extraArguments: QemuRunner.VirtioArguments(_disk));
@@ -89,7 +89,7 @@ public sealed class VirtioGuestTests(ITestOutputHelper log) : IDisposable
         AssertPatternOnDisk();
     }
 
-    [Fact]
+    [SkippableFact]
     public void Driver_passes_on_qemu_with_transitional_functions_when_every_port_access_traps()
     {
         // QEMU's default virtio-pci functions are transitional (0x1005, 0x1001: the type is in the subsystem ID), and
@@ -106,7 +106,7 @@ public sealed class VirtioGuestTests(ITestOutputHelper log) : IDisposable
         AssertPatternOnDisk();
     }
 
-    [Fact]
+    [SkippableFact]
     public void Driver_fails_clearly_without_a_disk()
     {
         var result = QemuRunner.Run(Guest.BuildElf(), extraArguments: QemuRunner.VirtioArguments(diskPath: null));
@@ -115,7 +115,7 @@ public sealed class VirtioGuestTests(ITestOutputHelper log) : IDisposable
             result.Lines.Select(l => l.Trim()));
     }
 
-    [Fact]
+    [SkippableFact]
     public void Driver_fails_clearly_without_virtio()
     {
         var result = QemuRunner.Run(Guest.BuildElf());
