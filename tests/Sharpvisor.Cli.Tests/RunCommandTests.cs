@@ -62,6 +62,20 @@ public class RunCommandTests : IDisposable
         Assert.Contains($"engine {engine}", result.Stderr);
     }
 
+    [Fact]
+    public void AMissingKvmDeviceNamedBySharpvisorKvmDeviceActsAsAHostWithoutKvm()
+    {
+        // The switch that lets any host check the no-KVM path: kvm is refused with the reason, auto takes the emulator.
+        var noKvm = new Dictionary<string, string> { ["SHARPVISOR_KVM_DEVICE"] = "/nonexistent/kvm" };
+        var kvm = SharpvisorProcess.Run($"run --kernel {Guest("hello")} --test-devices --engine kvm", environment: noKvm);
+        Assert.Equal(4, kvm.ExitCode);
+        Assert.Contains("/nonexistent/kvm does not exist", kvm.Stderr);
+        var auto = SharpvisorProcess.Run($"run --kernel {Guest("hello")} --test-devices", environment: noKvm);
+        Assert.True(auto.ExitCode == 0, auto.Stderr);
+        Assert.Contains("engine auto chose the emulator because /nonexistent/kvm does not exist", auto.Stderr);
+        Assert.Contains("PASS hello", auto.Stdout);
+    }
+
     [SkippableFact]
     public void PipedInputReachesTheGuestsSerialPort()
     {

@@ -10,12 +10,14 @@ internal static class SharpvisorProcess
 
     public static string DllPath => Path.Combine(AppContext.BaseDirectory, "sharpvisor.dll");
 
-    public static Result Run(string arguments, string? stdin = null, int timeoutSeconds = 120, string? wrapWithScript = null)
+    public static Result Run(string arguments, string? stdin = null, int timeoutSeconds = 120, string? wrapWithScript = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(wrapWithScript is null ? "dotnet" : "script")
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         if (wrapWithScript is null)
         {
             info.ArgumentList.Add(DllPath);
