@@ -1,4 +1,7 @@
 using System.Buffers.Binary;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Sharpvisor.Vmm.Lifecycle;
 using Sharpvisor.Vmm.Snapshots;
 using Sharpvisor.Vmm.Tests.Lifecycle;
 
@@ -106,6 +109,24 @@ public sealed class SnapshotVerificationTests : IDisposable
         var bumped = _manifest with { Vcpus = [_manifest.Vcpus[0] with { Version = 7 }] };
         File.WriteAllBytes(StatePath, SnapshotStore.Encode(bumped));
         Assert.Contains("vCPU 0 is a version 7 CPU record; this build reads version 1", Refusal());
+    }
+
+    [Fact]
+    public void A_device_record_this_build_cannot_read_stops_the_restore_naming_member_and_device()
+    {
+        var uart = _manifest.Devices.Single(d => d.Kind == "uart16550");
+        var record = JsonNode.Parse(uart.State.GetRawText())!.AsObject();
+        record["ParityError"] = true;
+        var changed = uart with { State = JsonSerializer.SerializeToElement(record) };
+        File.WriteAllBytes(StatePath, SnapshotStore.Encode(_manifest with
+        {
+            Devices = _manifest.Devices.Select(d => ReferenceEquals(d, uart) ? changed : d).ToArray(),
+        }));
+        using var run = new CounterRun(TestEngines.Create("emulator"), restore: SnapshotStore.Load(_directory));
+        var result = run.Finish(TimeSpan.FromSeconds(30));
+        Assert.Equal(VmOutcome.VmmError, result.Outcome);
+        Assert.Contains("the uart16550 state of com1 does not match this build's record", result.Message);
+        Assert.Contains("ParityError", result.Message);
     }
 
     [Fact]
