@@ -1,6 +1,6 @@
-using Sharpvisor.Machine.Devices.State;
 using System.Buffers.Binary;
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Interrupts;
 

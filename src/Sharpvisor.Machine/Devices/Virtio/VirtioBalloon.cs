@@ -1,5 +1,5 @@
-using Sharpvisor.Machine.Devices.State;
 using System.Buffers.Binary;
+using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Memory;
 
 namespace Sharpvisor.Machine.Devices.Virtio;

@@ -1,6 +1,6 @@
-using Sharpvisor.Machine.Devices.State;
 using System.Buffers.Binary;
 using System.Globalization;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Virtio;
 

@@ -1,7 +1,7 @@
-using Sharpvisor.Machine.Devices.State;
 using System.Buffers.Binary;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Devices.Pci;
+using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Interrupts;
 using Sharpvisor.Machine.Memory;
 

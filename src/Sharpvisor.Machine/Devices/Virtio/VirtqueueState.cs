@@ -1,6 +1,9 @@
 namespace Sharpvisor.Machine.Devices.Virtio;
 
-/// <summary>One split virtqueue's configuration and the device's position in its rings. Part of <see cref="VirtioPciDeviceState"/>, whose version it shares.</summary>
+/// <summary>
+/// One split virtqueue's configuration and the device's position in its rings. Part of
+/// <see cref="VirtioPciDeviceState"/>, whose version it shares.
+/// </summary>
 public sealed record VirtqueueState
 {
     public ushort Size { get; init; }
