@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Sharpvisor.Machine.Devices.Serial;
 using Sharpvisor.Vmm.Lifecycle;
 using Sharpvisor.Vmm.Snapshots;
 using Sharpvisor.Vmm.Tests.Lifecycle;
@@ -127,6 +128,16 @@ public sealed class SnapshotVerificationTests : IDisposable
         Assert.Equal(VmOutcome.VmmError, result.Outcome);
         Assert.Contains("the uart16550 state of com1 does not match this build's record", result.Message);
         Assert.Contains("ParityError", result.Message);
+    }
+
+    [Fact]
+    public void A_restore_reads_devices_through_the_vms_own_registry()
+    {
+        var uartOnly = new DeviceStateRegistry().Register<Uart16550, Uart16550State>("uart16550");
+        using var run = new CounterRun(TestEngines.Create("emulator"), restore: SnapshotStore.Load(_directory), deviceStates: uartOnly);
+        var result = run.Finish(TimeSpan.FromSeconds(30));
+        Assert.Equal(VmOutcome.VmmError, result.Outcome);
+        Assert.Contains("a device of kind 'cmos-rtc' (cmos-rtc) that this build does not know", result.Message);
     }
 
     [Fact]
