@@ -9,7 +9,6 @@ using Sharpvisor.Machine.Devices.Pci;
 using Sharpvisor.Machine.Devices.Power;
 using Sharpvisor.Machine.Devices.Rtc;
 using Sharpvisor.Machine.Devices.Serial;
-using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Devices.Testing;
 using Sharpvisor.Machine.Devices.Virtio;
 using Sharpvisor.Machine.Interrupts;
@@ -310,7 +309,7 @@ internal sealed class MachineInstance : IDisposable
     public SnapshotManifest CaptureState()
     {
         var devices = Devices().Select(site => DeviceStates.For(site.Device) is { } codec
-            ? codec.Save((IStatefulDevice)site.Device, site.Key)
+            ? codec.Save(site.Device, site.Key)
             : throw new SnapshotException($"the device {site.Description} ({site.Device.GetType().Name}) cannot be saved: it has no registered state record"));
         return new SnapshotManifest
         {
@@ -379,7 +378,7 @@ internal sealed class MachineInstance : IDisposable
                 }
                 throw new SnapshotException($"the snapshot has a {entry.Kind} device {entry.Key}, which this machine lacks (is its configuration the same?)");
             }
-            codec.Restore((IStatefulDevice)site.Device, entry);
+            codec.Restore(site.Device, entry);
         }
     }
 

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Sharpvisor.Engines;
 using Sharpvisor.Machine.Cpu;
-using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Snapshots;
 
@@ -22,7 +21,7 @@ internal static class MigrationWarmUp
     {
         foreach (var site in machine.Devices())
         {
-            try { machine.DeviceStates.For(site.Device)?.Save((IStatefulDevice)site.Device, site.Key); }
+            try { machine.DeviceStates.For(site.Device)?.Save(site.Device, site.Key); }
             catch (InvalidOperationException) { } // a record read mid-change; only the warm-up is lost
         }
         WarmUpStateRecord(machine.Config);

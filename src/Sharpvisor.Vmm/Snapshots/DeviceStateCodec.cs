@@ -16,10 +16,11 @@ public abstract class DeviceStateCodec(string kind, Type deviceType, bool engine
     public abstract int Version { get; }
     public abstract Type StateType { get; }
 
-    public abstract DeviceStateEntry Save(IStatefulDevice device, string key);
+    /// <summary>The record of <paramref name="device"/>, one of <see cref="DeviceType"/>, under <paramref name="key"/>.</summary>
+    public abstract DeviceStateEntry Save(object device, string key);
 
     /// <summary>Loads <paramref name="entry"/> into <paramref name="device"/>; a record it cannot take is a <see cref="SnapshotException"/> naming the device.</summary>
-    public void Restore(IStatefulDevice device, DeviceStateEntry entry)
+    public void Restore(object device, DeviceStateEntry entry)
     {
         var state = Read(entry);
         try
@@ -42,13 +43,13 @@ public abstract class DeviceStateCodec(string kind, Type deviceType, bool engine
             return entry.State.Deserialize(StateType, DeviceStateJson.Options)
                 ?? throw new JsonException("the record is null");
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException) // the latter: no record at all
         {
             throw new SnapshotException($"the {Kind} state of {entry.Key} does not match this build's record: {e.Message}", e);
         }
     }
 
-    protected abstract void RestoreRecord(IStatefulDevice device, object state);
+    protected abstract void RestoreRecord(object device, object state);
 }
 
 /// <summary>The codec of devices implementing <see cref="IStatefulDevice{TState}"/>: their own two methods, nothing else.</summary>
@@ -60,8 +61,8 @@ public sealed class DeviceStateCodec<TDevice, TState>(string kind, bool engineOw
     public override int Version => TState.CurrentVersion;
     public override Type StateType => typeof(TState);
 
-    public override DeviceStateEntry Save(IStatefulDevice device, string key) =>
+    public override DeviceStateEntry Save(object device, string key) =>
         new(key, Kind, Version, JsonSerializer.SerializeToElement(((TDevice)device).SaveState(), DeviceStateJson.Options));
 
-    protected override void RestoreRecord(IStatefulDevice device, object state) => ((TDevice)device).RestoreState((TState)state);
+    protected override void RestoreRecord(object device, object state) => ((TDevice)device).RestoreState((TState)state);
 }
