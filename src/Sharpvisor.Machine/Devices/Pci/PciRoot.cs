@@ -95,10 +95,7 @@ public sealed class PciRoot : IBusDevice, IStatefulDevice<PciRootState>
 
     public string StateKey => "pci";
 
-    /// <summary>
-    /// The functions in slots 1 and up. The host bridge in slot 0 is the root's own and, as it has nothing the guest
-    /// sets that matters after a restore, is not saved.
-    /// </summary>
+    /// <summary>The functions in slots 1 and up; the host bridge in slot 0 is the root's own, and its configuration space is not saved.</summary>
     public IEnumerable<object> StateParts
     {
         get { lock (_lock) return _slots.Skip(1).OfType<object>().ToArray(); }
