@@ -29,7 +29,6 @@ internal sealed class MachineInstance : IDisposable
     private readonly StopLatch _stop;
     private readonly IVcpu[] _vcpus;
     private readonly Thread[] _threads;
-    private I8042Controller? _i8042;
     private readonly Engines.EngineKind _engineKind;
     // Pause: vCPU threads park between Run calls while _pauseRequested; _parked counts them (guarded by _pauseLock).
     private readonly object _pauseLock = new();
@@ -47,6 +46,8 @@ internal sealed class MachineInstance : IDisposable
     public IVirtualMachine EngineVm { get; }
     public Uart16550 Uart { get; }
     public IReadOnlyList<IVcpu> Vcpus => _vcpus;
+    /// <summary>The device kinds this machine saves and restores, the same both ways.</summary>
+    public DeviceStateRegistry DeviceStates { get; }
     /// <summary>The virtio-balloon model when the configuration asks for one.</summary>
     public VirtioBalloon? Balloon { get; private set; }
 
@@ -59,9 +60,11 @@ internal sealed class MachineInstance : IDisposable
     /// </summary>
     /// <param name="empty">Built with neither a kernel nor a state (its vCPUs stay at reset): a warm-up's machine, never run.</param>
     public MachineInstance(VmConfig config, IEngine engine, Networking.NetworkBackends networks, byte[] kernel, byte[] initrd,
-        Action<byte> serialOutput, StopLatch stop, LoadedSnapshot? restore = null, ReceivedMigration? incoming = null, bool empty = false)
+        Action<byte> serialOutput, StopLatch stop, LoadedSnapshot? restore = null, ReceivedMigration? incoming = null, bool empty = false,
+        DeviceStateRegistry? deviceStates = null)
     {
         _config = config;
+        DeviceStates = deviceStates ?? DeviceStateRegistry.Default;
         _networks = networks;
         _stop = stop;
         _engineKind = engine.Kind;
@@ -116,9 +119,9 @@ internal sealed class MachineInstance : IDisposable
     private void AttachDevices()
     {
         Ports.Register(Uart16550.Com1Port, Uart16550.PortCount, Uart, "COM1 (16550A)");
-        (_i8042 = new I8042Controller(
+        new I8042Controller(
                 () => _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through the i8042 controller", Reboot: true)),
-                new InterruptLine(EngineVm, I8042Controller.KeyboardIrq), new InterruptLine(EngineVm, I8042Controller.AuxIrq)))
+                new InterruptLine(EngineVm, I8042Controller.KeyboardIrq), new InterruptLine(EngineVm, I8042Controller.AuxIrq))
             .Attach(Ports);
         Ports.Register(CmosRtc.IndexPort, CmosRtc.PortCount, new CmosRtc(_config.MemoryBytes), "CMOS RTC");
         var pci = new PciRoot();
@@ -296,48 +299,22 @@ internal sealed class MachineInstance : IDisposable
         }
     }
 
-    /// <summary>
-    /// Every device on the buses, the i8042 once for its two port windows, and each virtio-pci device once (by name)
-    /// rather than its BAR windows on the MMIO bus, which its own state record remaps on restore.
-    /// </summary>
-    public IEnumerable<(string Location, object Device, string Name)> Devices()
-    {
-        var virtio = _devices.OfType<Machine.Devices.Virtio.VirtioPciDevice>().ToList();
-        foreach (var (location, device, name) in DeviceStateCodecs.DevicesOn(Ports, Mmio))
-        {
-            if (_i8042 is not null && location is "port:0x60" or "port:0x64") continue;
-            if (virtio.Any(v => name.StartsWith(v.Name + " BAR ", StringComparison.Ordinal))) continue;
-            yield return (location, device, name);
-        }
-        if (_i8042 is not null) yield return ("port:0x60", _i8042, "i8042");
-        foreach (var device in virtio)
-        {
-            yield return ($"pci:{device.Name}", device, device.Name);
-            // virtio-net (MAC, link) and virtio-balloon (target, actual, statistics) keep state of their own beside the
-            // transport's, restored after it (the transport's restore resets and re-activates the model).
-            if (device.Device is VirtioNet or VirtioBalloon) yield return ($"pci:{device.Name}:model", device.Device, $"{device.Name} model");
-        }
-    }
+    /// <summary>Every device as snapshots see it (<see cref="DeviceWalk"/>): the buses' devices, then their parts.</summary>
+    public IReadOnlyList<DeviceSite> Devices() => DeviceWalk.On(Ports, Mmio);
 
     private IEnumerable<IVirtioBackgroundWork> BackgroundDevices() =>
         _devices.OfType<VirtioPciDevice>().Select(d => d.Device).OfType<IVirtioBackgroundWork>();
 
     /// <summary>The machine's state for a snapshot (call while paused): vCPUs, devices and the clock; RAM is separate.</summary>
-    public SnapshotManifest CaptureState(DeviceStateCodecs codecs, Engines.EngineKind engine)
+    public SnapshotManifest CaptureState()
     {
-        var devices = new List<DeviceStateEntry>();
-        foreach (var (location, device, name) in Devices())
-        {
-            var codec = codecs.For(device)
-                ?? throw new SnapshotException($"the device {name} at {location} ({device.GetType().Name}) cannot be saved: it has no registered state record");
-            // The IOAPIC the emulator puts on the bus is the engine's own; KVM keeps its IOAPIC in the kernel.
-            bool engineOwned = device is Machine.Devices.Interrupts.IoApic;
-            devices.Add(new DeviceStateEntry(location, codec.Kind, engineOwned, codec.Save(device)));
-        }
+        var devices = Devices().Select(site => DeviceStates.For(site.Device) is { } codec
+            ? codec.Save(site.Device, site.Key)
+            : throw new SnapshotException($"the device {site.Description} ({site.Device.GetType().Name}) cannot be saved: it has no registered state record"));
         return new SnapshotManifest
         {
             CreatedUtc = DateTimeOffset.UtcNow,
-            SourceEngine = engine,
+            SourceEngine = _engineKind,
             Config = _config,
             ClockNanoseconds = EngineVm.ReadClock(),
             Vcpus = _vcpus.Select(v => v.GetState()).ToArray(),
@@ -363,11 +340,11 @@ internal sealed class MachineInstance : IDisposable
     /// device record and vCPU setter, and that should not fall into the migration's downtime. <see cref="LoadState"/>
     /// later overwrites everything this sets.
     /// </summary>
-    public void WarmUpRestorePath(DeviceStateCodecs codecs)
+    public void WarmUpRestorePath()
     {
         try
         {
-            RestoreState(CaptureState(codecs, _engineKind));
+            RestoreState(CaptureState());
         }
         catch (Exception e) when (e is SnapshotException or EngineException or InvalidOperationException or ArgumentException)
         {
@@ -387,28 +364,21 @@ internal sealed class MachineInstance : IDisposable
             if (manifest.SourceEngine == _engineKind) EngineVm.RestoreEngineState(manifest.EngineState);
             else RestoreNotes.Add($"the {manifest.SourceEngine} engine's own interrupt-controller and timer state stays behind; this engine starts its own afresh");
         }
-        var here = Devices().ToDictionary(d => d.Location);
+        var here = Devices().ToDictionary(d => d.Key);
         foreach (var entry in manifest.Devices)
         {
-            var codec = DeviceStateCodecs.Default.For(entry.Kind)
-                ?? throw new SnapshotException($"the snapshot holds a device of kind '{entry.Kind}' at {entry.Location} that this build does not know");
-            if (!here.TryGetValue(entry.Location, out var device) || codec.DeviceType != device.Device.GetType())
+            var codec = DeviceStates.For(entry.Kind)
+                ?? throw new SnapshotException($"the snapshot holds a device of kind '{entry.Kind}' ({entry.Key}) that this build does not know");
+            if (!here.TryGetValue(entry.Key, out var site) || codec.DeviceType != site.Device.GetType())
             {
-                if (entry.EngineOwned)
+                if (codec.EngineOwned)
                 {
-                    RestoreNotes.Add($"{entry.Kind} state at {entry.Location} belongs to the {manifest.SourceEngine} engine; this engine starts its own afresh");
+                    RestoreNotes.Add($"{entry.Kind} state of {entry.Key} belongs to the {manifest.SourceEngine} engine; this engine starts its own afresh");
                     continue;
                 }
-                throw new SnapshotException($"the snapshot has a {entry.Kind} device at {entry.Location}, which this machine lacks (is its configuration the same?)");
+                throw new SnapshotException($"the snapshot has a {entry.Kind} device {entry.Key}, which this machine lacks (is its configuration the same?)");
             }
-            try
-            {
-                codec.Restore(device.Device, entry.State);
-            }
-            catch (Exception e) when (e is ArgumentException or System.Text.Json.JsonException)
-            {
-                throw new SnapshotException($"the {entry.Kind} state at {entry.Location} is not usable: {e.Message}", e);
-            }
+            codec.Restore(site.Device, entry);
         }
     }
 

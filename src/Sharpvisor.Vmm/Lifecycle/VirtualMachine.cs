@@ -48,8 +48,8 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     /// <summary>Start with the vCPUs parked and the clock stopped, until <see cref="Resume"/> (QEMU's -S).</summary>
     public bool StartPaused { get; init; }
 
-    /// <summary>Device state kinds a snapshot can carry; devices added later register theirs here.</summary>
-    public DeviceStateCodecs DeviceCodecs { get; init; } = DeviceStateCodecs.Default;
+    /// <summary>The device kinds its snapshots and migrations carry, for saving and restoring alike.</summary>
+    public DeviceStateRegistry DeviceStates { get; init; } = DeviceStateRegistry.Default;
 
     /// <summary>What the last restore could not carry over (engine-owned state of the other engine), for the user.</summary>
     public IReadOnlyList<string> RestoreNotes { get; private set; } = [];
@@ -162,7 +162,8 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             MachineInstance machine;
             try
             {
-                machine = new MachineInstance(Config, Engine, _networks, kernel, initrd, OnSerialOutput, latch, restore, incoming);
+                machine = new MachineInstance(Config, Engine, _networks, kernel, initrd, OnSerialOutput, latch, restore, incoming,
+                    deviceStates: DeviceStates);
                 if (restore is not null || incoming is not null) RestoreNotes = machine.RestoreNotes.ToArray();
             }
             catch (Exception e)
@@ -247,7 +248,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     /// </summary>
     private void ReceiveIncoming(MachineInstance machine, ReceivedMigration incoming, StopLatch latch)
     {
-        var warmUp = MigrationWarmUp.OnOwnThread(() => machine.WarmUpRestorePath(DeviceCodecs));
+        var warmUp = MigrationWarmUp.OnOwnThread(() => machine.WarmUpRestorePath());
         using var cancel = new CancellationTokenSource();
         Action onStop = cancel.Cancel;
         latch.Triggered += onStop;
@@ -336,7 +337,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             SnapshotManifest manifest;
             try
             {
-                manifest = machine.CaptureState(DeviceCodecs, Engine.Kind);
+                manifest = machine.CaptureState();
                 manifest = SnapshotStore.Save(directory, manifest, machine.Memory, machine.RestoredMemoryRuns);
             }
             catch
@@ -404,7 +405,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             MigrationSummary summary;
             try
             {
-                summary = new MigrationSource(machine, DeviceCodecs, Engine.Kind, latch, options, progress, cancel)
+                summary = new MigrationSource(machine, Engine.Kind, latch, options, progress, cancel)
                     .Run(host, port, vmWasPaused: from == VmState.Paused);
             }
             catch

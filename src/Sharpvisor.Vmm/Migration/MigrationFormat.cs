@@ -6,7 +6,7 @@ namespace Sharpvisor.Vmm.Migration;
 /// Pages sections (round after round), at most one Sync before it pauses the VM (the destination answers Synced once
 /// it has applied every page so far), one State, one End; the destination answers with one Ack or Error section.
 /// Version 2 added Sync and Synced; version 3 checks sections with CRC-32C instead of SHA-256 (a third of the cost on
-/// each side of a stream of hundreds of MiB).
+/// each side of a stream of hundreds of MiB); version 4 carries device records as snapshot format 2 does.
 /// A section is <c>type (u8) | 3 zero bytes | payload length (u32) | payload | CRC-32C of the 8 header bytes and the
 /// payload (u32)</c>. A Pages payload is <c>round (u32) | entry count (u32) | entries</c>, an entry being a u64
 /// guest-physical page number with <see cref="ZeroPageFlag"/> set for a page that is all zero (no data follows),
@@ -14,7 +14,7 @@ namespace Sharpvisor.Vmm.Migration;
 /// </summary>
 public static class MigrationFormat
 {
-    public const int CurrentVersion = 3;
+    public const int CurrentVersion = 4;
     public const int HeaderSize = 16;
     public const int SectionHeaderSize = 8;
     public const int ChecksumSize = 4;

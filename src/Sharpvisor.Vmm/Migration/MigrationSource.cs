@@ -24,7 +24,6 @@ internal sealed class MigrationSource
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly MachineInstance _machine;
-    private readonly DeviceStateCodecs _codecs;
     private readonly EngineKind _engine;
     private readonly StopLatch _latch;
     private readonly MigrationOptions _options;
@@ -41,11 +40,10 @@ internal sealed class MigrationSource
     private double _dirtyRate;
     private TimeSpan _lastProgress;
 
-    public MigrationSource(MachineInstance machine, DeviceStateCodecs codecs, EngineKind engine, StopLatch latch,
+    public MigrationSource(MachineInstance machine, EngineKind engine, StopLatch latch,
         MigrationOptions options, IProgress<MigrationProgress>? progress, CancellationToken cancel)
     {
         _machine = machine;
-        _codecs = codecs;
         _engine = engine;
         _latch = latch;
         _options = options;
@@ -62,7 +60,7 @@ internal sealed class MigrationSource
         try
         {
             Connect(host, port);
-            var warmUp = MigrationWarmUp.StartForSource(_machine, _codecs);
+            var warmUp = MigrationWarmUp.StartForSource(_machine);
             var memory = _machine.Memory;
             var hello = new MigrationHello
             {
@@ -109,7 +107,7 @@ internal sealed class MigrationSource
             remaining = Collect(pending);
             SendRound(MigrationPhase.StopAndCopy, round, pending, remaining);
             var lastPages = downtime.Elapsed;
-            var state = new MigrationMachineState { Machine = _machine.CaptureState(_codecs, _engine), Paused = vmWasPaused };
+            var state = new MigrationMachineState { Machine = _machine.CaptureState(), Paused = vmWasPaused };
             _channel.Send(MigrationSectionType.State, JsonSerializer.SerializeToUtf8Bytes(state, SnapshotFormat.Json));
             Span<byte> end = stackalloc byte[12];
             BinaryPrimitives.WriteInt32LittleEndian(end, round);

@@ -17,11 +17,11 @@ internal static class MigrationWarmUp
     /// The source also saves each device's record once (thrown away): device records are read under the devices'
     /// own locks and saving changes nothing, so doing it while the VM runs is safe.
     /// </summary>
-    public static Task StartForSource(Lifecycle.MachineInstance machine, DeviceStateCodecs codecs) => OnOwnThread(() =>
+    public static Task StartForSource(Lifecycle.MachineInstance machine) => OnOwnThread(() =>
     {
-        foreach (var (_, device, _) in machine.Devices())
+        foreach (var site in machine.Devices())
         {
-            try { codecs.For(device)?.Save(device); }
+            try { machine.DeviceStates.For(site.Device)?.Save(site.Device, site.Key); }
             catch (InvalidOperationException) { } // a record read mid-change; only the warm-up is lost
         }
         WarmUpStateRecord(machine.Config);
@@ -46,7 +46,7 @@ internal static class MigrationWarmUp
         {
             using var networks = new Networking.NetworkBackends();
             using var machine = new Lifecycle.MachineInstance(config, engine, networks, [], [], _ => { }, new Lifecycle.StopLatch(), empty: true);
-            machine.WarmUpRestorePath(DeviceStateCodecs.Default);
+            machine.WarmUpRestorePath();
         }
         catch (EngineException)
         {
@@ -69,7 +69,7 @@ internal static class MigrationWarmUp
             {
                 Config = config,
                 Vcpus = [new CpuState { LocalApic = new byte[1024], Msrs = [new ModelSpecificRegister(0x10, 1)] }],
-                Devices = [new DeviceStateEntry("port:0x0", "warm-up", false, JsonSerializer.SerializeToElement(new { Version = 1 }, SnapshotFormat.Json))],
+                Devices = [new DeviceStateEntry("warm-up", "warm-up", 1, JsonSerializer.SerializeToElement(new { Register = 1 }, SnapshotFormat.Json))],
                 EngineState = new byte[16],
                 Memory = new MemoryImage { FileName = "", Regions = [], Sha256 = "" },
             },

@@ -3,9 +3,7 @@ using System.Text.Json;
 namespace Sharpvisor.Vmm.Snapshots;
 
 /// <summary>
-/// One device's saved record: where it sits (<c>port:0x3f8</c>, <c>mmio:0xfec00000</c>), its kind (which
-/// <see cref="DeviceStateCodecs"/> entry reads it), and the record itself as JSON. <see cref="EngineOwned"/> marks
-/// state an engine keeps for itself (the emulator's IOAPIC; KVM keeps its own in the kernel), which a restore on
-/// the other engine leaves behind.
+/// One device's saved record: the key the device gave itself (under its parent's: <c>pci/virtio-net tap0/virtio-net</c>),
+/// its kind (which <see cref="DeviceStateRegistry"/> entry reads it), the record's version and the record as JSON.
 /// </summary>
-public sealed record DeviceStateEntry(string Location, string Kind, bool EngineOwned, JsonElement State);
+public sealed record DeviceStateEntry(string Key, string Kind, int Version, JsonElement State);

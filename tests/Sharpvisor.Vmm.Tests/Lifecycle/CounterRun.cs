@@ -23,13 +23,17 @@ internal sealed class CounterRun : IDisposable
     public VirtualMachine Vm { get; }
     public VmRunResult? Result { get; private set; }
 
-    public CounterRun(IEngine engine, LoadedSnapshot? restore = null, int spin = 20_000, bool startPaused = false)
+    public CounterRun(IEngine engine, LoadedSnapshot? restore = null, int spin = 20_000, bool startPaused = false,
+        DeviceStateRegistry? deviceStates = null)
     {
         var config = restore?.Manifest.Config ?? new VmConfig
         {
             KernelPath = Elf.Value, CommandLine = $"ticks=0 spin={spin}", MemoryBytes = 64UL << 20, TestDevices = true,
         };
-        Vm = new VirtualMachine(config, engine, Console) { RestoreFrom = restore, StartPaused = startPaused };
+        Vm = new VirtualMachine(config, engine, Console)
+        {
+            RestoreFrom = restore, StartPaused = startPaused, DeviceStates = deviceStates ?? DeviceStateRegistry.Default,
+        };
         _thread = new Thread(() => Result = Vm.Run()) { IsBackground = true };
         _thread.Start();
     }

@@ -7,8 +7,10 @@ namespace Sharpvisor.Machine.Devices.Input;
 /// <paramref name="shift"/> added to their offset. Lets a device whose ports are not contiguous (0x60 and 0x64) leave
 /// the ports between them to others.
 /// </summary>
-internal sealed class BusDeviceWindow(IBusDevice target, ulong shift) : IBusDevice
+internal sealed class BusDeviceWindow(IBusDevice target, ulong shift) : IBusWindow
 {
+    public object Owner => target;
+
     public void Read(ulong offset, Span<byte> data) => target.Read(shift + offset, data);
     public void Write(ulong offset, ReadOnlySpan<byte> data) => target.Write(shift + offset, data);
 }

@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Interrupts;
 
 namespace Sharpvisor.Machine.Devices.Input;
@@ -15,7 +16,7 @@ namespace Sharpvisor.Machine.Devices.Input;
 /// <see cref="DataOffset"/> is the data port and <see cref="CommandOffset"/> the status/command port.
 /// </para>
 /// </summary>
-public sealed class I8042Controller : IBusDevice
+public sealed class I8042Controller : IBusDevice, IStatefulDevice<I8042ControllerState>
 {
     public const ushort DataPort = 0x60;
     public const ushort CommandPort = 0x64;
@@ -113,6 +114,8 @@ public sealed class I8042Controller : IBusDevice
         if (reset) _resetRequested();
     }
 
+    public string StateKey => "i8042";
+
     public I8042ControllerState SaveState()
     {
         lock (_lock)
@@ -133,8 +136,6 @@ public sealed class I8042Controller : IBusDevice
     public void RestoreState(I8042ControllerState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != I8042ControllerState.CurrentVersion)
-            throw new ArgumentException($"i8042 state version {state.Version} is not {I8042ControllerState.CurrentVersion}", nameof(state));
         if (state.Ram.Length != RamSize)
             throw new ArgumentException($"i8042 state holds {state.Ram.Length} bytes of RAM, not {RamSize}", nameof(state));
         lock (_lock)

@@ -1,11 +1,12 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Input;
 
 /// <summary>Everything an <see cref="I8042Controller"/> holds.</summary>
-public sealed record I8042ControllerState
+public sealed record I8042ControllerState : IDeviceState
 {
-    public const int CurrentVersion = 1;
+    public static int CurrentVersion => 1;
 
-    public int Version { get; init; } = CurrentVersion;
     /// <summary>The controller's 32 bytes of internal RAM; byte 0 is the command byte (configuration byte).</summary>
     public byte[] Ram { get; init; } = new byte[I8042Controller.RamSize];
     public byte OutputPort { get; init; }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Interrupts;
 
@@ -18,7 +19,7 @@ namespace Sharpvisor.Machine.Devices.Interrupts;
 /// </para>
 /// Guest accesses with bad indices, widths or offsets are ignored; nothing here throws because of the guest.
 /// </summary>
-public sealed class IoApic : IBusDevice
+public sealed class IoApic : IBusDevice, IStatefulDevice<IoApicState>
 {
     public const ulong DefaultAddress = 0xFEC0_0000;
     /// <summary>The window the machine maps; only IOREGSEL and IOWIN answer inside it.</summary>
@@ -187,6 +188,8 @@ public sealed class IoApic : IBusDevice
         Vector: (byte)(entry & EntryVectorMask),
         LevelTriggered: (entry & EntryLevelTriggered) != 0));
 
+    public string StateKey => "ioapic";
+
     public IoApicState SaveState()
     {
         lock (_lock)
@@ -203,8 +206,6 @@ public sealed class IoApic : IBusDevice
     public void RestoreState(IoApicState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != IoApicState.CurrentVersion)
-            throw new ArgumentException($"IOAPIC state version {state.Version} is not {IoApicState.CurrentVersion}", nameof(state));
         if (state.RedirectionEntries.Length != PinCount)
             throw new ArgumentException($"an IOAPIC state needs {PinCount} redirection entries", nameof(state));
         if (state.Id > IdMask) throw new ArgumentException("the IOAPIC ID has 4 bits", nameof(state));

@@ -1,11 +1,12 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Interrupts;
 
 /// <summary>Everything an <see cref="IoApic"/> holds, for snapshots.</summary>
-public sealed record IoApicState
+public sealed record IoApicState : IDeviceState
 {
-    public const int CurrentVersion = 1;
+    public static int CurrentVersion => 1;
 
-    public int Version { get; init; } = CurrentVersion;
     /// <summary>The IOAPIC ID (4 bits, register 0 bits 27:24).</summary>
     public byte Id { get; init; }
     /// <summary>IOREGSEL: the register index IOWIN reaches.</summary>

@@ -259,8 +259,6 @@ public sealed class PciConfigSpace
     public void RestoreState(PciConfigSpaceState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != PciConfigSpaceState.CurrentVersion)
-            throw new ArgumentException($"PCI config state version {state.Version} is not {PciConfigSpaceState.CurrentVersion}", nameof(state));
         if (state.Data.Length != Size)
             throw new ArgumentException($"PCI config state holds {state.Data.Length} bytes, not {Size}", nameof(state));
         Span<PciBarMappingChange> changes = stackalloc PciBarMappingChange[BarCount];

@@ -153,8 +153,6 @@ public sealed class PciMsix
     public void RestoreState(PciMsixState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != PciMsixState.CurrentVersion)
-            throw new ArgumentException($"MSI-X state version {state.Version} is not {PciMsixState.CurrentVersion}", nameof(state));
         if (state.Table.Length != _table.Length || state.PendingBits.Length != _pending.Length)
             throw new ArgumentException($"MSI-X state is for a different table size than {VectorCount} vectors", nameof(state));
         lock (_lock)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Pci;
 
@@ -10,7 +11,7 @@ namespace Sharpvisor.Machine.Devices.Pci;
 /// into bytes. Slot 0 holds the <see cref="PciHostBridge"/>. Only function 0 of each slot exists; everything absent
 /// (other buses, functions, empty slots, CONFIG_ADDRESS without the enable bit) reads as all ones.
 /// </summary>
-public sealed class PciRoot : IBusDevice
+public sealed class PciRoot : IBusDevice, IStatefulDevice<PciRootState>
 {
     public const ushort ConfigAddressPort = 0xCF8;
     public const ushort ConfigDataPort = 0xCFC;
@@ -92,6 +93,14 @@ public sealed class PciRoot : IBusDevice
         }
     }
 
+    public string StateKey => "pci";
+
+    /// <summary>The functions in slots 1 and up; the host bridge in slot 0 is the root's own, and its configuration space is not saved.</summary>
+    public IEnumerable<object> StateParts
+    {
+        get { lock (_lock) return _slots.Skip(1).OfType<object>().ToArray(); }
+    }
+
     public PciRootState SaveState()
     {
         lock (_lock) return new PciRootState { ConfigAddress = _configAddress };
@@ -100,8 +109,6 @@ public sealed class PciRoot : IBusDevice
     public void RestoreState(PciRootState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != PciRootState.CurrentVersion)
-            throw new ArgumentException($"PCI root state version {state.Version} is not {PciRootState.CurrentVersion}", nameof(state));
         lock (_lock) _configAddress = state.ConfigAddress & ConfigAddressWritable;
     }
 

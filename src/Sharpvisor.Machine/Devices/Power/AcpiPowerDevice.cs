@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Power;
 
@@ -12,7 +13,7 @@ namespace Sharpvisor.Machine.Devices.Power;
 /// reset. Callbacks run on the writing vCPU's thread, outside any lock of this device.
 /// </para>
 /// </summary>
-public sealed class AcpiPowerDevice : IBusDevice
+public sealed class AcpiPowerDevice : IBusDevice, IStatefulDevice<AcpiPowerDeviceState>
 {
     public const ushort BasePort = 0x3C0;
     public const ushort PortCount = 3;
@@ -78,13 +79,13 @@ public sealed class AcpiPowerDevice : IBusDevice
         }
     }
 
+    public string StateKey => "acpi-power";
+
     public AcpiPowerDeviceState SaveState() => new() { WakeStatus = _wakeStatus };
 
     public void RestoreState(AcpiPowerDeviceState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != AcpiPowerDeviceState.CurrentVersion)
-            throw new ArgumentException($"ACPI power state version {state.Version} is not {AcpiPowerDeviceState.CurrentVersion}", nameof(state));
         _wakeStatus = state.WakeStatus;
     }
 }

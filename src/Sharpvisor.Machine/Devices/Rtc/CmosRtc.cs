@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Memory;
 
 namespace Sharpvisor.Machine.Devices.Rtc;
@@ -16,7 +17,7 @@ namespace Sharpvisor.Machine.Devices.Rtc;
 /// second ticks over.
 /// </para>
 /// </summary>
-public sealed class CmosRtc : IBusDevice
+public sealed class CmosRtc : IBusDevice, IStatefulDevice<CmosRtcState>
 {
     public const ushort IndexPort = 0x70;
     public const ushort DataPort = 0x71;
@@ -121,6 +122,8 @@ public sealed class CmosRtc : IBusDevice
             }
     }
 
+    public string StateKey => "cmos-rtc";
+
     public CmosRtcState SaveState()
     {
         lock (_lock)
@@ -141,8 +144,6 @@ public sealed class CmosRtc : IBusDevice
     public void RestoreState(CmosRtcState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != CmosRtcState.CurrentVersion)
-            throw new ArgumentException($"CMOS state version {state.Version} is not {CmosRtcState.CurrentVersion}", nameof(state));
         if (state.Ram.Length != RamSize)
             throw new ArgumentException($"CMOS state holds {state.Ram.Length} bytes, not {RamSize}", nameof(state));
         lock (_lock)

@@ -1,14 +1,15 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Rtc;
 
 /// <summary>
 /// Everything a <see cref="CmosRtc"/> holds. The running clock is not stored: it is the host's UTC clock plus
 /// <see cref="OffsetSeconds"/>, so a restored guest keeps its own idea of the time zone or drift it set.
 /// </summary>
-public sealed record CmosRtcState
+public sealed record CmosRtcState : IDeviceState
 {
-    public const int CurrentVersion = 1;
+    public static int CurrentVersion => 1;
 
-    public int Version { get; init; } = CurrentVersion;
     /// <summary>The 128 CMOS bytes. Time registers only mean something here while the clock is halted (SET or divider reset).</summary>
     public byte[] Ram { get; init; } = new byte[CmosRtc.RamSize];
     public byte Index { get; init; }

@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Interrupts;
 
 namespace Sharpvisor.Machine.Devices.Serial;
@@ -21,7 +22,7 @@ namespace Sharpvisor.Machine.Devices.Serial;
 /// The line is only called when the level changes.
 /// </para>
 /// </summary>
-public sealed class Uart16550 : IBusDevice
+public sealed class Uart16550 : IBusDevice, IStatefulDevice<Uart16550State>
 {
     public const ushort Com1Port = 0x3F8;
     public const ushort PortCount = 8;
@@ -126,6 +127,9 @@ public sealed class Uart16550 : IBusDevice
         }
     }
 
+    /// <summary>"com1" unless set: a machine with a second UART names it.</summary>
+    public string StateKey { get; init; } = "com1";
+
     public Uart16550State SaveState()
     {
         lock (_lock)
@@ -151,8 +155,6 @@ public sealed class Uart16550 : IBusDevice
     public void RestoreState(Uart16550State state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != Uart16550State.CurrentVersion)
-            throw new ArgumentException($"UART state version {state.Version} is not {Uart16550State.CurrentVersion}", nameof(state));
         lock (_lock)
         {
             _ier = (byte)(state.InterruptEnable & IerWritable);

@@ -1,14 +1,15 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Serial;
 
 /// <summary>
 /// Everything a <see cref="Uart16550"/> holds, including received bytes the guest has not read yet and host input that
 /// has not reached the receive FIFO, so a snapshot loses no console input.
 /// </summary>
-public sealed record Uart16550State
+public sealed record Uart16550State : IDeviceState
 {
-    public const int CurrentVersion = 1;
+    public static int CurrentVersion => 1;
 
-    public int Version { get; init; } = CurrentVersion;
     public byte InterruptEnable { get; init; }
     public byte LineControl { get; init; }
     public byte ModemControl { get; init; }

@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Testing;
 
@@ -10,7 +11,7 @@ namespace Sharpvisor.Machine.Devices.Testing;
 /// A process exit status keeps only the low 8 bits, as with QEMU. Reads return 0, as QEMU's do.
 /// Test guests use port 0xF4 with 4 ports (QEMU: -device isa-debug-exit,iobase=0xf4,iosize=4).
 /// </summary>
-public sealed class DebugExitDevice(Action<int> onExit) : IBusDevice
+public sealed class DebugExitDevice(Action<int> onExit) : IBusDevice, IStatefulDevice<DebugExitDeviceState>
 {
     public const ushort DefaultPort = 0xF4;
     public const ushort DefaultPortCount = 4;
@@ -44,16 +45,15 @@ public sealed class DebugExitDevice(Action<int> onExit) : IBusDevice
         _onExit(code);
     }
 
+    public string StateKey => "debug-exit";
+
     public DebugExitDeviceState SaveState() => new()
     {
-        Version = DebugExitDeviceState.CurrentVersion,
         RequestedExitCode = RequestedExitCode,
     };
 
     public void RestoreState(DebugExitDeviceState state)
     {
-        if (state.Version != DebugExitDeviceState.CurrentVersion)
-            throw new ArgumentException($"debug-exit state version {state.Version} is not {DebugExitDeviceState.CurrentVersion}", nameof(state));
         Volatile.Write(ref _requested, state.RequestedExitCode ?? 0);
     }
 }

@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Testing;
 
@@ -8,7 +9,7 @@ namespace Sharpvisor.Machine.Devices.Testing;
 /// same). It starts zeroed. Parts of an access that would fall past the end are dropped on write and read as 0.
 /// Unlike QEMU, which rejects misaligned accesses to this region, misaligned accesses simply work here.
 /// </summary>
-public sealed class TestEchoMemoryDevice : IBusDevice
+public sealed class TestEchoMemoryDevice : IBusDevice, IStatefulDevice<TestEchoMemoryDeviceState>
 {
     public const ulong DefaultAddress = 0xFF00_0000;
     public const int Size = 0x10000;
@@ -31,20 +32,19 @@ public sealed class TestEchoMemoryDevice : IBusDevice
         lock (_lock) data[..n].CopyTo(_bytes.AsSpan((int)offset, n));
     }
 
+    public string StateKey => "test-echo-memory";
+
     public TestEchoMemoryDeviceState SaveState()
     {
         lock (_lock)
             return new TestEchoMemoryDeviceState
             {
-                Version = TestEchoMemoryDeviceState.CurrentVersion,
                 Bytes = (byte[])_bytes.Clone(),
             };
     }
 
     public void RestoreState(TestEchoMemoryDeviceState state)
     {
-        if (state.Version != TestEchoMemoryDeviceState.CurrentVersion)
-            throw new ArgumentException($"echo memory state version {state.Version} is not {TestEchoMemoryDeviceState.CurrentVersion}", nameof(state));
         if (state.Bytes.Length != Size)
             throw new ArgumentException($"echo memory state holds {state.Bytes.Length} bytes, not {Size}", nameof(state));
         lock (_lock) state.Bytes.CopyTo(_bytes, 0);

@@ -1,9 +1,11 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Testing;
 
 /// <summary>The 64 KiB a <see cref="TestEchoMemoryDevice"/> holds.</summary>
-public sealed record TestEchoMemoryDeviceState
+public sealed record TestEchoMemoryDeviceState : IDeviceState
 {
-    public const int CurrentVersion = 1;
-    public int Version { get; init; }
+    public static int CurrentVersion => 1;
+
     public byte[] Bytes { get; init; } = [];
 }

@@ -1,4 +1,5 @@
 using Sharpvisor.Machine.Buses;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Testing;
 
@@ -16,7 +17,7 @@ namespace Sharpvisor.Machine.Devices.Testing;
 /// </list>
 /// QEMU's pc-testdev also has IRQ-raising ports at 0x2000; this device does not model them.
 /// </summary>
-public sealed class TestEchoPortDevice : IBusDevice
+public sealed class TestEchoPortDevice : IBusDevice, IStatefulDevice<TestEchoPortDeviceState>
 {
     public const ushort DefaultPort = 0xE0;
     public const ushort PortCount = 12;
@@ -68,16 +69,15 @@ public sealed class TestEchoPortDevice : IBusDevice
         return false;
     }
 
+    public string StateKey => "test-echo-port";
+
     public TestEchoPortDeviceState SaveState() => new()
     {
-        Version = TestEchoPortDeviceState.CurrentVersion,
         Register = Register,
     };
 
     public void RestoreState(TestEchoPortDeviceState state)
     {
-        if (state.Version != TestEchoPortDeviceState.CurrentVersion)
-            throw new ArgumentException($"echo port state version {state.Version} is not {TestEchoPortDeviceState.CurrentVersion}", nameof(state));
         Volatile.Write(ref _register, state.Register);
     }
 }

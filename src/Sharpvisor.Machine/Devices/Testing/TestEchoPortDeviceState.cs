@@ -1,9 +1,11 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Testing;
 
 /// <summary>The one register of a <see cref="TestEchoPortDevice"/>.</summary>
-public sealed record TestEchoPortDeviceState
+public sealed record TestEchoPortDeviceState : IDeviceState
 {
-    public const int CurrentVersion = 1;
-    public int Version { get; init; }
+    public static int CurrentVersion => 1;
+
     public uint Register { get; init; }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Memory;
 
 namespace Sharpvisor.Machine.Devices.Virtio;
@@ -21,7 +22,7 @@ namespace Sharpvisor.Machine.Devices.Virtio;
 /// negotiated. Page numbers outside RAM are counted and skipped; a broken queue protocol sets NEEDS_RESET (one log
 /// line, through the transport). Requests are served on the notifying vCPU thread.
 /// </summary>
-public sealed class VirtioBalloon : IVirtioDevice
+public sealed class VirtioBalloon : IVirtioDevice, IStatefulDevice<VirtioBalloonState>
 {
     public const ulong FeatureMustTellHost = 1UL << 0, FeatureStatsQueue = 1UL << 1, FeatureDeflateOnOom = 1UL << 2,
         FeatureFreePageHint = 1UL << 3, FeaturePagePoison = 1UL << 4, FeatureReporting = 1UL << 5;
@@ -264,6 +265,9 @@ public sealed class VirtioBalloon : IVirtioDevice
         return true;
     }
 
+    /// <summary>Its key under its transport, which saves the queues and restores before it.</summary>
+    public string StateKey => "virtio-balloon";
+
     public VirtioBalloonState SaveState()
     {
         lock (_lock)
@@ -282,8 +286,6 @@ public sealed class VirtioBalloon : IVirtioDevice
     public void RestoreState(VirtioBalloonState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != VirtioBalloonState.CurrentVersion)
-            throw new ArgumentException($"virtio-balloon state version {state.Version} is not {VirtioBalloonState.CurrentVersion}", nameof(state));
         if (state.HeldStatisticsHead is < -1 or >= QueueSize)
             throw new ArgumentException($"virtio-balloon state holds statistics descriptor {state.HeldStatisticsHead}", nameof(state));
         lock (_lock)

@@ -1,3 +1,5 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Virtio;
 
 /// <summary>
@@ -5,11 +7,10 @@ namespace Sharpvisor.Machine.Devices.Virtio;
 /// size, the statistics buffer the device keeps until it wants fresh figures, the latest figures and the counters.
 /// Restore it after the transport (<see cref="VirtioPciDevice.RestoreState"/> resets the model).
 /// </summary>
-public sealed record VirtioBalloonState
+public sealed record VirtioBalloonState : IDeviceState
 {
-    public const int CurrentVersion = 1;
+    public static int CurrentVersion => 1;
 
-    public int Version { get; init; } = CurrentVersion;
     public uint TargetPages { get; init; }
     public uint ActualPages { get; init; }
     /// <summary>Head of the statistics chain the device holds back, or -1.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Virtio;
 
@@ -17,7 +18,7 @@ namespace Sharpvisor.Machine.Devices.Virtio;
 /// guest memory, so a snapshot sees them still.
 /// </para>
 /// </summary>
-public sealed class VirtioNet : IVirtioDevice, IVirtioNetReceiver, IVirtioBackgroundWork, IDisposable
+public sealed class VirtioNet : IVirtioDevice, IStatefulDevice<VirtioNetState>, IVirtioNetReceiver, IVirtioBackgroundWork, IDisposable
 {
     public const int ReceiveQueue = 0, TransmitQueue = 1;
     public const ushort QueueSize = 256;
@@ -161,14 +162,15 @@ public sealed class VirtioNet : IVirtioDevice, IVirtioNetReceiver, IVirtioBackgr
         _receiveWake.Set();
     }
 
+    /// <summary>Its key under its transport, which saves the queues and restores before it.</summary>
+    public string StateKey => "virtio-net";
+
     public VirtioNetState SaveState() => new() { MacAddress = MacAddress, LinkUp = _linkUp };
 
     /// <summary>Takes the saved MAC address (the one the guest's driver read) and link status.</summary>
     public void RestoreState(VirtioNetState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != VirtioNetState.CurrentVersion)
-            throw new ArgumentException($"virtio-net state version {state.Version} is not {VirtioNetState.CurrentVersion}", nameof(state));
         if (!TryParseMac(state.MacAddress, out var mac))
             throw new ArgumentException($"virtio-net state has no valid MAC address ('{state.MacAddress}')", nameof(state));
         mac.CopyTo(_mac, 0);

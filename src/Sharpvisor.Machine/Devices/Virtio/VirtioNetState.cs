@@ -1,3 +1,5 @@
+using Sharpvisor.Machine.Devices.State;
+
 namespace Sharpvisor.Machine.Devices.Virtio;
 
 /// <summary>
@@ -5,11 +7,10 @@ namespace Sharpvisor.Machine.Devices.Virtio;
 /// configuration and ring positions belong to the transport (<see cref="VirtioPciDeviceState.Queues"/>); frames are
 /// never held between batches, so nothing else is in flight.
 /// </summary>
-public sealed record VirtioNetState
+public sealed record VirtioNetState : IDeviceState
 {
-    public const int CurrentVersion = 1;
+    public static int CurrentVersion => 1;
 
-    public int Version { get; init; } = CurrentVersion;
     public string MacAddress { get; init; } = "";
     public bool LinkUp { get; init; } = true;
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Devices.Pci;
+using Sharpvisor.Machine.Devices.State;
 using Sharpvisor.Machine.Interrupts;
 using Sharpvisor.Machine.Memory;
 
@@ -19,7 +20,7 @@ namespace Sharpvisor.Machine.Devices.Virtio;
 /// Accesses of the wrong width or offset read as zero and are dropped when written.
 /// </para>
 /// </summary>
-public sealed class VirtioPciDevice : IPciDevice, IVirtioTransport, IDisposable
+public sealed class VirtioPciDevice : IPciDevice, IVirtioTransport, IDisposable, IStatefulDevice<VirtioPciDeviceState>
 {
     public const ushort PciVendorId = 0x1AF4, PciDeviceIdBase = 0x1040, PciSubsystemId = 0x1100;
     public const byte PciRevisionId = 1;
@@ -502,6 +503,11 @@ public sealed class VirtioPciDevice : IPciDevice, IVirtioTransport, IDisposable
 
     // ------------------------------------------------------------------ state
 
+    public string StateKey => Name;
+
+    /// <summary>The model when it has state beyond its queues (virtio-net, virtio-balloon); the others need none of their own.</summary>
+    public IEnumerable<object> StateParts => _device is IStatefulDevice ? [_device] : [];
+
     public VirtioPciDeviceState SaveState()
     {
         lock (_lifecycleLock)
@@ -520,8 +526,6 @@ public sealed class VirtioPciDevice : IPciDevice, IVirtioTransport, IDisposable
     public void RestoreState(VirtioPciDeviceState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != VirtioPciDeviceState.CurrentVersion)
-            throw new ArgumentException($"virtio-pci state version {state.Version} is not {VirtioPciDeviceState.CurrentVersion}", nameof(state));
         if (state.Queues.Length != _queues.Length)
             throw new ArgumentException($"virtio-pci state has {state.Queues.Length} queues, the device {_queues.Length}", nameof(state));
         lock (_lifecycleLock)

@@ -1,13 +1,16 @@
 using Sharpvisor.Machine.Devices.Pci;
+using Sharpvisor.Machine.Devices.State;
 
 namespace Sharpvisor.Machine.Devices.Virtio;
 
-/// <summary>A virtio-pci function: configuration space, MSI-X, transport registers and every queue.</summary>
-public sealed record VirtioPciDeviceState
+/// <summary>
+/// A virtio-pci function: configuration space, MSI-X, transport registers and every queue. Its version covers the
+/// records nested in it (<see cref="PciConfigSpaceState"/>, <see cref="PciMsixState"/>, <see cref="VirtqueueState"/>).
+/// </summary>
+public sealed record VirtioPciDeviceState : IDeviceState
 {
-    public const int CurrentVersion = 1;
+    public static int CurrentVersion => 1;
 
-    public int Version { get; init; } = CurrentVersion;
     public required PciConfigSpaceState ConfigSpace { get; init; }
     public required PciMsixState Msix { get; init; }
     public uint DeviceFeatureSelect { get; init; }

@@ -170,8 +170,6 @@ public sealed class Virtqueue
     public void RestoreState(VirtqueueState state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (state.Version != VirtqueueState.CurrentVersion)
-            throw new ArgumentException($"virtqueue state version {state.Version} is not {VirtqueueState.CurrentVersion}", nameof(state));
         Size = state.Size;
         Enabled = state.Enabled;
         MsixVector = state.MsixVector;

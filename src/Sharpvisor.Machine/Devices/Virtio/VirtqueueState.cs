@@ -1,11 +1,11 @@
 namespace Sharpvisor.Machine.Devices.Virtio;
 
-/// <summary>One split virtqueue's configuration and the device's position in its rings.</summary>
+/// <summary>
+/// One split virtqueue's configuration and the device's position in its rings. Part of
+/// <see cref="VirtioPciDeviceState"/>, whose version it shares.
+/// </summary>
 public sealed record VirtqueueState
 {
-    public const int CurrentVersion = 1;
-
-    public int Version { get; init; } = CurrentVersion;
     public ushort Size { get; init; }
     public bool Enabled { get; init; }
     public ushort MsixVector { get; init; }

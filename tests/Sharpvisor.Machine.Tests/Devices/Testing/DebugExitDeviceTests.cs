@@ -45,7 +45,7 @@ public class DebugExitDeviceTests
         var restored = new DebugExitDevice(_ => { });
         restored.RestoreState(device.SaveState());
         Assert.Equal(3, restored.RequestedExitCode);
-        restored.RestoreState(new DebugExitDeviceState { Version = DebugExitDeviceState.CurrentVersion });
+        restored.RestoreState(new DebugExitDeviceState());
         Assert.Null(restored.RequestedExitCode);
     }
 }

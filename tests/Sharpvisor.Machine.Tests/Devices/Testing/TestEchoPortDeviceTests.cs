@@ -74,10 +74,8 @@ public class TestEchoPortDeviceTests
         var (bus, device) = Create();
         Out(bus, 0xE0, 4, 0x0BAD_F00D);
         var state = device.SaveState();
-        Assert.Equal(TestEchoPortDeviceState.CurrentVersion, state.Version);
         var restored = new TestEchoPortDevice();
         restored.RestoreState(state);
         Assert.Equal(0x0BAD_F00Du, restored.Register);
-        Assert.Throws<ArgumentException>(() => restored.RestoreState(state with { Version = 99 }));
     }
 }

@@ -173,7 +173,6 @@ public sealed class BalloonQueuesTests : IDisposable
         ushort head = _rings[2].Submit((Data, 10, false));
         _driver.Notify(2);
         var saved = _balloon.SaveState();
-        Assert.Equal(VirtioBalloonState.CurrentVersion, saved.Version);
         Assert.Equal((4000u, 3000u, (int)head), (saved.TargetPages, saved.ActualPages, saved.HeldStatisticsHead));
 
         var transport = _driver.Device.SaveState();
@@ -190,7 +189,6 @@ public sealed class BalloonQueuesTests : IDisposable
         Assert.Equal(saved, copy.SaveState() with { Statistics = saved.Statistics, StatisticsReceivedAt = saved.StatisticsReceivedAt });
         // The restored device can hand the held buffer back.
         Assert.True(copy.RequestStatistics());
-        Assert.Throws<ArgumentException>(() => copy.RestoreState(saved with { Version = 99 }));
     }
 
     private static long ResidentPages(GuestMemoryRegion region)

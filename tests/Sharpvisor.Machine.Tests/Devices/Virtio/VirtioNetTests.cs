@@ -253,7 +253,6 @@ public sealed class VirtioNetTests : IDisposable
         Assert.Equal(Mac, config[..6].ToArray());
         Assert.Equal(0, BinaryPrimitives.ReadUInt16LittleEndian(config[6..]));
 
-        Assert.Throws<ArgumentException>(() => other.RestoreState(state with { Version = 2 }));
         Assert.Throws<ArgumentException>(() => other.RestoreState(state with { MacAddress = "52:54:00" }));
     }
 
