@@ -4,14 +4,8 @@ using Sharpvisor.Machine.Acpi;
 using Sharpvisor.Machine.Boot;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Cpu;
-using Sharpvisor.Machine.Devices.Input;
-using Sharpvisor.Machine.Devices.Pci;
-using Sharpvisor.Machine.Devices.Power;
-using Sharpvisor.Machine.Devices.Rtc;
 using Sharpvisor.Machine.Devices.Serial;
-using Sharpvisor.Machine.Devices.Testing;
 using Sharpvisor.Machine.Devices.Virtio;
-using Sharpvisor.Machine.Interrupts;
 using Sharpvisor.Machine.Memory;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Migration;
@@ -20,36 +14,34 @@ using Sharpvisor.Vmm.Snapshots;
 namespace Sharpvisor.Vmm.Lifecycle;
 
 /// <summary>
-/// The machine as built for one boot: memory, buses, devices, ACPI tables, the loaded kernel, the engine's VM and its
-/// vCPU threads. A reboot throws it away and builds a new one, so nothing of the old boot leaks into the next.
+/// The machine as built for one boot: memory, buses, its <see cref="MachineDevices"/>, the engine's VM, the vCPUs and
+/// their <see cref="VcpuThreads"/>, and what it starts from (the kernel with ACPI tables, a snapshot, or a migration's
+/// stream). A reboot throws it away and builds a new one, so nothing of the old boot leaks into the next.
 /// </summary>
 internal sealed class MachineInstance : IDisposable
 {
-    private readonly VmConfig _config;
-    private readonly StopLatch _stop;
     private readonly IVcpu[] _vcpus;
-    private readonly Thread[] _threads;
-    private readonly Engines.EngineKind _engineKind;
-    // Pause: vCPU threads park between Run calls while _pauseRequested; _parked counts them (guarded by _pauseLock).
-    private readonly object _pauseLock = new();
-    private long _clockPausedAt; // Stopwatch timestamp of the last PauseClock, for a catch-up on resume
-    private bool _pauseRequested;
-    private int _parked;
-    private int _running;
-    private readonly List<IDisposable> _devices = [];
-    private readonly Networking.NetworkBackends _networks; // the VM's, kept across boots
+    private readonly MachineDevices _devices;
+    private readonly VcpuThreads _threads;
+    private readonly MachineStateTransfer _state;
+    private long _clockPausedAt; // Stopwatch timestamp of the last pause, for a catch-up on resume
 
     public GuestMemory Memory { get; }
-    public VmConfig Config => _config;
+    public VmConfig Config { get; }
+    public EngineKind EngineKind { get; }
     public PortIoBus Ports { get; } = new();
     public MmioBus Mmio { get; } = new();
     public IVirtualMachine EngineVm { get; }
-    public Uart16550 Uart { get; }
     public IReadOnlyList<IVcpu> Vcpus => _vcpus;
+    public Uart16550 Uart => _devices.Uart;
+    /// <summary>The virtio-balloon model when the configuration asks for one.</summary>
+    public VirtioBalloon? Balloon => _devices.Balloon;
     /// <summary>The device kinds this machine saves and restores, the same both ways.</summary>
     public DeviceStateRegistry DeviceStates { get; }
-    /// <summary>The virtio-balloon model when the configuration asks for one.</summary>
-    public VirtioBalloon? Balloon { get; private set; }
+    /// <summary>For a machine restored from a snapshot: the stored pages of each region (slot -> runs), else null.</summary>
+    public IReadOnlyDictionary<int, ulong[]>? RestoredMemoryRuns { get; }
+    /// <summary>Notes on what a restore left behind (engine-owned state the other engine keeps itself).</summary>
+    public List<string> RestoreNotes => _state.RestoreNotes;
 
     /// <summary>
     /// Builds the machine and loads the kernel, or, with <paramref name="restore"/>, maps the snapshot's memory and
@@ -63,11 +55,10 @@ internal sealed class MachineInstance : IDisposable
         Action<byte> serialOutput, StopLatch stop, LoadedSnapshot? restore = null, ReceivedMigration? incoming = null, bool empty = false,
         DeviceStateRegistry? deviceStates = null)
     {
-        _config = config;
+        Config = config;
+        EngineKind = engine.Kind;
         DeviceStates = deviceStates ?? DeviceStateRegistry.Default;
-        _networks = networks;
-        _stop = stop;
-        _engineKind = engine.Kind;
+        _state = new MachineStateTransfer(this, DeviceStates);
         Memory = incoming?.TakeMemory() ?? GuestMemory.CreateX86(config.MemoryBytes);
         var state = restore?.Manifest ?? incoming?.Machine;
         try
@@ -78,36 +69,18 @@ internal sealed class MachineInstance : IDisposable
                 RestoredMemoryRuns = restore.Manifest.Memory.Regions.ToDictionary(r => r.Slot, r => r.Runs);
             }
             EngineVm = engine.CreateVirtualMachine(Memory, Ports, Mmio);
-            Uart = new Uart16550(serialOutput, new InterruptLine(EngineVm, Uart16550.Com1Irq));
-            AttachDevices();
+            _devices = new MachineDevices(config, Memory, Ports, Mmio, EngineVm, networks, serialOutput, stop);
 
             var topology = config.Topology;
-            CpuState? boot = null;
-            if (state is null && incoming is null && !empty)
-            {
-                var tables = new AcpiTableBuilder(topology.ApicIds()).WriteTo(Memory);
-                ResetVector.WriteTo(Memory);
-                boot = KernelLoader.Load(Memory, kernel, initrd, config.CommandLine, tables.RsdpAddress).BootCpu;
-            }
-
             _vcpus = new IVcpu[topology.VcpuCount];
             for (int i = 0; i < _vcpus.Length; i++)
             {
                 var cpuid = CpuidShaper.Shape(CpuidPolicy.Filter(EngineVm.SupportedCpuid), topology, i);
                 _vcpus[i] = EngineVm.CreateVcpu(i, topology.ApicId(i), cpuid);
             }
-            if (state is not null) RestoreState(state);
-            else if (incoming is null && !empty)
-            {
-                // vCPU 0 starts at the kernel's entry; the others wait in the engine for INIT and SIPI from the guest.
-                var initial = _vcpus[0].GetState();
-                _vcpus[0].SetState(boot! with
-                {
-                    ApicBase = initial.ApicBase, LocalApic = initial.LocalApic, Msrs = initial.Msrs,
-                    Fpu = initial.Fpu, Events = initial.Events, RunState = VcpuRunState.Runnable,
-                });
-            }
-            _threads = new Thread[_vcpus.Length];
+            if (state is not null) _state.Restore(state);
+            else if (incoming is null && !empty) LoadKernel(kernel, initrd);
+            _threads = new VcpuThreads(_vcpus, stop);
         }
         catch
         {
@@ -116,163 +89,42 @@ internal sealed class MachineInstance : IDisposable
         }
     }
 
-    private void AttachDevices()
+    /// <summary>ACPI tables, the reset vector's code and the kernel into RAM; vCPU 0 starts at the kernel's entry and
+    /// the others wait in the engine for INIT and SIPI from the guest.</summary>
+    private void LoadKernel(byte[] kernel, byte[] initrd)
     {
-        Ports.Register(Uart16550.Com1Port, Uart16550.PortCount, Uart, "COM1 (16550A)");
-        new I8042Controller(
-                () => _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through the i8042 controller", Reboot: true)),
-                new InterruptLine(EngineVm, I8042Controller.KeyboardIrq), new InterruptLine(EngineVm, I8042Controller.AuxIrq))
-            .Attach(Ports);
-        Ports.Register(CmosRtc.IndexPort, CmosRtc.PortCount, new CmosRtc(_config.MemoryBytes), "CMOS RTC");
-        var pci = new PciRoot();
-        Ports.Register(PciRoot.ConfigAddressPort, PciRoot.PortCount, pci, "PCI configuration (mechanism #1)");
-        // BARs go where the DSDT's host bridge _CRS says PCI memory is (AcpiTableBuilder's default description).
-        var bars = new PciBarAllocator(X86MemoryLayout.PciMmioStart, X86MemoryLayout.PciMmioEnd);
-        if (_config.EntropyDevice) AttachVirtio(pci, bars, new VirtioRng(), "virtio-rng");
-        if (_config.BalloonDevice) AttachVirtio(pci, bars, Balloon = new VirtioBalloon(), "virtio-balloon");
-        for (int i = 0; i < _config.Disks.Count; i++)
+        var tables = new AcpiTableBuilder(Config.Topology.ApicIds()).WriteTo(Memory);
+        ResetVector.WriteTo(Memory);
+        var boot = KernelLoader.Load(Memory, kernel, initrd, Config.CommandLine, tables.RsdpAddress).BootCpu;
+        var initial = _vcpus[0].GetState();
+        _vcpus[0].SetState(boot with
         {
-            var disk = _config.Disks[i];
-            string name = $"vd{(char)('a' + i)}";
-            AttachVirtio(pci, bars, new VirtioBlock(disk.Path, disk.ReadOnly, $"sharpvisor-{name}", LogDevice), $"virtio-blk {name}");
-        }
-        foreach (var net in _config.Networks)
-            AttachVirtio(pci, bars, new VirtioNet(_networks.For(net, LogDevice), net.MacBytes(), LogDevice), $"virtio-net {net.Tap}");
-        var power = new AcpiPowerDevice(
-            powerOffRequested: () => _stop.TrySet(new(VmOutcome.PoweredOff, "the guest powered off")),
-            resetRequested: () => _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through ACPI", Reboot: true)));
-        Ports.Register(AcpiPowerDevice.BasePort, AcpiPowerDevice.PortCount, power, "ACPI power registers");
-        if (_config.TestDevices)
-        {
-            Ports.Register(DebugExitDevice.DefaultPort, DebugExitDevice.DefaultPortCount, new DebugExitDevice(OnDebugExit), "debug exit");
-            Ports.Register(TestEchoPortDevice.DefaultPort, TestEchoPortDevice.PortCount, new TestEchoPortDevice(), "test echo ports");
-            Mmio.Register(TestEchoMemoryDevice.DefaultAddress, TestEchoMemoryDevice.Size, new TestEchoMemoryDevice(), "test echo memory");
-        }
+            ApicBase = initial.ApicBase, LocalApic = initial.LocalApic, Msrs = initial.Msrs,
+            Fpu = initial.Fpu, Events = initial.Events, RunState = VcpuRunState.Runnable,
+        });
     }
-
-    private void AttachVirtio(PciRoot pci, PciBarAllocator bars, IVirtioDevice model, string name)
-    {
-        var device = new VirtioPciDevice(model, Memory, Mmio, EngineVm, LogDevice, name);
-        _devices.Add(device);
-        device.AttachTo(pci, bars);
-    }
-
-    private static void LogDevice(string line) => Console.Error.WriteLine($"sharpvisor: {line}");
-
-    // isa-debug-exit semantics: the guest writes v, QEMU would exit with (v << 1) | 1; v = 0 is a test guest's pass.
-    private void OnDebugExit(int exitCode)
-    {
-        int status = exitCode >> 1;
-        _stop.TrySet(status == 0
-            ? new(VmOutcome.PoweredOff, "the guest reported success on the debug-exit port", status)
-            : new(VmOutcome.GuestReportedFailure, $"the guest reported failure {status} on the debug-exit port", status));
-    }
-
-    /// <summary>For a machine restored from a snapshot: the stored pages of each region (slot -> runs), else null.</summary>
-    public IReadOnlyDictionary<int, ulong[]>? RestoredMemoryRuns { get; }
 
     /// <summary>
-    /// Starts a thread per vCPU; each runs until the stop latch is set. With <paramref name="paused"/> the threads
-    /// park before entering the guest and the clock stays stopped until <see cref="Resume"/>.
+    /// Starts the vCPU threads; each runs until the stop latch is set. With <paramref name="paused"/> they park
+    /// before entering the guest and the clock stays stopped until <see cref="Resume"/>.
     /// </summary>
     public void Start(bool paused = false)
     {
-        _stop.Triggered += KickAll;
-        _stop.Triggered += WakeParked;
-        _pauseRequested = paused;
         if (paused) PauseClock();
         else EngineVm.ResumeClock(); // a restored machine's clock waits, paused, for this moment
-        _running = _vcpus.Length;
-        for (int i = 0; i < _vcpus.Length; i++)
-        {
-            var vcpu = _vcpus[i];
-            _threads[i] = new Thread(() => VcpuLoop(vcpu)) { IsBackground = true, Name = $"vCPU {i}" };
-            _threads[i].Start();
-        }
-    }
-
-    private void VcpuLoop(IVcpu vcpu)
-    {
-        try
-        {
-            while (!_stop.IsSet)
-            {
-                if (Volatile.Read(ref _pauseRequested))
-                {
-                    ParkWhilePaused();
-                    continue;
-                }
-                var exit = vcpu.Run();
-                switch (exit.Reason)
-                {
-                    case VcpuExitReason.Kicked:
-                        break;
-                    case VcpuExitReason.Halted:
-                        _stop.WaitHandle.WaitOne(1); // an engine without an in-kernel halt: poll gently
-                        break;
-                    case VcpuExitReason.PowerOff:
-                        _stop.TrySet(new(VmOutcome.PoweredOff, "the guest powered off"));
-                        break;
-                    case VcpuExitReason.Reset:
-                        _stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine", Reboot: true));
-                        break;
-                    case VcpuExitReason.Shutdown:
-                    case VcpuExitReason.Failed:
-                        _stop.TrySet(new(VmOutcome.GuestCrashed, exit.Report ?? $"vCPU {vcpu.Index} stopped: {exit.Reason}"));
-                        break;
-                }
-            }
-        }
-        catch (Exception e)
-        {
-            _stop.TrySet(new(VmOutcome.VmmError, $"vCPU {vcpu.Index}: {e.Message}"));
-        }
-        finally
-        {
-            lock (_pauseLock)
-            {
-                _running--;
-                Monitor.PulseAll(_pauseLock);
-            }
-        }
-    }
-
-    private void ParkWhilePaused()
-    {
-        lock (_pauseLock)
-        {
-            _parked++;
-            Monitor.PulseAll(_pauseLock);
-            while (_pauseRequested && !_stop.IsSet) Monitor.Wait(_pauseLock);
-            _parked--;
-        }
-    }
-
-    private void WakeParked()
-    {
-        lock (_pauseLock) Monitor.PulseAll(_pauseLock);
+        _threads.Start(parked: paused);
     }
 
     /// <summary>
-    /// Stops every vCPU between two instructions (each leaves Run and parks) and then the guest's clock. Returns false
+    /// Stops every vCPU between two instructions, then the guest's clock, then the devices' own threads. Returns false
     /// if the machine stopped meanwhile. State read after this is consistent: no vCPU is inside the guest.
     /// </summary>
     public bool Pause()
     {
-        lock (_pauseLock) _pauseRequested = true;
-        while (true)
-        {
-            KickAll(); // repeated: a kick can race with a thread just entering the guest
-            lock (_pauseLock)
-            {
-                if (_stop.IsSet) return false;
-                if (_parked == _running) break;
-                Monitor.Wait(_pauseLock, 10);
-            }
-        }
+        if (!_threads.ParkAll()) return false;
         PauseClock();
-        // Devices with threads of their own finish their batch and hold, so guest memory and the queues stay as the vCPUs left them.
-        foreach (var device in BackgroundDevices()) device.PauseProcessing();
+        // Guest memory and the queues stay as the vCPUs left them.
+        _devices.PauseBackgroundWork();
         return true;
     }
 
@@ -290,121 +142,36 @@ internal sealed class MachineInstance : IDisposable
     {
         if (catchUpClock)
             EngineVm.WriteClock(EngineVm.ReadClock() + (ulong)Stopwatch.GetElapsedTime(_clockPausedAt).Ticks * 100);
-        foreach (var device in BackgroundDevices()) device.ResumeProcessing();
+        _devices.ResumeBackgroundWork();
         EngineVm.ResumeClock();
-        lock (_pauseLock)
-        {
-            _pauseRequested = false;
-            Monitor.PulseAll(_pauseLock);
-        }
+        _threads.Unpark();
     }
+
+    /// <summary>Waits for every vCPU thread to leave the guest.</summary>
+    public void Join() => _threads.Join();
 
     /// <summary>Every device as snapshots see it (<see cref="DeviceWalk"/>): the buses' devices, then their parts.</summary>
     public IReadOnlyList<DeviceSite> Devices() => DeviceWalk.On(Ports, Mmio);
 
-    private IEnumerable<IVirtioBackgroundWork> BackgroundDevices() =>
-        _devices.OfType<VirtioPciDevice>().Select(d => d.Device).OfType<IVirtioBackgroundWork>();
-
     /// <summary>The machine's state for a snapshot (call while paused): vCPUs, devices and the clock; RAM is separate.</summary>
-    public SnapshotManifest CaptureState()
-    {
-        var devices = Devices().Select(site => DeviceStates.For(site.Device) is { } codec
-            ? codec.Save(site.Device, site.Key)
-            : throw new SnapshotException($"the device {site.Description} ({site.Device.GetType().Name}) cannot be saved: it has no registered state record"));
-        return new SnapshotManifest
-        {
-            CreatedUtc = DateTimeOffset.UtcNow,
-            SourceEngine = _engineKind,
-            Config = _config,
-            ClockNanoseconds = EngineVm.ReadClock(),
-            Vcpus = _vcpus.Select(v => v.GetState()).ToArray(),
-            Devices = devices.ToArray(),
-            EngineState = EngineVm.SaveEngineState(),
-            Memory = new MemoryImage { FileName = "", Regions = [], Sha256 = "" },
-        };
-    }
-
-    /// <summary>Notes on what a restore left behind (engine-owned state the other engine keeps itself).</summary>
-    public List<string> RestoreNotes { get; } = [];
+    public SnapshotManifest CaptureState() => _state.Capture();
 
     /// <summary>Loads the vCPU, device and clock state of a machine built empty for an incoming migration.</summary>
     public void LoadState(SnapshotManifest manifest)
     {
         RestoreNotes.Clear();
-        RestoreState(manifest);
+        _state.Restore(manifest);
     }
 
-    /// <summary>
-    /// Runs the restore path once on this machine's own state while it is built and not started (an incoming
-    /// migration receiving pages): the first restore in a process pays for loading and compiling the code of every
-    /// device record and vCPU setter, and that should not fall into the migration's downtime. <see cref="LoadState"/>
-    /// later overwrites everything this sets.
-    /// </summary>
-    public void WarmUpRestorePath()
-    {
-        try
-        {
-            RestoreState(CaptureState());
-        }
-        catch (Exception e) when (e is SnapshotException or EngineException or InvalidOperationException or ArgumentException)
-        {
-            // Only the warm-up is lost: the real state comes with the stream.
-        }
-        RestoreNotes.Clear();
-    }
-
-    private void RestoreState(SnapshotManifest manifest)
-    {
-        // The clock first, stopped, so the TSC the CPU records name is measured against the restored clock.
-        EngineVm.PauseClock();
-        EngineVm.WriteClock(manifest.ClockNanoseconds);
-        for (int i = 0; i < _vcpus.Length; i++) _vcpus[i].SetState(manifest.Vcpus[i]);
-        if (manifest.EngineState.Length > 0)
-        {
-            if (manifest.SourceEngine == _engineKind) EngineVm.RestoreEngineState(manifest.EngineState);
-            else RestoreNotes.Add($"the {manifest.SourceEngine} engine's own interrupt-controller and timer state stays behind; this engine starts its own afresh");
-        }
-        var here = Devices().ToDictionary(d => d.Key);
-        foreach (var entry in manifest.Devices)
-        {
-            var codec = DeviceStates.For(entry.Kind)
-                ?? throw new SnapshotException($"the snapshot holds a device of kind '{entry.Kind}' ({entry.Key}) that this build does not know");
-            if (!here.TryGetValue(entry.Key, out var site) || codec.DeviceType != site.Device.GetType())
-            {
-                if (codec.EngineOwned)
-                {
-                    RestoreNotes.Add($"{entry.Kind} state of {entry.Key} belongs to the {manifest.SourceEngine} engine; this engine starts its own afresh");
-                    continue;
-                }
-                throw new SnapshotException($"the snapshot has a {entry.Kind} device {entry.Key}, which this machine lacks (is its configuration the same?)");
-            }
-            codec.Restore(site.Device, entry);
-        }
-    }
-
-    private void KickAll()
-    {
-        foreach (var v in _vcpus) v?.Kick();
-    }
-
-    /// <summary>Waits for every vCPU thread to leave the guest.</summary>
-    public void Join()
-    {
-        foreach (var t in _threads)
-        {
-            if (t is null) continue;
-            while (!t.Join(100)) KickAll(); // a kick can race with a thread just entering the guest; repeat it
-        }
-    }
+    /// <summary>The restore path run once on this machine's own state, so its first use is not downtime.</summary>
+    public void WarmUpRestorePath() => _state.WarmUp();
 
     public void Dispose()
     {
-        _stop.Triggered -= KickAll;
-        _stop.Triggered -= WakeParked;
+        _threads?.Detach();
         if (_vcpus is not null)
             foreach (var v in _vcpus) v?.Dispose();
-        // Device I/O threads stop before the memory they write goes away.
-        foreach (var device in _devices) device.Dispose();
+        _devices?.Dispose(); // device I/O threads stop before the memory they write goes away
         EngineVm?.Dispose();
         Memory.Dispose();
     }

@@ -1,0 +1,24 @@
+using Sharpvisor.Machine.Devices.Virtio;
+using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.Networking;
+
+namespace Sharpvisor.Vmm.Lifecycle;
+
+/// <summary>
+/// The virtio devices a configuration asks for, in the order they take PCI slots (which names them in the guest:
+/// vda before vdb). A new virtio device is its model's file, its state record, its test and one line here.
+/// </summary>
+internal static class VirtioDeviceSet
+{
+    public static IEnumerable<(IVirtioDevice Model, string Name)> For(VmConfig config, NetworkBackends networks, Action<string> log)
+    {
+        if (config.EntropyDevice) yield return (new VirtioRng(), "virtio-rng");
+        if (config.BalloonDevice) yield return (new VirtioBalloon(), "virtio-balloon");
+        for (int i = 0; i < config.Disks.Count; i++)
+            yield return (new VirtioBlock(config.Disks[i].Path, config.Disks[i].ReadOnly, $"sharpvisor-{DiskName(i)}", log), $"virtio-blk {DiskName(i)}");
+        foreach (var net in config.Networks)
+            yield return (new VirtioNet(networks.For(net, log), net.MacBytes(), log), $"virtio-net {net.Tap}");
+    }
+
+    private static string DiskName(int index) => $"vd{(char)('a' + index)}";
+}
