@@ -245,7 +245,7 @@ internal static class RunCommand
         {
             return Fail(ExitCodes.VmmError, $"cannot open the serial target {config.Serial}: {e.Message}");
         }
-        using var vm = new VirtualMachine(config, selection.Engine!, backend) { RestoreFrom = restore, StartPaused = startPaused, Incoming = incoming };
+        using var vm = new Vm(config, selection.Engine!, backend) { RestoreFrom = restore, StartPaused = startPaused, Incoming = incoming };
         VmControlServer? controlServer;
         try
         {
@@ -280,7 +280,7 @@ internal static class RunCommand
     }
 
     // Watches the guest's serial output for the default guest's ready line, matched byte by byte as it arrives.
-    private static void ReportInstructionsAtReadyLine(VirtualMachine vm)
+    private static void ReportInstructionsAtReadyLine(Vm vm)
     {
         byte[] marker = System.Text.Encoding.ASCII.GetBytes(DefaultGuestImage.ReadyLinePrefix);
         int matched = 0;

@@ -17,7 +17,7 @@ public static class TestGuestRunner
     /// it gets as its virtio-blk disk, so the caller can look at it afterwards; null gives it a fresh zeroed
     /// <see cref="TestGuests.Guests.VirtioGuestDisk.Bytes"/>-byte image that is deleted with the run.</param>
     public static TestGuestRun Run(IEngine engine, TestGuest guest, TimeSpan timeout, TestGuestOptions? options = null,
-        string commandLine = "", CpuTopology? topology = null, Action<VirtualMachine>? onStarted = null,
+        string commandLine = "", CpuTopology? topology = null, Action<Vm>? onStarted = null,
         bool testDevices = true, string? serialInput = null, string? diskPath = null)
     {
         serialInput ??= guest.SerialInput;
@@ -49,7 +49,7 @@ public static class TestGuestRunner
                 EntropyDevice = true,
             };
             var output = new StringBuilder();
-            using var vm = new VirtualMachine(config, engine, new StreamSerialBackend(Stream.Null, null, false));
+            using var vm = new Vm(config, engine, new StreamSerialBackend(Stream.Null, null, false));
             vm.SerialOutput += b => { lock (output) output.Append((char)b); };
             if (onStarted is not null) vm.Started += onStarted;
             if (serialInput.Length > 0) vm.SendSerialInput(Encoding.Latin1.GetBytes(serialInput));

@@ -20,7 +20,7 @@ namespace Sharpvisor.Vmm.Lifecycle;
 /// </summary>
 public sealed class VmControlServer : IDisposable
 {
-    private readonly VirtualMachine _vm;
+    private readonly Vm _vm;
     private readonly string _path;
     private readonly Socket _listener;
     private volatile bool _disposed;
@@ -29,7 +29,7 @@ public sealed class VmControlServer : IDisposable
     private readonly HashSet<Socket> _clients = []; // open connections (guarded by _commandsLock)
     private static readonly TimeSpan ReplyGrace = TimeSpan.FromSeconds(5);
 
-    public VmControlServer(VirtualMachine vm, string path)
+    public VmControlServer(Vm vm, string path)
     {
         _vm = vm;
         _path = Path.GetFullPath(path);

@@ -56,7 +56,7 @@ public sealed class IncomingMigration : IDisposable
     /// <summary>
     /// Waits for a source to connect (as long as it takes, until <paramref name="cancel"/>) and reads the stream's
     /// header and configuration: the returned <see cref="ReceivedMigration"/> knows what machine to build, and
-    /// <see cref="Lifecycle.VirtualMachine"/> (its <c>Incoming</c>) builds it and then receives RAM and state straight
+    /// <see cref="Lifecycle.Vm"/> (its <c>Incoming</c>) builds it and then receives RAM and state straight
     /// into it, so building costs no downtime. Any single read waits at most <paramref name="timeout"/>.
     /// </summary>
     public ReceivedMigration Accept(TimeSpan timeout, CancellationToken cancel = default)

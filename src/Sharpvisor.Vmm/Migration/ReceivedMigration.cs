@@ -16,7 +16,7 @@ namespace Sharpvisor.Vmm.Migration;
 /// source's configuration; <see cref="ReceiveInto"/> then writes the pages into the RAM of the machine built from
 /// that configuration and reads the machine state (<see cref="HasArrived"/>). The connection to the source stays open:
 /// the source waits for <see cref="Acknowledge"/> (or <see cref="Refuse"/>). Give it to
-/// <see cref="Lifecycle.VirtualMachine.Incoming"/>.
+/// <see cref="Lifecycle.Vm.Incoming"/>.
 /// </summary>
 public sealed class ReceivedMigration : IDisposable
 {

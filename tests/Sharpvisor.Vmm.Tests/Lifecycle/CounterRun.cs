@@ -7,7 +7,7 @@ using Sharpvisor.Vmm.Snapshots;
 
 namespace Sharpvisor.Vmm.Tests.Lifecycle;
 
-/// <summary>The counter test guest running (forever) in a VirtualMachine on a thread, with its console captured.</summary>
+/// <summary>The counter test guest running (forever) in a Vm on a thread, with its console captured.</summary>
 internal sealed class CounterRun : IDisposable
 {
     private static readonly Lazy<string> Elf = new(() =>
@@ -20,7 +20,7 @@ internal sealed class CounterRun : IDisposable
     private readonly Thread _thread;
 
     public ScriptedConsole Console { get; } = new();
-    public VirtualMachine Vm { get; }
+    public Vm Vm { get; }
     public VmRunResult? Result { get; private set; }
 
     public CounterRun(IEngine engine, LoadedSnapshot? restore = null, int spin = 20_000, bool startPaused = false,
@@ -30,7 +30,7 @@ internal sealed class CounterRun : IDisposable
         {
             KernelPath = Elf.Value, CommandLine = $"ticks=0 spin={spin}", MemoryBytes = 64UL << 20, TestDevices = true,
         };
-        Vm = new VirtualMachine(config, engine, Console)
+        Vm = new Vm(config, engine, Console)
         {
             RestoreFrom = restore, StartPaused = startPaused, DeviceStates = deviceStates ?? DeviceStateRegistry.Default,
         };

@@ -32,7 +32,7 @@ public sealed class EmulatorLinuxBootTests(ITestOutputHelper output)
             NoReboot = true,
         };
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, new EmulatorEngine(), console);
+        using var vm = new Vm(config, new EmulatorEngine(), console);
         var run = Task.Run(vm.Run);
         try
         {

@@ -33,7 +33,7 @@ public sealed class EmulatorSmpBootTests(ITestOutputHelper output)
             Topology = new CpuTopology(1, 1, 2),
         };
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, new EmulatorEngine(), console);
+        using var vm = new Vm(config, new EmulatorEngine(), console);
         var run = Task.Run(vm.Run);
         try
         {

@@ -31,7 +31,7 @@ public sealed class LinuxCounterLifecycleTests(ITestOutputHelper output) : IDisp
         var before = new ScriptedConsole();
         long lastBeforeSave;
         List<long> onDiskAtSave;
-        using (var vm = new VirtualMachine(config, new EmulatorEngine(), before))
+        using (var vm = new Vm(config, new EmulatorEngine(), before))
         {
             var run = Task.Run(vm.Run);
             try
@@ -82,7 +82,7 @@ public sealed class LinuxCounterLifecycleTests(ITestOutputHelper output) : IDisp
         // Restore in a new machine; the counter goes on from the next value.
         var snapshot = SnapshotStore.Load(saved);
         var after = new ScriptedConsole();
-        using (var vm = new VirtualMachine(snapshot.Manifest.Config, new EmulatorEngine(), after) { RestoreFrom = snapshot })
+        using (var vm = new Vm(snapshot.Manifest.Config, new EmulatorEngine(), after) { RestoreFrom = snapshot })
         {
             var run = Task.Run(vm.Run);
             try

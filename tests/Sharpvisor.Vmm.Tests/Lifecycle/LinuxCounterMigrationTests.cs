@@ -34,9 +34,9 @@ public sealed class LinuxCounterMigrationTests(ITestOutputHelper output) : IDisp
 
         var source = new ScriptedConsole();
         var destination = new ScriptedConsole();
-        using var vm = new VirtualMachine(workload.Config(image), new EmulatorEngine(), source);
+        using var vm = new Vm(workload.Config(image), new EmulatorEngine(), source);
         var run = Task.Run(vm.Run);
-        VirtualMachine? arrived = null;
+        Vm? arrived = null;
         Task<VmRunResult>? arrivedRun = null;
         try
         {
@@ -77,7 +77,7 @@ public sealed class LinuxCounterMigrationTests(ITestOutputHelper output) : IDisp
             var received = Task.Factory.StartNew(() =>
             {
                 var incoming = target.Accept(timeout);
-                arrived = new VirtualMachine(incoming.Config, new EmulatorEngine(), destination) { Incoming = incoming };
+                arrived = new Vm(incoming.Config, new EmulatorEngine(), destination) { Incoming = incoming };
                 arrived.Started += _ => started.Set();
                 arrivedRun = Task.Run(() =>
                 {

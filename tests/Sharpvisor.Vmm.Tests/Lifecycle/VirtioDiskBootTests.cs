@@ -52,7 +52,7 @@ public sealed class VirtioDiskBootTests(ITestOutputHelper output) : IDisposable
             Disks = [new DiskSpec(ext4), new DiskSpec(raw, ReadOnly: true)],
         };
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, new EmulatorEngine(), console);
+        using var vm = new Vm(config, new EmulatorEngine(), console);
         var run = Task.Run(vm.Run);
         var expected = new StringBuilder();
         for (int i = 1; i <= 2000; i++) expected.Append($"guest line {i}\n");
@@ -126,7 +126,7 @@ public sealed class VirtioDiskBootTests(ITestOutputHelper output) : IDisposable
             Disks = [new DiskSpec(rootfs)],
         };
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, new EmulatorEngine(), console);
+        using var vm = new Vm(config, new EmulatorEngine(), console);
         var run = Task.Run(vm.Run);
         string note = $"persisted {Guid.NewGuid():N}";
         try

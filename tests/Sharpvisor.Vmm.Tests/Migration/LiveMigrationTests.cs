@@ -71,7 +71,7 @@ public sealed class LiveMigrationTests(ITestOutputHelper output)
         };
         using var target = new MigrationTarget(TestEngines.Create(engine));
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, TestEngines.Create(engine), console);
+        using var vm = new Vm(config, TestEngines.Create(engine), console);
         VmRunResult? sourceResult = null;
         var thread = new Thread(() => sourceResult = vm.Run()) { IsBackground = true };
         thread.Start();

@@ -122,7 +122,7 @@ public sealed class MigrationFailureTests(ITestOutputHelper output)
             Disks = [new Sharpvisor.Vmm.Configuration.DiskSpec(disk, ReadOnly: true)],
         };
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, TestEngines.Create("emulator"), console);
+        using var vm = new Vm(config, TestEngines.Create("emulator"), console);
         var thread = new Thread(() => vm.Run()) { IsBackground = true };
         thread.Start();
         try

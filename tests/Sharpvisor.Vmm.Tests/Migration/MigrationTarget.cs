@@ -15,11 +15,11 @@ internal sealed class MigrationTarget : IDisposable
     private readonly IncomingMigration _listener;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _settled = new();
-    private volatile VirtualMachine? _vm;
+    private volatile Vm? _vm;
 
     public ScriptedConsole Console { get; } = new();
     public int Port => _listener.LocalEndpoint.Port;
-    public VirtualMachine? Vm => _vm;
+    public Vm? Vm => _vm;
     public ReceivedMigration? Received { get; private set; }
     public MigrationException? Failure { get; private set; }
     public VmRunResult? Result { get; private set; }
@@ -41,7 +41,7 @@ internal sealed class MigrationTarget : IDisposable
             }
             using (Received)
             {
-                _vm = new VirtualMachine(Received.Config, engine, Console) { Incoming = Received };
+                _vm = new Vm(Received.Config, engine, Console) { Incoming = Received };
                 _vm.Started += _ => _settled.Set();
                 Result = _vm.Run();
                 _settled.Set();

@@ -29,7 +29,7 @@ public sealed class TapAcrossResetTests
         };
         var console = new ScriptedConsole();
         string socket = Path.Combine(Path.GetTempPath(), $"sharpvisor-reset-{id}.sock");
-        var vm = new VirtualMachine(config, vmEngine, console);
+        var vm = new Vm(config, vmEngine, console);
         var run = Task.Factory.StartNew(vm.Run, TaskCreationOptions.LongRunning);
         try
         {

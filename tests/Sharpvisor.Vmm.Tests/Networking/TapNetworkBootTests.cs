@@ -49,7 +49,7 @@ public sealed class TapNetworkBootTests(ITestOutputHelper output)
             Networks = [net],
         };
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, new EmulatorEngine(), console);
+        using var vm = new Vm(config, new EmulatorEngine(), console);
         var run = Task.Run(vm.Run);
         try
         {

@@ -23,7 +23,7 @@ public sealed class BalloonSnapshotTests : IDisposable
         };
         var console = new ScriptedConsole();
         string snapshot = Path.Combine(_directory, "snapshot");
-        using (var vm = new VirtualMachine(config, TestEngines.Create("emulator"), console))
+        using (var vm = new Vm(config, TestEngines.Create("emulator"), console))
         {
             var thread = new Thread(() => vm.Run());
             thread.Start();

@@ -34,7 +34,7 @@ public sealed class EmulatorLinuxSnapshotTests(ITestOutputHelper output) : IDisp
         double uptimeAtSave;
         SnapshotResult result;
         var console = new ScriptedConsole();
-        using (var vm = new VirtualMachine(config, new EmulatorEngine(), console))
+        using (var vm = new Vm(config, new EmulatorEngine(), console))
         {
             var run = Task.Run(vm.Run);
             int at = console.WaitFor(DefaultGuestImage.ReadyLinePrefix, 0, BootTimeout);
@@ -55,7 +55,7 @@ public sealed class EmulatorLinuxSnapshotTests(ITestOutputHelper output) : IDisp
         var snapshot = SnapshotStore.Load(moved);
         output.WriteLine($"loaded and verified in {clock.Elapsed.TotalMilliseconds:0} ms");
         var restored = new ScriptedConsole();
-        using (var vm = new VirtualMachine(snapshot.Manifest.Config, new EmulatorEngine(), restored) { RestoreFrom = snapshot })
+        using (var vm = new Vm(snapshot.Manifest.Config, new EmulatorEngine(), restored) { RestoreFrom = snapshot })
         {
             using var started = new ManualResetEventSlim();
             vm.Started += _ => started.Set();

@@ -70,7 +70,7 @@ public sealed class SnapshotRestoreTests(ITestOutputHelper output) : IDisposable
             KernelPath = kernel, CommandLine = "ticks=0 spin=100000", MemoryBytes = 64UL << 20, TestDevices = true,
         };
         var console = new ScriptedConsole();
-        using (var vm = new VirtualMachine(config, TestEngines.Create("emulator"), console))
+        using (var vm = new Vm(config, TestEngines.Create("emulator"), console))
         {
             var thread = new Thread(() => vm.Run());
             thread.Start();

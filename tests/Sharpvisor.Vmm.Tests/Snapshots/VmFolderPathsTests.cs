@@ -46,7 +46,7 @@ public sealed class VmFolderPathsTests : IDisposable
             Disks = [new DiskSpec(disk)],
         };
         var console = new ScriptedConsole();
-        using (var machine = new VirtualMachine(config, TestEngines.Create("emulator"), console))
+        using (var machine = new Vm(config, TestEngines.Create("emulator"), console))
         {
             var thread = new Thread(() => machine.Run());
             thread.Start();

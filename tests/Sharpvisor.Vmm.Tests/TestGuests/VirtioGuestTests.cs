@@ -60,7 +60,7 @@ public sealed class VirtioGuestTests(ITestOutputHelper log) : IDisposable
     [SkippableFact]
     public void Driver_passes_on_the_emulator_and_leaves_its_pattern_on_the_disk()
     {
-        VirtualMachine? vm = null;
+        Vm? vm = null;
         var run = TestGuestRunner.Run(new EmulatorEngine(), Guest, TimeSpan.FromSeconds(120), onStarted: v => vm = v, diskPath: _disk);
         log.WriteLine(run.SerialOutput);
         Assert.True(run.Passed, $"{run.Result.Outcome}: {run.Result.Message}\nserial:\n{run.SerialOutput}");

@@ -42,7 +42,7 @@ public sealed class BalloonLinuxTests(ITestOutputHelper output) : IDisposable
             BalloonDevice = true,
         };
         var console = new ScriptedConsole();
-        using var vm = new VirtualMachine(config, new EmulatorEngine(), console);
+        using var vm = new Vm(config, new EmulatorEngine(), console);
         string socket = Path.Combine(_directory, "control.sock");
         using var control = new VmControlServer(vm, socket);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -152,7 +152,7 @@ public sealed class BalloonLinuxTests(ITestOutputHelper output) : IDisposable
     /// The guest RAM present in host memory (mincore over the VM's mapping): unlike the process's RSS, other test
     /// classes running in this process at the same time do not move it.
     /// </summary>
-    private long Rss(VirtualMachine vm, string? what)
+    private long Rss(Vm vm, string? what)
     {
         long bytes = (long)(vm.GuestResidentBytes ?? throw new InvalidOperationException("the VM is not running"));
         if (what is not null) output.WriteLine($"{DateTime.UtcNow:HH:mm:ss} guest RAM resident {what}: {bytes >> 20} MiB");

@@ -8,25 +8,25 @@ using Sharpvisor.Vmm.Snapshots;
 namespace Sharpvisor.Vmm.Lifecycle;
 
 /// <summary>
-/// A VM from start to end: builds the machine, runs its vCPUs, connects the serial console, reboots it when the guest
-/// asks (unless told not to), and reports how the run ended. It never throws because of what the guest did.
-/// Its <see cref="Lifecycle"/> allows only valid moves: <see cref="Pause"/>, <see cref="Resume"/> and
-/// <see cref="SaveSnapshot"/> may be called from any thread while <see cref="Run"/> runs.
+/// One VM's life in the VMM (not the engine's <see cref="IVirtualMachine"/>, which is one boot's CPU side): runs its
+/// boots one after another (each a new <see cref="MachineInstance"/>), connects the serial console, reboots when the
+/// guest asks (unless told not to), and reports how the run ended; it never throws because of what the guest did.
+/// Pause, resume, snapshots, reset and migration may be called from any thread while <see cref="Run"/> runs, and its
+/// <see cref="Lifecycle"/> allows only valid moves.
+/// Locks, always taken in this order: <c>_lifecycleLock</c> (lifecycle operations and the end of a boot), then
+/// <c>_machineLock</c> (the running machine, for readers a migration's long hold must not block).
 /// </summary>
-public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBackend serial) : IDisposable
+public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) : IDisposable
 {
-    private readonly object _inputLock = new();
-    private readonly List<byte> _inputBeforeBoot = [];
+    private readonly Lock _lifecycleLock = new();
+    private readonly Lock _machineLock = new();
     private volatile MachineInstance? _current;
     private readonly Networking.NetworkBackends _networks = new(); // taps stay open (and configured) across reboots
+    private readonly SerialInputGate _input = new(config.HoldInputUntilOutput is { Length: > 0 } m ? System.Text.Encoding.UTF8.GetBytes(m) : null);
+    private readonly BalloonTarget _balloon = new(config);
     private volatile StopLatch? _latch;
     private volatile bool _stopRequested;
     private string _stopReason = "stopped";
-    private readonly byte[]? _holdMarker = config.HoldInputUntilOutput is { Length: > 0 } m ? System.Text.Encoding.UTF8.GetBytes(m) : null;
-    private int _holdMatched;
-    private bool _inputReleased;
-    // Serialises pause, resume and snapshots with each other and with the end of a boot.
-    private readonly Lock _lifecycleLock = new();
 
     public VmConfig Config { get; } = config;
     public IEngine Engine { get; } = engine;
@@ -58,7 +58,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     public event Action<byte>? SerialOutput;
 
     /// <summary>Raised once the machine is built and its vCPUs run (again after each reboot).</summary>
-    public event Action<VirtualMachine>? Started;
+    public event Action<Vm>? Started;
 
     /// <summary>
     /// Guest instructions the vCPUs of the running boot (or of the last one, once it ended) retired; null when the
@@ -68,7 +68,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     {
         get
         {
-            lock (_inputLock) return _current is { } machine ? CountInstructions(machine) : _lastBootInstructions;
+            lock (_machineLock) return _current is { } machine ? CountInstructions(machine) : _lastBootInstructions;
         }
     }
 
@@ -85,14 +85,14 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
 
     /// <summary>
     /// Bytes of the running boot's guest RAM present in host memory (touched and not given back through the balloon);
-    /// null when no machine runs. Unlike the process's RSS, it counts this VM alone. (The input lock, not the lifecycle
-    /// one, keeps the machine from going away meanwhile: a migration holds the latter throughout.)
+    /// null when no machine runs. Unlike the process's RSS, it counts this VM alone. (The machine lock, not the
+    /// lifecycle one, keeps the machine from going away meanwhile: a migration holds the latter throughout.)
     /// </summary>
     public ulong? GuestResidentBytes
     {
         get
         {
-            lock (_inputLock) return _current?.Memory.ResidentBytes();
+            lock (_machineLock) return _current?.Memory.ResidentBytes();
         }
     }
 
@@ -107,15 +107,8 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
         return sum;
     }
 
-    /// <summary>Types into the guest's serial port.</summary>
-    public void SendSerialInput(ReadOnlySpan<byte> bytes)
-    {
-        lock (_inputLock)
-        {
-            if (_current is { } machine && _inputReleased) machine.Uart.EnqueueInput(bytes);
-            else _inputBeforeBoot.AddRange(bytes.ToArray());
-        }
-    }
+    /// <summary>Types into the guest's serial port (held until the guest is ready for it: <see cref="SerialInputGate"/>).</summary>
+    public void SendSerialInput(ReadOnlySpan<byte> bytes) => _input.Send(bytes);
 
     /// <summary>Stops the guest from outside; <see cref="Run"/> then returns <see cref="VmOutcome.Stopped"/>.</summary>
     public void Stop(string reason)
@@ -138,6 +131,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
         byte[] kernel = [], initrd = [];
         bool haveKernel = false;
 
+        var bootStart = new BootStart(Config, Engine, _networks, DeviceStates);
         serial.Start(SendSerialInput, () => Stop("quit from the console (Ctrl-A x)"));
         for (int boot = 1; ; boot++)
         {
@@ -159,65 +153,15 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
                     return new(VmOutcome.VmmError, $"cannot read the guest's files: {e.Message}", null, boot - 1, clock.Elapsed);
                 }
             }
-            MachineInstance machine;
-            try
-            {
-                machine = new MachineInstance(Config, Engine, _networks, kernel, initrd, OnSerialOutput, latch, restore, incoming,
-                    deviceStates: DeviceStates);
-                if (restore is not null || incoming is not null) RestoreNotes = machine.RestoreNotes.ToArray();
-            }
-            catch (Exception e)
-            {
-                string what = restore is not null ? $"cannot restore the snapshot in {restore.Directory}"
-                    : incoming is not null ? $"cannot build the VM that migrated from {incoming.Source}" : "cannot build the machine";
-                incoming?.Refuse($"{what}: {e.Message}");
-                return new(VmOutcome.VmmError, $"{what}: {e.Message}", null, boot - 1, clock.Elapsed);
-            }
-            if (incoming is { HasArrived: false })
-            {
-                try
-                {
-                    ReceiveIncoming(machine, incoming, latch);
-                    RestoreNotes = machine.RestoreNotes.ToArray();
-                }
-                catch (Exception e) when (e is MigrationException or OperationCanceledException)
-                {
-                    machine.Dispose();
-                    if (latch.IsSet) return new(VmOutcome.Stopped, _stopReason, null, boot - 1, clock.Elapsed);
-                    return new(VmOutcome.VmmError, $"the incoming migration failed: {e.Message}", null, boot - 1, clock.Elapsed);
-                }
-                catch (Exception e) when (e is SnapshotException or EngineException)
-                {
-                    string what = $"cannot load the state of the VM that migrated from {incoming.Source}: {e.Message}";
-                    incoming.Refuse(what);
-                    machine.Dispose();
-                    return new(VmOutcome.VmmError, what, null, boot - 1, clock.Elapsed);
-                }
-            }
-            if (incoming is not null)
-            {
-                try
-                {
-                    incoming.Acknowledge();
-                }
-                catch (MigrationException e)
-                {
-                    machine.Dispose();
-                    return new(VmOutcome.VmmError, e.Message, null, boot - 1, clock.Elapsed);
-                }
-            }
+            var (built, failure) = bootStart.Build(kernel, initrd, OnSerialOutput, latch, restore, incoming);
+            if (failure is not null) return new(failure.Outcome, failure.Message, null, boot - 1, clock.Elapsed);
+            var machine = built!;
+            if (restore is not null || incoming is not null) RestoreNotes = machine.RestoreNotes.ToArray();
             using (machine)
             {
-                // A restored or received machine brings its balloon's target along; a boot gets the one set here.
-                if (restore is not null || incoming is not null) _balloonTargetPages = machine.Balloon?.TargetPages ?? 0;
-                else machine.Balloon?.SetTargetPages(_balloonTargetPages);
-                lock (_inputLock)
-                {
-                    _current = machine;
-                    _holdMatched = 0;
-                    _inputReleased = _holdMarker is null;
-                    if (_inputReleased) ReleaseHeldInput(machine);
-                }
+                _balloon.ApplyTo(machine.Balloon, carriedState: restore is not null || incoming is not null);
+                lock (_machineLock) _current = machine;
+                _input.Attach(machine.Uart);
                 lock (_lifecycleLock)
                 {
                     bool paused = boot == 1 && (StartPaused || incoming is { Paused: true });
@@ -230,42 +174,17 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
                 machine.Join();
                 // A snapshot being written holds this lock: the machine stays whole until it is done.
                 lock (_lifecycleLock)
-                lock (_inputLock)
+                lock (_machineLock)
                 {
                     _lastBootInstructions = CountInstructions(machine);
                     _current = null;
                 }
+                _input.Detach();
             }
             var reason = latch.Value!;
             if (reason.Reboot && !Config.NoReboot && !_stopRequested) continue;
             return new(reason.Outcome, reason.Message, reason.DebugExitStatus, boot, clock.Elapsed);
         }
-    }
-
-    /// <summary>
-    /// The rest of an incoming migration, into a machine already built from its configuration: while the pages arrive
-    /// the restore path is warmed on a thread of its own; then the state is loaded. <see cref="Stop"/> cancels it.
-    /// </summary>
-    private void ReceiveIncoming(MachineInstance machine, ReceivedMigration incoming, StopLatch latch)
-    {
-        var warmUp = MigrationWarmUp.OnOwnThread(() => machine.WarmUpRestorePath());
-        using var cancel = new CancellationTokenSource();
-        Action onStop = cancel.Cancel;
-        latch.Triggered += onStop;
-        try
-        {
-            if (latch.IsSet) cancel.Cancel();
-            incoming.ReceiveInto(machine.Memory, cancel.Token);
-        }
-        finally
-        {
-            latch.Triggered -= onStop;
-            // It touches vCPUs and devices: done before the real state goes in (or the machine goes away). A warm-up
-            // that failed costs only time; the real restore reports its own errors.
-            try { warmUp.Wait(); }
-            catch (AggregateException) { }
-        }
-        machine.LoadState(incoming.Machine!);
     }
 
     /// <summary>
@@ -363,21 +282,10 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
         }
     }
 
-    // The balloon target outlives a reboot, as with QEMU: the next boot's driver inflates to it again.
-    private volatile uint _balloonTargetPages;
-
     /// <summary>
-    /// Asks the guest to keep <paramref name="guestBytes"/> of its RAM (QEMU's <c>balloon</c>): the balloon's target
-    /// becomes the rest, in 4 KiB pages, and the driver gets a configuration interrupt. Kept across reboots.
+    /// Asks the guest to keep <paramref name="guestBytes"/> of its RAM (QEMU's <c>balloon</c>); kept across reboots.
     /// </summary>
-    public void SetBalloonTarget(ulong guestBytes)
-    {
-        if (!Config.BalloonDevice) throw new InvalidOperationException("the VM has no balloon device (run it with --balloon)");
-        if (guestBytes > Config.MemoryBytes)
-            throw new InvalidOperationException($"the guest has {Configuration.MemorySize.Format(Config.MemoryBytes)}; it cannot keep more");
-        _balloonTargetPages = (uint)((Config.MemoryBytes - guestBytes) / Machine.Devices.Virtio.VirtioBalloon.PageSize);
-        _current?.Balloon?.SetTargetPages(_balloonTargetPages);
-    }
+    public void SetBalloonTarget(ulong guestBytes) => _balloon.Set(guestBytes, _current?.Balloon);
 
     /// <summary>The running boot's balloon (target, actual, statistics, counters), or null.</summary>
     public Machine.Devices.Virtio.VirtioBalloon? Balloon => _current?.Balloon;
@@ -432,25 +340,7 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
     {
         serial.Write(value);
         SerialOutput?.Invoke(value);
-        if (_holdMarker is { } marker && !_inputReleased) WatchForInputRelease(marker, value);
-    }
-
-    // The guest's output is matched against the marker byte by byte; once it has appeared, held input goes in.
-    private void WatchForInputRelease(byte[] marker, byte value)
-    {
-        _holdMatched = value == marker[_holdMatched] ? _holdMatched + 1 : value == marker[0] ? 1 : 0;
-        if (_holdMatched < marker.Length) return;
-        lock (_inputLock)
-        {
-            _inputReleased = true;
-            if (_current is { } machine) ReleaseHeldInput(machine);
-        }
-    }
-
-    private void ReleaseHeldInput(MachineInstance machine)
-    {
-        if (_inputBeforeBoot.Count > 0) machine.Uart.EnqueueInput(_inputBeforeBoot.ToArray());
-        _inputBeforeBoot.Clear();
+        _input.OnGuestOutput(value);
     }
 
     public void Dispose()
