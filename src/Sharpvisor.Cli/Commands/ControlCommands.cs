@@ -51,7 +51,7 @@ internal static class ControlCommands
 
         var restoreDirectory = new Argument<string>("directory") { Description = "The snapshot folder." };
         var engine = new Option<string>("--engine") { Description = "auto, kvm or emulator (a snapshot from one engine resumes on the other where the guest allows).", DefaultValueFactory = _ => "auto" };
-        engine.AcceptOnlyFromAmong("auto", "kvm", "emulator");
+        engine.AcceptOnlyFromAmong([.. Sharpvisor.Vmm.EngineSelection.EngineCatalog.ChoiceNames]);
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var restoreControl = new Option<string?>("--control") { Description = "Listen for control commands on this Unix socket." };
         var paused = new Option<bool>("--paused") { Description = "Restore with the vCPUs stopped, until `sharpvisor resume`." };

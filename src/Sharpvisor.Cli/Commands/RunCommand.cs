@@ -23,7 +23,7 @@ internal static class RunCommand
         var vcpus = new Option<int?>("--vcpus", "--smp") { Description = "Number of vCPUs (one socket, N cores)." };
         var topology = new Option<string?>("--topology") { Description = "vCPU topology: sockets=S,cores=C,threads=T." };
         var engine = new Option<string>("--engine") { Description = "auto, kvm or emulator.", DefaultValueFactory = _ => "auto" };
-        engine.AcceptOnlyFromAmong("auto", "kvm", "emulator");
+        engine.AcceptOnlyFromAmong([.. EngineCatalog.ChoiceNames]);
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
         var reportInstructions = new Option<bool>("--report-instructions") { Description = "Print the guest instructions the emulator's vCPUs retired: at the default guest's ready line and at the end." };
@@ -83,7 +83,7 @@ internal static class RunCommand
             if (initrdPath is not null && !File.Exists(initrdPath)) return Fail(ExitCodes.BadArguments, $"initrd '{initrdPath}' does not exist");
 
             bool isLinux = kernelPath is null || KernelKind.IsLinux(kernelPath);
-            var choice = Enum.Parse<EngineChoice>(parse.GetValue(engine)!, ignoreCase: true);
+            var choice = EngineChoice.Parse(parse.GetValue(engine)!);
             var selection = new EngineSelector().Select(choice, isLinux);
             Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
             if (selection.Engine is null) return ExitCodes.NoEngine;
@@ -150,7 +150,7 @@ internal static class RunCommand
         var config = snapshot.Manifest.Config with { Serial = serialSpec, HoldInputUntilOutput = null };
         // The kernel is not needed to resume; where it is still there it tells whether the guest is Linux.
         bool isLinux = !File.Exists(config.KernelPath) || KernelKind.IsLinux(config.KernelPath);
-        var selection = new EngineSelector().Select(Enum.Parse<EngineChoice>(engineName, ignoreCase: true), isLinux);
+        var selection = new EngineSelector().Select(EngineChoice.Parse(engineName), isLinux);
         Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
         if (selection.Engine is null) return ExitCodes.NoEngine;
         return Boot(config, selection, snapshot, controlPath, startPaused, reportInstructions: false);
@@ -189,7 +189,7 @@ internal static class RunCommand
             // Before it says it waits, as QEMU's -incoming initializes first: a source that connects meanwhile waits in the
             // listen backlog, and its machine is then built on loaded code, without a warm-up competing for the CPU.
             // The engine is the one a Linux guest gets (the usual case); the real one is chosen from the configuration.
-            if (Enum.TryParse<EngineChoice>(engineName, ignoreCase: true, out var choice) && new EngineSelector().Select(choice, guestIsLinux: true).Engine is { } likely)
+            if (new EngineSelector().Select(EngineChoice.Parse(engineName), guestIsLinux: true).Engine is { } likely)
             {
                 try { listener.WarmUp(likely).Wait(TimeSpan.FromSeconds(10)); }
                 catch (AggregateException) { } // only the warm-up is lost
@@ -217,7 +217,7 @@ internal static class RunCommand
                                     $"{MemorySize.Format(received.Config.MemoryBytes)}): building the machine while its memory arrives");
             var config = received.Config with { Serial = serialSpec };
             bool isLinux = !File.Exists(config.KernelPath) || KernelKind.IsLinux(config.KernelPath);
-            var selection = new EngineSelector().Select(Enum.Parse<EngineChoice>(engineName, ignoreCase: true), isLinux);
+            var selection = new EngineSelector().Select(EngineChoice.Parse(engineName), isLinux);
             Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
             if (selection.Engine is null)
             {

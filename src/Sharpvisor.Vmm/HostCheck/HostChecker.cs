@@ -1,6 +1,4 @@
 using Sharpvisor.Engines;
-using Sharpvisor.Engines.Emulator;
-using Sharpvisor.Engines.Kvm;
 using Sharpvisor.TestGuests;
 using Sharpvisor.Vmm.EngineSelection;
 
@@ -19,12 +17,7 @@ public static class HostChecker
         var results = new List<HostCheckResult>();
         foreach (var availability in engines.Where(a => a.CanRun))
         {
-            IEngine engine = availability.Kind switch
-            {
-                EngineKind.Kvm => new KvmEngine(),
-                EngineKind.Emulator => new EmulatorEngine(),
-                _ => throw new InvalidOperationException($"no engine object for {availability.Kind}"),
-            };
+            IEngine engine = selector.Create(availability.Kind);
             foreach (var guest in TestGuestCatalog.All)
             {
                 var run = TestGuestRunner.Run(engine, guest, perGuestTimeout);

@@ -1,6 +1,6 @@
 using Sharpvisor.Engines;
-using Sharpvisor.Engines.Emulator;
-using Sharpvisor.Engines.Kvm;
+using Sharpvisor.Vmm.Configuration;
+using Sharpvisor.Vmm.EngineSelection;
 
 namespace Sharpvisor.Vmm.Tests.Lifecycle;
 
@@ -10,12 +10,7 @@ internal static class TestEngines
     public static IEngine Create(string name)
     {
         HostRequires.Engine(name);
-        IEngine engine = name switch
-        {
-            "kvm" => new KvmEngine(),
-            "emulator" => new EmulatorEngine(),
-            _ => throw new ArgumentException(name),
-        };
+        IEngine engine = new EngineSelector().Create(EngineChoice.Parse(name).Kind ?? throw new ArgumentException(name));
         var availability = engine.CheckAvailability();
         Assert.True(availability.CanRun, availability.Reason);
         return engine;
