@@ -73,11 +73,11 @@ for (int round = 0; round < rounds; round++)
     cpu.Gpr[CpuCore.Rsi] = TableAddress;
     var interpreter = new Interpreter(cpu, new BlockCache(memory, table));
     var watch = Stopwatch.StartNew();
-    double cpuStart = ThreadCpuTime.Seconds();
+    double cpuStart = Libc.ThreadCpuTimeNanoseconds() / 1e9;
     while (interpreter.Run(1_000_000) != StopReason.Fault) { }
     if (cpu.Rip != ReturnAddress) throw new InvalidOperationException($"the emulated function faulted at 0x{cpu.Rip:x}: {interpreter.LastFault?.Message}");
     emulated.Add(watch.Elapsed.TotalSeconds);
-    emulatedCpu.Add(ThreadCpuTime.Seconds() - cpuStart);
+    emulatedCpu.Add(Libc.ThreadCpuTimeNanoseconds() / 1e9 - cpuStart);
     emulatedResult = cpu.Gpr[CpuCore.Rax];
     if (cpu.InstructionsRetired != instructions)
         throw new InvalidOperationException($"emulator retired {cpu.InstructionsRetired} instructions, expected {instructions}");

@@ -1,9 +1,9 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Memory;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
 
 // Nanoseconds per 8-byte EmulatedMemory.Read / Write, the way instruction handlers call them (size in a variable),
 // timed in thread CPU time (CLOCK_THREAD_CPUTIME_ID) so that a shared, overloaded host inflates the figures less.
@@ -57,10 +57,10 @@ static double ReadLoop(EmulatedMemory memory, ulong start, int pages, long acces
     int size = Size.Value;
     ulong sum = 0;
     ulong mask = (ulong)pages - 1;
-    long started = ThreadClock.Nanoseconds();
+    long started = Libc.ThreadCpuTimeNanoseconds();
     for (long i = 0; i < accesses; i++)
         sum += memory.Read(start + ((ulong)i & mask) * 4096 + ((ulong)i & 0x1F8), size);
-    double ns = (double)(ThreadClock.Nanoseconds() - started) / accesses;
+    double ns = (double)(Libc.ThreadCpuTimeNanoseconds() - started) / accesses;
     Size.Sink += sum;
     return ns;
 }
@@ -69,10 +69,10 @@ static double WriteLoop(EmulatedMemory memory, ulong start, int pages, long acce
 {
     int size = Size.Value;
     ulong mask = (ulong)pages - 1;
-    long started = ThreadClock.Nanoseconds();
+    long started = Libc.ThreadCpuTimeNanoseconds();
     for (long i = 0; i < accesses; i++)
         memory.Write(start + ((ulong)i & mask) * 4096 + ((ulong)i & 0x1F8), size, (ulong)i);
-    return (double)(ThreadClock.Nanoseconds() - started) / accesses;
+    return (double)(Libc.ThreadCpuTimeNanoseconds() - started) / accesses;
 }
 
 // 4,096 4 KiB pages at Linear -> Physical: one PML4, PDPT and PD, eight page tables, all entries A and D already set.
@@ -111,26 +111,4 @@ internal static class Size
 {
     public static int Value = 8;
     public static ulong Sink;
-}
-
-/// <summary>The calling thread's CPU time.</summary>
-internal static partial class ThreadClock
-{
-    private const int ClockThreadCpuTime = 3;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out TimeSpec time);
-
-    public static long Nanoseconds()
-    {
-        ClockGetTime(ClockThreadCpuTime, out var t);
-        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
-    }
 }

@@ -1,4 +1,5 @@
 using Sharpvisor.Engines.Kvm.Native;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Engines.Kvm;
 
@@ -26,7 +27,7 @@ internal static unsafe class KvmMsrs
         const int max = 1024;
         uint* list = stackalloc uint[max + 1];
         list[0] = max;
-        if (KvmSyscalls.ioctl(kvm.Fd, KvmIoctls.GetMsrIndexList, list) < 0) return [];
+        if (Libc.ioctl(kvm.Fd, KvmIoctls.GetMsrIndexList, list) < 0) return [];
         var supported = new HashSet<uint>();
         for (int i = 0; i < list[0]; i++) supported.Add(list[1 + i]);
         return Candidates.Where(supported.Contains).ToArray();

@@ -68,11 +68,11 @@ public sealed unsafe class KvmVcpu : IVcpu
         {
             while (true)
             {
-                int r = KvmSyscalls.ioctl(_fd.Fd, KvmIoctls.Run, 0);
+                int r = Libc.ioctl(_fd.Fd, KvmIoctls.Run, 0);
                 if (r < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    if (errno == KvmSyscalls.Eintr || errno == KvmSyscalls.Eagain)
+                    if (errno == Libc.ErrnoInterrupted || errno == Libc.ErrnoAgain)
                     {
                         Volatile.Write(ref _run[KvmRunLayout.ImmediateExit], 0);
                         return VcpuExit.Kicked;
@@ -174,7 +174,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         {
             state = GetState();
             var t = new KvmTranslation { LinearAddress = state.Registers.Rip + ((state.Efer & CpuState.EferLongModeActive) != 0 ? 0 : state.Cs.Base) };
-            if (KvmSyscalls.ioctl(_fd.Fd, KvmIoctls.Translate, &t) == 0 && t.Valid != 0)
+            if (Libc.ioctl(_fd.Fd, KvmIoctls.Translate, &t) == 0 && t.Valid != 0)
             {
                 physical = t.PhysicalAddress;
                 int n = 15;

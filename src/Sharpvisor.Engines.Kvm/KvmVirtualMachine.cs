@@ -2,6 +2,7 @@ using Sharpvisor.Engines.Kvm.Native;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Engines.Kvm;
 
@@ -45,7 +46,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
             {
                 KvmCalls.Ioctl(_vm, KvmIoctls.SetTssAddr, unchecked((nint)TssAddress), "SET_TSS_ADDR");
                 ulong identity = IdentityMapAddress;
-                KvmSyscalls.ioctl(_vm.Fd, KvmIoctls.SetIdentityMapAddr, &identity); // optional: absent on AMD-only hosts
+                Libc.ioctl(_vm.Fd, KvmIoctls.SetIdentityMapAddr, &identity); // optional: absent on AMD-only hosts
             }
             KvmCalls.Ioctl(_vm, KvmIoctls.CreateIrqchip, 0, "CREATE_IRQCHIP");
             var pit = new KvmPitConfig { Flags = PitSpeakerDummy };

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Oracle.Native;
 
@@ -30,29 +31,29 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     public NativeInstructionRunner(bool placeWindowAtCanonicalAddress = true)
     {
         // The code page and control block are contiguous so the stubs reach the block RIP-relatively.
-        _codeRegion = LinuxNative.mmap(0, CodeSize + ControlBlock.Size, LinuxNative.ProtNone,
-            LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapNoReserve, -1, 0);
-        if (_codeRegion == LinuxNative.MapFailed) throw LinuxNative.Failure("mmap(code region)");
+        _codeRegion = Libc.mmap(0, CodeSize + ControlBlock.Size, Libc.ProtNone,
+            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+        if (_codeRegion == Libc.MapFailed) throw NativeFailure.Of("mmap(code region)");
 
-        int fd = LinuxNative.memfd_create("sharpvisor-oracle-code", 1 /* MFD_CLOEXEC */);
-        if (fd < 0) throw LinuxNative.Failure("memfd_create");
+        int fd = Libc.memfd_create("sharpvisor-oracle-code", Libc.MfdCloExec);
+        if (fd < 0) throw NativeFailure.Of("memfd_create");
         try
         {
-            if (LinuxNative.ftruncate(fd, CodeSize) != 0) throw LinuxNative.Failure("ftruncate");
-            if (LinuxNative.mmap(_codeRegion, CodeSize, LinuxNative.ProtRead | LinuxNative.ProtExec,
-                    LinuxNative.MapShared | LinuxNative.MapFixed, fd, 0) != _codeRegion)
-                throw LinuxNative.Failure("mmap(code RX)");
-            _codeWritable = LinuxNative.mmap(0, CodeSize, LinuxNative.ProtRead | LinuxNative.ProtWrite, LinuxNative.MapShared, fd, 0);
-            if (_codeWritable == LinuxNative.MapFailed) throw LinuxNative.Failure("mmap(code RW)");
+            if (Libc.ftruncate(fd, CodeSize) != 0) throw NativeFailure.Of("ftruncate");
+            if (Libc.mmap(_codeRegion, CodeSize, Libc.ProtRead | Libc.ProtExec,
+                    Libc.MapShared | Libc.MapFixed, fd, 0) != _codeRegion)
+                throw NativeFailure.Of("mmap(code RX)");
+            _codeWritable = Libc.mmap(0, CodeSize, Libc.ProtRead | Libc.ProtWrite, Libc.MapShared, fd, 0);
+            if (_codeWritable == Libc.MapFailed) throw NativeFailure.Of("mmap(code RW)");
         }
         finally
         {
-            LinuxNative.close(fd);
+            Libc.close(fd);
         }
         nint control = _codeRegion + CodeSize;
-        if (LinuxNative.mmap(control, ControlBlock.Size, LinuxNative.ProtRead | LinuxNative.ProtWrite,
-                LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapFixed, -1, 0) != control)
-            throw LinuxNative.Failure("mmap(control block)");
+        if (Libc.mmap(control, ControlBlock.Size, Libc.ProtRead | Libc.ProtWrite,
+                Libc.MapPrivate | Libc.MapAnonymous | Libc.MapFixed, -1, 0) != control)
+            throw NativeFailure.Of("mmap(control block)");
         _control = (byte*)control;
 
         _windowRegion = MapWindow(placeWindowAtCanonicalAddress);
@@ -185,23 +186,23 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     private static nint MapWindow(bool atCanonical)
     {
         const int total = WindowGuard + InstructionCase.WindowSize + WindowGuard;
-        nint region = LinuxNative.MapFailed;
+        nint region = Libc.MapFailed;
         if (atCanonical)
         {
             nint wanted = unchecked((nint)(InstructionCase.CanonicalWindowBase - WindowGuard));
-            region = LinuxNative.mmap(wanted, total, LinuxNative.ProtNone,
-                LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapNoReserve | LinuxNative.MapFixedNoReplace, -1, 0);
-            if (region != LinuxNative.MapFailed && region != wanted)
+            region = Libc.mmap(wanted, total, Libc.ProtNone,
+                Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve | Libc.MapFixedNoReplace, -1, 0);
+            if (region != Libc.MapFailed && region != wanted)
             {
-                LinuxNative.munmap(region, total); // an old kernel treated the flag as a hint
-                region = LinuxNative.MapFailed;
+                Libc.munmap(region, total); // an old kernel treated the flag as a hint
+                region = Libc.MapFailed;
             }
         }
-        if (region == LinuxNative.MapFailed)
-            region = LinuxNative.mmap(0, total, LinuxNative.ProtNone, LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapNoReserve, -1, 0);
-        if (region == LinuxNative.MapFailed) throw LinuxNative.Failure("mmap(window)");
-        if (LinuxNative.mprotect(region + WindowGuard, InstructionCase.WindowSize, LinuxNative.ProtRead | LinuxNative.ProtWrite) != 0)
-            throw LinuxNative.Failure("mprotect(window)");
+        if (region == Libc.MapFailed)
+            region = Libc.mmap(0, total, Libc.ProtNone, Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+        if (region == Libc.MapFailed) throw NativeFailure.Of("mmap(window)");
+        if (Libc.mprotect(region + WindowGuard, InstructionCase.WindowSize, Libc.ProtRead | Libc.ProtWrite) != 0)
+            throw NativeFailure.Of("mprotect(window)");
         return region;
     }
 
@@ -209,8 +210,8 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        LinuxNative.munmap(_codeWritable, CodeSize);
-        LinuxNative.munmap(_codeRegion, CodeSize + ControlBlock.Size);
-        LinuxNative.munmap(_windowRegion, WindowGuard + InstructionCase.WindowSize + WindowGuard);
+        Libc.munmap(_codeWritable, CodeSize);
+        Libc.munmap(_codeRegion, CodeSize + ControlBlock.Size);
+        Libc.munmap(_windowRegion, WindowGuard + InstructionCase.WindowSize + WindowGuard);
     }
 }
