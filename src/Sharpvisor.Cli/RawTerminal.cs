@@ -6,7 +6,7 @@ namespace Sharpvisor.Cli;
 /// Puts the controlling terminal into raw mode for an interactive console (every key goes to the guest, Ctrl-C
 /// included) and restores it on dispose, on Ctrl-A x, and on process exit.
 /// </summary>
-internal sealed unsafe class RawTerminal : IDisposable
+internal sealed class RawTerminal : IDisposable
 {
     private const int StdinFd = 0, TermiosSize = 60;
     private readonly byte[] _saved = new byte[64];
@@ -21,7 +21,7 @@ internal sealed unsafe class RawTerminal : IDisposable
         return t.Enter() ? t : null;
     }
 
-    private bool Enter()
+    private unsafe bool Enter()
     {
         byte* raw = stackalloc byte[64];
         fixed (byte* saved = _saved)
@@ -36,7 +36,7 @@ internal sealed unsafe class RawTerminal : IDisposable
         return true;
     }
 
-    public void Dispose()
+    public unsafe void Dispose()
     {
         if (!_active) return;
         _active = false;

@@ -6,11 +6,11 @@ using Sharpvisor.Machine.Native;
 namespace Sharpvisor.Engines.Kvm;
 
 /// <summary>One KVM vCPU: its fd, the shared kvm_run page, and the exit loop that feeds guest I/O to the buses.</summary>
-public sealed unsafe class KvmVcpu : IVcpu
+public sealed class KvmVcpu : IVcpu
 {
     private readonly KvmVirtualMachine _vm;
     private readonly FileDescriptorHandle _fd;
-    private byte* _run;
+    private unsafe byte* _run;
     private readonly int _runSize;
     private volatile int _threadId;
     private int _disposed;
@@ -21,7 +21,7 @@ public sealed unsafe class KvmVcpu : IVcpu
     /// <summary>Exits handled inside <see cref="Run"/> (port I/O and MMIO), for statistics and benchmarks.</summary>
     public long IoExits { get; private set; }
 
-    internal KvmVcpu(KvmVirtualMachine vm, int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
+    internal unsafe KvmVcpu(KvmVirtualMachine vm, int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
     {
         _vm = vm;
         Index = index;
@@ -40,7 +40,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         _ = VcpuKickSignal.Number; // install the handler before any Kick can be sent
     }
 
-    private void SetCpuid(IReadOnlyList<CpuidEntry> cpuid)
+    private unsafe void SetCpuid(IReadOnlyList<CpuidEntry> cpuid)
     {
         int bytes = 8 + cpuid.Count * sizeof(KvmCpuidEntry2);
         var buffer = new byte[bytes];
@@ -61,7 +61,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         }
     }
 
-    public VcpuExit Run()
+    public unsafe VcpuExit Run()
     {
         _threadId = VcpuKickSignal.CurrentThreadId();
         try
@@ -127,7 +127,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         }
     }
 
-    private void HandlePortIo()
+    private unsafe void HandlePortIo()
     {
         byte direction = _run[KvmRunLayout.IoDirection];
         int size = _run[KvmRunLayout.IoSize];
@@ -144,7 +144,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         }
     }
 
-    private void HandleMmio()
+    private unsafe void HandleMmio()
     {
         ulong address = *(ulong*)(_run + KvmRunLayout.MmioPhysAddr);
         int length = (int)Math.Min(8u, *(uint*)(_run + KvmRunLayout.MmioLen));
@@ -153,7 +153,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         else _vm.Mmio.Read(address, data);
     }
 
-    public void Kick()
+    public unsafe void Kick()
     {
         if (_run == null) return;
         Volatile.Write(ref _run[KvmRunLayout.ImmediateExit], 1);
@@ -165,7 +165,7 @@ public sealed unsafe class KvmVcpu : IVcpu
     public void SetState(CpuState state) => KvmCpuState.Write(_fd, _vm, state);
 
     /// <summary>The failure text with registers and the instruction at RIP, read through the guest's own page tables.</summary>
-    private string Describe(string headline)
+    private unsafe string Describe(string headline)
     {
         CpuState? state = null;
         byte[] bytes = [];
@@ -186,7 +186,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         return FaultReport.Build(headline, state, bytes, physical);
     }
 
-    public void Dispose()
+    public unsafe void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (_run != null)

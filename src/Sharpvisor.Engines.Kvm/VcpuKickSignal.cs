@@ -8,13 +8,13 @@ namespace Sharpvisor.Engines.Kvm;
 /// is a single `ret` instruction in a page of its own: a managed handler would not be async-signal safe, and all we
 /// need is for the signal to be delivered (so KVM_RUN returns EINTR) rather than ignored or fatal.
 /// </summary>
-internal static unsafe class VcpuKickSignal
+internal static class VcpuKickSignal
 {
     private static readonly Lazy<int> Installed = new(Install);
 
     public static int Number => Installed.Value;
 
-    private static int Install()
+    private static unsafe int Install()
     {
         int signal = Libc.__libc_current_sigrtmin() + 6;
         nint page = Libc.mmap(0, 4096, Libc.ProtRead | Libc.ProtWrite, Libc.MapPrivate | Libc.MapAnonymous, -1, 0);

@@ -19,10 +19,10 @@ namespace Sharpvisor.Engines.Emulator.Memory;
 /// <see cref="PagingUnit"/> after each walk, and here for the <see cref="IdentityTranslator"/>; other translators
 /// (<see cref="WindowTranslator"/>) are asked on every access, as before. An instance is used by its vCPU's thread only.
 /// </remarks>
-public sealed unsafe class EmulatedMemory
+public sealed class EmulatedMemory
 {
-    private readonly TlbEntry* _tlb;
-    private readonly ulong* _codeBits;
+    private readonly unsafe TlbEntry* _tlb;
+    private readonly unsafe ulong* _codeBits;
     private IAddressTranslator _translator;
     private bool _cachesIdentity;
     /// <summary>
@@ -47,7 +47,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>A vCPU's memory view sharing <paramref name="codePages"/> with the machine's other vCPUs.</summary>
-    public EmulatedMemory(GuestMemory ram, MmioBus mmio, IAddressTranslator translator, CodePageTracker codePages)
+    public unsafe EmulatedMemory(GuestMemory ram, MmioBus mmio, IAddressTranslator translator, CodePageTracker codePages)
     {
         ulong ramEnd = ram.Regions.Max(r => r.End);
         if (codePages.PhysicalLimit < ramEnd)
@@ -117,7 +117,7 @@ public sealed unsafe class EmulatedMemory
     private ulong FastPathRights(AccessKind kind) => TlbRights.Required(kind, _privilegeSource.Cpl) | TlbRights.Ram;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Read(ulong linear, int size, AccessKind kind = AccessKind.Read)
+    public unsafe ulong Read(ulong linear, int size, AccessKind kind = AccessKind.Read)
     {
         TlbEntry* entry = _tlb + ((linear >> 12) & TranslationLookasideBuffer.IndexMask);
         // The tag is compared with the page of the last byte: an access crossing into the next page misses.
@@ -136,7 +136,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Write(ulong linear, int size, ulong value, AccessKind kind = AccessKind.Write)
+    public unsafe void Write(ulong linear, int size, ulong value, AccessKind kind = AccessKind.Write)
     {
         TlbEntry* entry = _tlb + ((linear >> 12) & TranslationLookasideBuffer.IndexMask);
         if (TranslationLookasideBuffer.Hits(entry, linear + (ulong)size - 1, FastPathRights(kind)))
@@ -158,7 +158,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>Reads (SSE operands, instruction fetch, descriptors) page by page; any length.</summary>
-    public void ReadBytes(ulong linear, Span<byte> destination, AccessKind kind = AccessKind.Read)
+    public unsafe void ReadBytes(ulong linear, Span<byte> destination, AccessKind kind = AccessKind.Read)
     {
         int done = 0;
         while (done < destination.Length)
@@ -224,7 +224,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>Reads guest-physical memory as this CPU sees it: its local devices, then RAM, then the MMIO bus.</summary>
-    public void ReadPhysical(ulong physical, Span<byte> destination)
+    public unsafe void ReadPhysical(ulong physical, Span<byte> destination)
     {
         foreach (var d in _localDevices)
             if (d.Contains(physical))
@@ -238,7 +238,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>Writes guest-physical memory as this CPU sees it; stores to RAM holding code are reported.</summary>
-    public void WritePhysical(ulong physical, ReadOnlySpan<byte> source)
+    public unsafe void WritePhysical(ulong physical, ReadOnlySpan<byte> source)
     {
         foreach (var d in _localDevices)
             if (d.Contains(physical))
@@ -257,7 +257,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>The host address of a 4 KiB physical page if all of it is RAM this CPU reaches directly, else null.</summary>
-    internal byte* FastRamPage(ulong physicalPage)
+    internal unsafe byte* FastRamPage(ulong physicalPage)
     {
         foreach (var d in _localDevices)
             if (d.Overlaps(physicalPage, 0x1000)) return null;
@@ -265,7 +265,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>A pointer to <paramref name="size"/> bytes of RAM at a physical address, or null for MMIO.</summary>
-    internal byte* RamPointer(ulong physical, int size)
+    internal unsafe byte* RamPointer(ulong physical, int size)
     {
         var region = _lastRegion;
         if (region is null || !region.Contains(physical, (ulong)size))
@@ -286,7 +286,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ulong ReadSlow(ulong linear, int size, AccessKind kind)
+    private unsafe ulong ReadSlow(ulong linear, int size, AccessKind kind)
     {
         if (!CrossesPage(linear, size))
         {
@@ -313,7 +313,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WriteSlow(ulong linear, int size, ulong value, AccessKind kind)
+    private unsafe void WriteSlow(ulong linear, int size, ulong value, AccessKind kind)
     {
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, value);

@@ -24,7 +24,7 @@ namespace Sharpvisor.Engines.Emulator.Memory;
 /// <see cref="Flush"/> (with includeGlobal when CR0.PG/WP, CR4 or EFER change), and INVLPG <see cref="InvalidatePage"/>.
 /// The CPL is not baked in: user and supervisor rights are cached separately, so a privilege change needs no flush.</para>
 /// </remarks>
-public sealed unsafe class PagingUnit : IAddressTranslator
+public sealed class PagingUnit : IAddressTranslator
 {
     private const ulong Present = 1, Writable = 1 << 1, UserAccessible = 1 << 2, Accessed = 1 << 5, Dirty = 1 << 6,
         LargePage = 1 << 7, GlobalPage = 1 << 8, ExecuteDisable = 1UL << 63;
@@ -111,7 +111,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     /// Walks 8-byte entries from <paramref name="level"/> (4 = PML4, 3 = PDPT, 2 = PD, 1 = PT) down. Returns the
     /// physical address, or null when an entry changed while setting its Accessed bit.
     /// </summary>
-    private ulong? WalkTables(ulong linear, ulong table, int level, AccessKind kind, bool user, bool writable, bool userAccessible, bool noExecute)
+    private unsafe ulong? WalkTables(ulong linear, ulong table, int level, AccessKind kind, bool user, bool writable, bool userAccessible, bool noExecute)
     {
         bool nxe = (Cpu.Efer & EferNoExecuteEnable) != 0;
         ulong reservedCommon = _reservedAddressBits | (nxe ? 0 : ExecuteDisable);
@@ -149,7 +149,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
         }
     }
 
-    private ulong? WalkPae(uint linear, AccessKind kind, bool user)
+    private unsafe ulong? WalkPae(uint linear, AccessKind kind, bool user)
     {
         ulong entryAddress = (Cpu.Cr3 & 0xFFFF_FFE0) + ((linear >> 30) & 3) * 8;
         ulong* pointer = (ulong*)_memory.RamPointer(entryAddress, 8);
@@ -161,7 +161,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     }
 
     /// <summary>32-bit paging: 4-byte entries, 4 KiB pages or (CR4.PSE) 4 MiB pages with PSE-36 high address bits.</summary>
-    private ulong? WalkLegacy(uint linear, AccessKind kind, bool user)
+    private unsafe ulong? WalkLegacy(uint linear, AccessKind kind, bool user)
     {
         ulong directoryAddress = (Cpu.Cr3 & 0xFFFF_F000) + ((linear >> 22) & 1023) * 4;
         uint* pointer = (uint*)_memory.RamPointer(directoryAddress, 4);
@@ -195,7 +195,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     /// The leaf: checks the access against the combined rights, sets A (and D for a write), fills the TLB. The leaf
     /// entry is at <paramref name="pointer64"/> or <paramref name="pointer32"/> (both null outside RAM).
     /// </summary>
-    private ulong? Complete(ulong linear, AccessKind kind, bool user, ulong entryAddress, ulong* pointer64, uint* pointer32, ulong entry,
+    private unsafe ulong? Complete(ulong linear, AccessKind kind, bool user, ulong entryAddress, ulong* pointer64, uint* pointer32, ulong entry,
         bool writable, bool userAccessible, bool noExecute, ulong physicalPage, ulong pageSize)
     {
         var cpu = Cpu;
@@ -261,7 +261,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     }
 
     /// <summary>Sets <paramref name="bits"/> in the entry if it still holds <paramref name="expected"/>; false if it changed.</summary>
-    private static bool TrySet(ulong* pointer, ulong expected, ulong bits) =>
+    private static unsafe bool TrySet(ulong* pointer, ulong expected, ulong bits) =>
         Interlocked.CompareExchange(ref *pointer, expected | bits, expected) == expected;
 
     private ulong ReadEntryFromBus(ulong physical, int size)

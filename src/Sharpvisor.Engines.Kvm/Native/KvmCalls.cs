@@ -4,9 +4,9 @@ using Sharpvisor.Machine.Native;
 namespace Sharpvisor.Engines.Kvm.Native;
 
 /// <summary>ioctl calls that turn a failure into an <see cref="EngineException"/> naming the call and the errno.</summary>
-internal static unsafe class KvmCalls
+internal static class KvmCalls
 {
-    public static int Ioctl(FileDescriptorHandle fd, nuint request, void* arg, string what)
+    public static unsafe int Ioctl(FileDescriptorHandle fd, nuint request, void* arg, string what)
     {
         int r = Libc.ioctl(fd.Fd, request, arg);
         if (r < 0) throw new EngineException($"KVM {what} failed: {Libc.LastErrorText()}");

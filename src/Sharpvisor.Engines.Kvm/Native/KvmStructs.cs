@@ -31,23 +31,23 @@ public struct KvmDtable
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmSregs
+public struct KvmSregs
 {
     public KvmSegment Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldt;
     public KvmDtable Gdt, Idt;
     public ulong Cr0, Cr2, Cr3, Cr4, Cr8, Efer, ApicBase;
-    public fixed ulong InterruptBitmap[4];
+    public unsafe fixed ulong InterruptBitmap[4];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmFpu
+public struct KvmFpu
 {
-    public fixed byte Fpr[128];
+    public unsafe fixed byte Fpr[128];
     public ushort Fcw, Fsw;
     public byte Ftwx, Pad1;
     public ushort LastOpcode;
     public ulong LastIp, LastDp;
-    public fixed byte Xmm[256];
+    public unsafe fixed byte Xmm[256];
     public uint Mxcsr, Pad2;
 }
 
@@ -85,23 +85,23 @@ public struct KvmIrqLevel
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmMsi
+public struct KvmMsi
 {
     public uint AddressLo, AddressHi, Data, Flags, DevId;
-    public fixed byte Pad[12];
+    public unsafe fixed byte Pad[12];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmPitConfig
+public struct KvmPitConfig
 {
     public uint Flags;
-    public fixed uint Pad[15];
+    public unsafe fixed uint Pad[15];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmLapicState
+public struct KvmLapicState
 {
-    public fixed byte Regs[1024];
+    public unsafe fixed byte Regs[1024];
 }
 
 /// <summary>kvm_vcpu_events: pending exceptions, interrupts, NMIs, SIPI, SMM.</summary>
@@ -131,9 +131,9 @@ public struct KvmVcpuEvents
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmXsave
+public struct KvmXsave
 {
-    public fixed byte Region[4096];
+    public unsafe fixed byte Region[4096];
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -144,19 +144,19 @@ public struct KvmXcr
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmXcrs
+public struct KvmXcrs
 {
     public uint NrXcrs, Flags;
     public KvmXcr Xcr0, Xcr1, Xcr2, Xcr3, Xcr4, Xcr5, Xcr6, Xcr7, Xcr8, Xcr9, Xcr10, Xcr11, Xcr12, Xcr13, Xcr14, Xcr15;
-    public fixed ulong Padding[16];
+    public unsafe fixed ulong Padding[16];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmTranslation
+public struct KvmTranslation
 {
     public ulong LinearAddress, PhysicalAddress;
     public byte Valid, Writeable, Usermode;
-    public fixed byte Pad[5];
+    public unsafe fixed byte Pad[5];
 }
 
 /// <summary>Offsets into the shared kvm_run page.</summary>
@@ -200,12 +200,12 @@ public static class KvmStructSizes
 
 /// <summary>struct kvm_clock_data (KVM_GET_CLOCK / KVM_SET_CLOCK): kvm-clock in nanoseconds; 48 bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmClockData
+public struct KvmClockData
 {
     public ulong Clock;
     public uint Flags;
     public uint Pad0;
     public ulong Realtime;
     public ulong HostTsc;
-    public fixed uint Pad[4];
+    public unsafe fixed uint Pad[4];
 }

@@ -11,10 +11,10 @@ public static partial class Libc
 
     /// <summary>glibc's struct sigaction on x86-64 (152 bytes): handler, sa_mask (1024 bits), sa_flags, sa_restorer.</summary>
     [StructLayout(LayoutKind.Sequential)]
-    public unsafe struct SigAction
+    public struct SigAction
     {
         public nint Handler;
-        public fixed ulong Mask[16];
+        public unsafe fixed ulong Mask[16];
         public int Flags;
         public int Padding;
         public nint Restorer;

@@ -13,7 +13,7 @@ namespace Sharpvisor.Oracle.Isolation;
 /// <c>--no-recover</c>, or for a fault anywhere else, the fault signals have their default action and the
 /// process dies by the signal; the parent then reports it from the exit status.
 /// </summary>
-public static unsafe class OracleWorker
+public static class OracleWorker
 {
     private static readonly int[] FaultSignals =
         [InstructionFault.Sigill, InstructionFault.Sigtrap, InstructionFault.Sigbus, InstructionFault.Sigfpe, InstructionFault.Sigsegv];
@@ -76,14 +76,14 @@ public static unsafe class OracleWorker
         return true;
     }
 
-    private static void DisableCoreDumps()
+    private static unsafe void DisableCoreDumps()
     {
         ulong* limits = stackalloc ulong[2];
         limits[0] = 0; limits[1] = 0;
         Libc.setrlimit(Libc.RlimitCore, limits);
     }
 
-    private static void InstallAlternateStack()
+    private static unsafe void InstallAlternateStack()
     {
         const int size = 256 * 1024;
         nint stack = Libc.mmap(0, size, Libc.ProtRead | Libc.ProtWrite, Libc.MapPrivate | Libc.MapAnonymous, -1, 0);
@@ -97,7 +97,7 @@ public static unsafe class OracleWorker
     /// default action. The runtime's own handlers are replaced either way: they would need a usable stack, and
     /// the instruction's RSP is arbitrary.
     /// </summary>
-    private static void ArmSignals(NativeInstructionRunner runner, bool recoverFaults)
+    private static unsafe void ArmSignals(NativeInstructionRunner runner, bool recoverFaults)
     {
         var action = new Libc.SigAction();
         if (recoverFaults)

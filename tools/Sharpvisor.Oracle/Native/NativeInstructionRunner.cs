@@ -12,7 +12,7 @@ namespace Sharpvisor.Oracle.Native;
 /// cases that <see cref="CaseSafety.IsKnownSafe"/> accepts here, and everything else through
 /// <see cref="Isolation.IsolatedNativeRunner"/>. Not thread-safe: one runner per thread.
 /// </summary>
-public sealed unsafe class NativeInstructionRunner : IDisposable
+public sealed class NativeInstructionRunner : IDisposable
 {
     private const int PageSize = 4096;
     private const int CodeSize = PageSize;
@@ -21,14 +21,14 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     private readonly nint _codeRegion;     // code page (RX) + control block (RW)
     private readonly nint _codeWritable;   // RW alias of the code page
     private readonly nint _windowRegion;   // guard + window + guard
-    private readonly byte* _control;
-    private readonly byte* _slotWritable;
-    private readonly delegate* unmanaged<nint, void> _entry;
+    private readonly unsafe byte* _control;
+    private readonly unsafe byte* _slotWritable;
+    private readonly unsafe delegate* unmanaged<nint, void> _entry;
     private readonly byte[] _currentSlot = new byte[StubEmitter.SlotSize];
     private readonly int _slotOffset;
     private bool _disposed;
 
-    public NativeInstructionRunner(bool placeWindowAtCanonicalAddress = true)
+    public unsafe NativeInstructionRunner(bool placeWindowAtCanonicalAddress = true)
     {
         // The code page and control block are contiguous so the stubs reach the block RIP-relatively.
         _codeRegion = Libc.mmap(0, CodeSize + ControlBlock.Size, Libc.ProtNone,
@@ -91,7 +91,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     }
 
     /// <summary>Runs a case and overwrites <paramref name="outcome"/> (allocation-free).</summary>
-    public void Run(InstructionCase instructionCase, InstructionOutcome outcome)
+    public unsafe void Run(InstructionCase instructionCase, InstructionOutcome outcome)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         instructionCase.Validate();
@@ -123,9 +123,9 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     }
 
     /// <summary>True after a fault was recovered by the handler; the worker then re-arms it (SA_RESETHAND).</summary>
-    internal bool LastRunFaulted => *(uint*)(_control + ControlBlock.FaultFlag) != 0;
+    internal unsafe bool LastRunFaulted => *(uint*)(_control + ControlBlock.FaultFlag) != 0;
 
-    private void ReadNormalOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
+    private unsafe void ReadNormalOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
     {
         ulong* outGprs = (ulong*)(_control + ControlBlock.OutGprs);
         for (int i = 0; i < InstructionCase.GprCount; i++)
@@ -137,7 +137,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
         outcome.Fault = InstructionFault.None;
     }
 
-    private void ReadFaultOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
+    private unsafe void ReadFaultOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
     {
         ulong* gregs = (ulong*)(_control + ControlBlock.FaultGregs);
         ReadOnlySpan<byte> gregOf = ControlBlock.GregOfGpr;
@@ -173,7 +173,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void PatchSlot(byte[] code)
+    private unsafe void PatchSlot(byte[] code)
     {
         // Writing the code page costs a self-modifying-code pipeline flush; skip it when the bytes are unchanged.
         Span<byte> current = _currentSlot;
