@@ -111,7 +111,13 @@ public sealed class KvmVcpu : IVcpu
                         };
                     case KvmExitReasons.InternalError:
                         uint sub = *(uint*)(_run + KvmRunLayout.InternalSuberror);
-                        string what = sub switch { 1 => "emulation failure", 2 => "simultaneous exceptions", 3 => "delivery event failure", _ => $"suberror {sub}" };
+                        string what = sub switch
+                        {
+                            KvmExitReasons.InternalErrorEmulation => "emulation failure",
+                            KvmExitReasons.InternalErrorSimultaneousExceptions => "simultaneous exceptions",
+                            KvmExitReasons.InternalErrorDeliveryEvent => "delivery event failure",
+                            _ => $"suberror {sub}",
+                        };
                         return new VcpuExit(VcpuExitReason.Failed, Describe($"KVM internal error on vCPU {Index}: {what}"));
                     case KvmExitReasons.FailEntry:
                         ulong hw = *(ulong*)(_run + KvmRunLayout.FailEntryReason);
@@ -139,7 +145,7 @@ public sealed class KvmVcpu : IVcpu
         for (uint i = 0; i < count; i++, data += size)
         {
             var span = new Span<byte>(data, size);
-            if (direction == 0) _vm.Ports.Read(port, span);
+            if (direction == KvmExitReasons.IoIn) _vm.Ports.Read(port, span);
             else _vm.Ports.Write(port, span);
         }
     }

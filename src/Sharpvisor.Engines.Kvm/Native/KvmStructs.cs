@@ -159,7 +159,10 @@ public struct KvmTranslation
     public unsafe fixed byte Pad[5];
 }
 
-/// <summary>Offsets into the shared kvm_run page.</summary>
+/// <summary>
+/// Offsets into the shared kvm_run page (struct kvm_run in linux/kvm.h, x86-64): the fixed head, then from
+/// <see cref="Union"/> the 256-byte union whose member depends on the exit reason. KvmRunLayoutTests check them.
+/// </summary>
 public static class KvmRunLayout
 {
     public const int ImmediateExit = 1;
@@ -183,6 +186,9 @@ public static class KvmExitReasons
         IrqWindowOpen = 7, Shutdown = 8, FailEntry = 9, Intr = 10, InternalError = 17, SystemEvent = 24;
 
     public const uint SystemEventShutdown = 1, SystemEventReset = 2, SystemEventCrash = 3;
+    public const uint InternalErrorEmulation = 1, InternalErrorSimultaneousExceptions = 2, InternalErrorDeliveryEvent = 3;
+    /// <summary>kvm_run.io.direction.</summary>
+    public const byte IoIn = 0, IoOut = 1;
 
     public static string Name(uint reason) => reason switch
     {
