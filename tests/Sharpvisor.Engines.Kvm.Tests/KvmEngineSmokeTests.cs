@@ -3,6 +3,7 @@ using Sharpvisor.Engines.Kvm;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Testing;
 
 namespace Sharpvisor.Engines.Kvm.Tests;
 
@@ -18,9 +19,10 @@ public class KvmEngineSmokeTests
 
     private static bool KvmUsable => new KvmEngine().CheckAvailability().CanRun;
 
-    [Fact]
+    [SkippableFact]
     public async Task RealModeGuestWritesToAPortAndHalts()
     {
+        HostRequires.Kvm();
         Assert.True(KvmUsable, new KvmEngine().CheckAvailability().Reason);
         using var memory = GuestMemory.CreateX86(16 << 20);
         var ports = new PortIoBus();
@@ -50,9 +52,10 @@ public class KvmEngineSmokeTests
         Assert.Equal(0x100Cu, vcpu.GetState().Registers.Rip & 0xFFFF);
     }
 
-    [Fact]
+    [SkippableFact]
     public void StateRoundTripsThroughKvm()
     {
+        HostRequires.Kvm();
         Assert.True(KvmUsable);
         using var memory = GuestMemory.CreateX86(16 << 20);
         using var vm = new KvmEngine().CreateVirtualMachine(memory, new PortIoBus(), new MmioBus());

@@ -2,6 +2,7 @@ using Sharpvisor.Machine.Cpu;
 using Sharpvisor.TestGuests;
 using Sharpvisor.Vmm.HostCheck;
 using Sharpvisor.Vmm.Lifecycle;
+using Sharpvisor.Testing;
 
 namespace Sharpvisor.Engines.Kvm.Tests;
 
@@ -10,37 +11,39 @@ public class TestGuestsOnKvmTests
 {
     public static TheoryData<string> GuestNames() => new(TestGuestCatalog.All.Select(g => g.Name));
 
-    [Theory]
+    [SkippableTheory]
     [MemberData(nameof(GuestNames))]
     public void GuestPassesOnKvm(string name)
     {
-        var availability = new KvmEngine().CheckAvailability();
-        Assert.True(availability.CanRun, availability.Reason);
+        HostRequires.Kvm();
         var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get(name), TimeSpan.FromSeconds(60));
         Assert.True(run.Passed, $"{run.Result.Outcome}: {run.Result.Message}\nserial:\n{run.SerialOutput}");
     }
 
-    [Fact]
+    [SkippableFact]
     public void GuestRunsWithSeveralVcpusInATopology()
     {
+        HostRequires.Kvm();
         // The application processors wait for INIT/SIPI in KVM; the boot processor alone runs the guest.
         var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("hello"), TimeSpan.FromSeconds(60),
             topology: new CpuTopology(1, 2, 2));
         Assert.True(run.Passed, run.Result.Message);
     }
 
-    [Fact]
+    [SkippableFact]
     public void GuestThatNeedsTheTestDevicesFailsClearlyWithoutThem()
     {
+        HostRequires.Kvm();
         // Without the echo device the io-echo guest reads all ones and must say FAIL, not PASS.
         var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("io-echo"), TimeSpan.FromSeconds(60), testDevices: false);
         Assert.False(run.Passed);
         Assert.DoesNotContain("PASS io-echo", run.SerialOutput);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SerialInputReachesTheGuest()
     {
+        HostRequires.Kvm();
         // The runner types "sharpvisor\n" before boot; the UART holds it until the guest polls it out of RBR.
         var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("serial-echo"), TimeSpan.FromSeconds(60));
         Assert.True(run.Passed, $"{run.Result.Outcome}: {run.Result.Message}\nserial:\n{run.SerialOutput}");
@@ -48,9 +51,10 @@ public class TestGuestsOnKvmTests
         Assert.Equal(["serial-echo: ready", "ECHO sharpvisor", "PASS serial-echo"], lines.Where(l => l != ""));
     }
 
-    [Fact]
+    [SkippableFact]
     public void SerialEchoFailsOnOtherInput()
     {
+        HostRequires.Kvm();
         var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("serial-echo"), TimeSpan.FromSeconds(60),
             serialInput: "qemu\n");
         Assert.False(run.Passed);
@@ -60,9 +64,10 @@ public class TestGuestsOnKvmTests
         Assert.Contains("FAIL serial-echo: read the line 'qemu', expected 'sharpvisor'", run.SerialOutput);
     }
 
-    [Fact]
+    [SkippableFact]
     public void SerialEchoGivesUpWhenNoInputComes()
     {
+        HostRequires.Kvm();
         // Empty input: the guest polls LSR until its TSC budget (here about 0.1-0.3 s) runs out, then says FAIL.
         var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("serial-echo"), TimeSpan.FromSeconds(60),
             new TestGuestOptions { SerialEchoWaitCycles = 300_000_000 }, serialInput: "");
@@ -70,9 +75,10 @@ public class TestGuestsOnKvmTests
         Assert.Contains("FAIL serial-echo: no line feed on COM1 within 300000000 tsc cycles; 0 bytes read before", run.SerialOutput);
     }
 
-    [Fact]
+    [SkippableFact]
     public void StopFromOutsideEndsARunningGuest()
     {
+        HostRequires.Kvm();
         // memory-writer with seconds=0 runs until stopped; stop it once it has finished two rounds.
         var output = new System.Text.StringBuilder();
         var run = TestGuestRunner.Run(new KvmEngine(), TestGuestCatalog.Get("memory-writer"), TimeSpan.FromSeconds(60),

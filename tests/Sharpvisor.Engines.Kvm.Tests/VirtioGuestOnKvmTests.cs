@@ -2,6 +2,7 @@ using Sharpvisor.TestGuests;
 using Sharpvisor.TestGuests.Guests;
 using Sharpvisor.Vmm.HostCheck;
 using Xunit.Abstractions;
+using Sharpvisor.Testing;
 
 namespace Sharpvisor.Engines.Kvm.Tests;
 
@@ -12,11 +13,10 @@ namespace Sharpvisor.Engines.Kvm.Tests;
 /// </summary>
 public sealed class VirtioGuestOnKvmTests(ITestOutputHelper log)
 {
-    [Fact]
+    [SkippableFact]
     public void Driver_passes_on_kvm_and_leaves_its_pattern_on_the_disk()
     {
-        var availability = new KvmEngine().CheckAvailability();
-        Assert.True(availability.CanRun, availability.Reason);
+        HostRequires.Kvm();
         string disk = Path.Combine(Path.GetTempPath(), $"sharpvisor-virtio-{Guid.NewGuid():N}.img");
         File.WriteAllBytes(disk, new byte[VirtioGuestDisk.Bytes]);
         try
