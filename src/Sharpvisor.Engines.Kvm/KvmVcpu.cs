@@ -81,6 +81,7 @@ public sealed class KvmVcpu : IVcpu
                         Describe($"KVM_RUN failed on vCPU {Index}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})"));
                 }
 
+                // Safe: _run maps this vCPU's kvm_run (_runSize bytes) until Dispose; KVM wrote it before KVM_RUN returned, and every offset read below lies in its head or 256-byte union (KvmRunLayoutTests).
                 uint reason = *(uint*)(_run + KvmRunLayout.ExitReason);
                 switch (reason)
                 {
@@ -135,6 +136,7 @@ public sealed class KvmVcpu : IVcpu
 
     private unsafe void HandlePortIo()
     {
+        // Safe: fixed io fields of kvm_run; the data they point to is checked against the mapping's size before use.
         byte direction = _run[KvmRunLayout.IoDirection];
         int size = _run[KvmRunLayout.IoSize];
         ushort port = *(ushort*)(_run + KvmRunLayout.IoPort);
@@ -152,6 +154,7 @@ public sealed class KvmVcpu : IVcpu
 
     private unsafe void HandleMmio()
     {
+        // Safe: fixed mmio fields of kvm_run; the span is at most the 8 bytes of mmio.data, whatever len says.
         ulong address = *(ulong*)(_run + KvmRunLayout.MmioPhysAddr);
         int length = (int)Math.Min(8u, *(uint*)(_run + KvmRunLayout.MmioLen));
         var data = new Span<byte>(_run + KvmRunLayout.MmioData, length);
@@ -162,6 +165,7 @@ public sealed class KvmVcpu : IVcpu
     public unsafe void Kick()
     {
         if (_run == null) return;
+        // Safe: immediate_exit is a byte KVM only reads; _run is checked above and unmapped only by Dispose after the vCPU thread ends.
         Volatile.Write(ref _run[KvmRunLayout.ImmediateExit], 1);
         VcpuKickSignal.Send(_threadId);
     }

@@ -123,6 +123,7 @@ public sealed class EmulatedMemory
         // The tag is compared with the page of the last byte: an access crossing into the next page misses.
         if (TranslationLookasideBuffer.Hits(entry, linear + (ulong)size - 1, FastPathRights(kind)))
         {
+            // Safe: a TLB hit on the page of the last byte means Host maps that whole 4 KiB RAM page, so p..p+size is guest RAM.
             byte* p = entry->Host + (linear & 0xFFF);
             return size switch
             {
@@ -141,6 +142,7 @@ public sealed class EmulatedMemory
         TlbEntry* entry = _tlb + ((linear >> 12) & TranslationLookasideBuffer.IndexMask);
         if (TranslationLookasideBuffer.Hits(entry, linear + (ulong)size - 1, FastPathRights(kind)))
         {
+            // Safe: a TLB hit on the page of the last byte means Host maps that whole 4 KiB RAM page, so p..p+size is guest RAM.
             byte* p = entry->Host + (linear & 0xFFF);
             switch (size)
             {
@@ -167,6 +169,7 @@ public sealed class EmulatedMemory
             int chunk = (int)Math.Min((ulong)(destination.Length - done), 0x1000 - (at & 0xFFF));
             TlbEntry* entry = _tlb + ((at >> 12) & TranslationLookasideBuffer.IndexMask);
             if (TranslationLookasideBuffer.Hits(entry, at, FastPathRights(kind)))
+                // Safe: the hit covers the page at `at` and chunk stops at its end.
                 new ReadOnlySpan<byte>(entry->Host + (at & 0xFFF), chunk).CopyTo(destination.Slice(done, chunk));
             else
                 ReadPhysical(TranslateAndCache(at, kind), destination.Slice(done, chunk));
@@ -233,6 +236,7 @@ public sealed class EmulatedMemory
                 return;
             }
         byte* p = RamPointer(physical, destination.Length);
+        // Safe: RamPointer returns non-null only when the whole range lies in one RAM region.
         if (p != null) new ReadOnlySpan<byte>(p, destination.Length).CopyTo(destination);
         else Mmio.Read(physical, destination);
     }
@@ -249,6 +253,7 @@ public sealed class EmulatedMemory
         byte* p = RamPointer(physical, source.Length);
         if (p != null)
         {
+            // Safe: RamPointer returns non-null only when the whole range lies in one RAM region.
             FreshPageCopy.Copy(source, new Span<byte>(p, source.Length));
             CodePages.NoteWrite(physical, source.Length);
             if (DirtyLog is { Enabled: true } log) log.NoteWrite(physical, source.Length);
@@ -274,6 +279,7 @@ public sealed class EmulatedMemory
             if (region is null) return null;
             _lastRegion = region;
         }
+        // Safe: the region contains [physical, physical+size) (checked above) and stays mapped as long as the machine.
         return (byte*)region.HostAddress + (physical - region.GuestPhysicalAddress);
     }
 
@@ -293,6 +299,7 @@ public sealed class EmulatedMemory
             // One page: translate (a walk, or a translator that caches nothing) and read RAM directly if it is RAM.
             ulong physical = TranslateAndCache(linear, kind);
             byte* p = _localDevices.Length == 0 ? RamPointer(physical, size) : null;
+            // Safe: RamPointer checked that all size bytes are RAM of one region.
             if (p != null)
                 return size switch
                 {
@@ -326,6 +333,7 @@ public sealed class EmulatedMemory
                 WritePhysical(physical, data[..size]);
                 return;
             }
+            // Safe: RamPointer checked that all size bytes are RAM of one region.
             switch (size)
             {
                 case 1: *p = (byte)value; break;

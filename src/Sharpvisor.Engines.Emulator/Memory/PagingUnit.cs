@@ -120,6 +120,7 @@ public sealed class PagingUnit : IAddressTranslator
             int shift = 12 + 9 * (level - 1);
             ulong entryAddress = table + ((linear >> shift) & 511) * 8;
             ulong* pointer = (ulong*)_memory.RamPointer(entryAddress, 8);
+            // Safe: RamPointer gave a pointer only for 8 bytes of RAM; other vCPUs may store to it, hence the volatile read.
             ulong entry = pointer != null ? Volatile.Read(ref *pointer) : ReadEntryFromBus(entryAddress, 8);
             if ((entry & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
             bool leaf = level == 1 || (level <= 3 && (entry & LargePage) != 0);
@@ -153,6 +154,7 @@ public sealed class PagingUnit : IAddressTranslator
     {
         ulong entryAddress = (Cpu.Cr3 & 0xFFFF_FFE0) + ((linear >> 30) & 3) * 8;
         ulong* pointer = (ulong*)_memory.RamPointer(entryAddress, 8);
+        // Safe: RamPointer gave a pointer only for 8 bytes of RAM.
         ulong pdpte = pointer != null ? Volatile.Read(ref *pointer) : ReadEntryFromBus(entryAddress, 8);
         if ((pdpte & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
         // A PAE PDPTE has no R/W, U/S, A or XD: bits 2:1, 8:5 and 63:MAXPHYADDR are reserved.
@@ -165,6 +167,7 @@ public sealed class PagingUnit : IAddressTranslator
     {
         ulong directoryAddress = (Cpu.Cr3 & 0xFFFF_F000) + ((linear >> 22) & 1023) * 4;
         uint* pointer = (uint*)_memory.RamPointer(directoryAddress, 4);
+        // Safe: RamPointer gave a pointer only for 4 bytes of RAM.
         uint pde = pointer != null ? Volatile.Read(ref *pointer) : (uint)ReadEntryFromBus(directoryAddress, 4);
         if ((pde & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
         bool writable = (pde & Writable) != 0, userAccessible = (pde & UserAccessible) != 0;
@@ -184,6 +187,7 @@ public sealed class PagingUnit : IAddressTranslator
         }
         ulong tableAddress = (pde & 0xFFFF_F000) + ((linear >> 12) & 1023) * 4;
         uint* ptePointer = (uint*)_memory.RamPointer(tableAddress, 4);
+        // Safe: RamPointer gave a pointer only for 4 bytes of RAM.
         uint pte = ptePointer != null ? Volatile.Read(ref *ptePointer) : (uint)ReadEntryFromBus(tableAddress, 4);
         if ((pte & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
         writable &= (pte & Writable) != 0;
@@ -214,6 +218,7 @@ public sealed class PagingUnit : IAddressTranslator
         if ((entry & wanted) != wanted)
         {
             if (pointer64 != null && !TrySet(pointer64, entry, wanted)) return null;
+            // Safe: the entry pointers come from RamPointer for their exact size; a compare-exchange, as the CPU sets A/D atomically.
             if (pointer32 != null && Interlocked.CompareExchange(ref *pointer32, (uint)(entry | wanted), (uint)entry) != (uint)entry) return null;
             if (pointer64 != null || pointer32 != null)
             {
@@ -262,6 +267,7 @@ public sealed class PagingUnit : IAddressTranslator
 
     /// <summary>Sets <paramref name="bits"/> in the entry if it still holds <paramref name="expected"/>; false if it changed.</summary>
     private static unsafe bool TrySet(ulong* pointer, ulong expected, ulong bits) =>
+        // Safe: callers pass a RamPointer for this 8-byte entry.
         Interlocked.CompareExchange(ref *pointer, expected | bits, expected) == expected;
 
     private ulong ReadEntryFromBus(ulong physical, int size)

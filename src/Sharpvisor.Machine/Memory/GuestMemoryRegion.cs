@@ -37,6 +37,7 @@ public sealed class GuestMemoryRegion : IDisposable
 
     /// <summary>A span over [gpa, gpa+length) of this region; the caller has checked <see cref="Contains"/>.</summary>
     public unsafe Span<byte> SpanAt(ulong gpa, int length) =>
+        // Safe: the caller checked Contains(gpa, length), so the span stays inside this mapping, which lives until Dispose.
         new((void*)(HostAddress + (nint)(gpa - GuestPhysicalAddress)), length);
 
     public void StartVmmDirtyTracking() => VmmDirtyPages = new DirtyPageBitmap(Size / PageSize);
