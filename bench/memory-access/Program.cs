@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Memory;
@@ -10,8 +11,12 @@ using Sharpvisor.Machine.Native;
 // "hit" cases cycle over 64 pages, which stay in the TLB; "walk" cycles over 4,096 pages mapped 4 KiB each, which
 // evicts every slot of the direct-mapped 1,024-entry TLB, so every access walks the four levels. Rounds alternate,
 // medians reported (the loops are static methods so that, from the second round on, they run fully optimized).
-long accesses = long.Parse(ArgValue("--accesses") ?? "20000000");
-int rounds = int.Parse(ArgValue("--rounds") ?? "5");
+var accessesOption = new Option<long>("--accesses") { Description = "Accesses per case and round.", DefaultValueFactory = _ => 20_000_000 };
+var roundsOption = new Option<int>("--rounds") { Description = "Rounds, alternating the cases.", DefaultValueFactory = _ => 5 };
+var parsed = new RootCommand("Nanoseconds per EmulatedMemory read and write, TLB hit and page walk.") { accessesOption, roundsOption }.Parse(args);
+if (parsed.Action is not null) return parsed.Invoke(); // --help, or bad arguments (reported)
+long accesses = parsed.GetValue(accessesOption);
+int rounds = parsed.GetValue(roundsOption);
 
 const ulong Linear = 0x7F00_0000_0000, Physical = 0x100_0000, TableBase = 0x40_0000;
 using var ram = GuestMemory.CreateX86(64 << 20);
@@ -100,11 +105,6 @@ static double Median(List<double> values)
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
-string? ArgValue(string name)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-}
 
 /// <summary>The access size, in a field the JIT cannot fold, and a sink for read results.</summary>
 internal static class Size
