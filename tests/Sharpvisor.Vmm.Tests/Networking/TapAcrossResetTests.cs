@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Sharpvisor.Testing;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Lifecycle;
 using Sharpvisor.Vmm.Tests.Lifecycle;
@@ -16,6 +17,7 @@ public sealed class TapAcrossResetTests
     [RootNetworkFact]
     public async Task A_reset_reboots_the_guest_and_keeps_the_tap_with_its_host_address()
     {
+        HostRequires.Kvm();
         string id = Convert.ToHexString(RandomNumberGenerator.GetBytes(3)).ToLowerInvariant();
         string tap = $"svrs{id}";
         var config = new VmConfig
