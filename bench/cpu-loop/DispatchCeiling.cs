@@ -5,9 +5,9 @@ using Sharpvisor.Engines.Emulator.Instructions;
 namespace Sharpvisor.Bench.CpuLoop;
 
 /// <summary>An instruction table whose handlers do nothing except those that steer the loop: the dispatch ceiling.</summary>
-internal static unsafe class DispatchCeiling
+internal static class DispatchCeiling
 {
-    public static InstructionTable Table()
+    public static unsafe InstructionTable Table()
     {
         var table = new InstructionTable();
         foreach (var code in InstructionTable.Default.ImplementedForms())

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -13,11 +14,26 @@ using Sharpvisor.Machine.Native;
 // The emulator's interpreter against the host CPU on the same code (bench/cpu-loop/HashLoop.cs); rounds alternate,
 // medians reported. Million instructions per second = (iterations x instructions per iteration) / time.
 // --against-qemu: the whole-VM comparison instead (GuestLoopAgainstQemu): the ring3-compute guest on both VMMs.
-if (args.Contains("--against-qemu"))
+var againstQemuOption = new Option<bool>("--against-qemu") { Description = "Compare whole VMs instead: the ring3-compute guest on Sharpvisor and QEMU TCG." };
+var shortStepsOption = new Option<ulong>("--short-steps") { Description = "With --against-qemu: the guest's short run, in steps.", DefaultValueFactory = _ => 1_000_000 };
+var longStepsOption = new Option<ulong>("--long-steps") { Description = "With --against-qemu: the guest's long run, in steps.", DefaultValueFactory = _ => 100_000_000 };
+var iterationsOption = new Option<long>("--iterations") { Description = "Iterations of the hash loop per round.", DefaultValueFactory = _ => 20_000_000 };
+var roundsOption = new Option<int?>("--rounds") { Description = "Rounds (default 5, or 3 with --against-qemu)." };
+var handlersOption = new Option<string?>("--handlers")
+{
+    Description = "noop: every handler but the loop's own control does nothing, to measure the interpreter's dispatch ceiling.",
+};
+var command = new RootCommand("The emulator's interpreter against the host CPU on the same code, in MIPS.")
+{
+    againstQemuOption, shortStepsOption, longStepsOption, iterationsOption, roundsOption, handlersOption,
+};
+var parsed = command.Parse(args);
+if (parsed.Action is not null) return parsed.Invoke(); // --help, or bad arguments (reported)
+if (parsed.GetValue(againstQemuOption))
 {
     string root = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", ".."));
-    ulong shortSteps = ulong.Parse(ArgValue("--short-steps") ?? "1000000"), longSteps = ulong.Parse(ArgValue("--long-steps") ?? "100000000");
-    int guestRounds = int.Parse(ArgValue("--rounds") ?? "3");
+    ulong shortSteps = parsed.GetValue(shortStepsOption), longSteps = parsed.GetValue(longStepsOption);
+    int guestRounds = parsed.GetValue(roundsOption) ?? 3;
     var (sharpvisorMips, qemuMips) = GuestLoopAgainstQemu.Run(root, shortSteps, longSteps, guestRounds);
     Console.WriteLine($"{"vmm",-28} {"MIPS",8}");
     Console.WriteLine($"{"sharpvisor --engine emulator",-28} {sharpvisorMips,8:0.0}");
@@ -31,11 +47,11 @@ if (args.Contains("--against-qemu"))
     }));
     return 0;
 }
-long iterations = long.Parse(ArgValue("--iterations") ?? "20000000");
-int rounds = int.Parse(ArgValue("--rounds") ?? "5");
+long iterations = parsed.GetValue(iterationsOption);
+int rounds = parsed.GetValue(roundsOption) ?? 5;
 // --handlers noop: every handler but the loop's own control (DEC, JNZ, RET, UD2) does nothing, which measures the
 // interpreter's dispatch ceiling (the function's result is then meaningless and not compared).
-bool noopHandlers = ArgValue("--handlers") == "noop";
+bool noopHandlers = parsed.GetValue(handlersOption) == "noop";
 var table = noopHandlers ? DispatchCeiling.Table() : InstructionTable.Default;
 long instructions = iterations * HashLoop.InstructionsPerIteration + 4;
 
@@ -73,11 +89,11 @@ for (int round = 0; round < rounds; round++)
     cpu.Gpr[CpuCore.Rsi] = TableAddress;
     var interpreter = new Interpreter(cpu, new BlockCache(memory, table));
     var watch = Stopwatch.StartNew();
-    double cpuStart = ThreadCpuTime.Seconds();
+    double cpuStart = Libc.ThreadCpuTimeNanoseconds() / 1e9;
     while (interpreter.Run(1_000_000) != StopReason.Fault) { }
     if (cpu.Rip != ReturnAddress) throw new InvalidOperationException($"the emulated function faulted at 0x{cpu.Rip:x}: {interpreter.LastFault?.Message}");
     emulated.Add(watch.Elapsed.TotalSeconds);
-    emulatedCpu.Add(ThreadCpuTime.Seconds() - cpuStart);
+    emulatedCpu.Add(Libc.ThreadCpuTimeNanoseconds() / 1e9 - cpuStart);
     emulatedResult = cpu.Gpr[CpuCore.Rax];
     if (cpu.InstructionsRetired != instructions)
         throw new InvalidOperationException($"emulator retired {cpu.InstructionsRetired} instructions, expected {instructions}");
@@ -102,10 +118,4 @@ static double Median(List<double> values)
 {
     var sorted = values.Order().ToArray();
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-}
-
-string? ArgValue(string name)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }

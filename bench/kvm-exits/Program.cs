@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using Sharpvisor.Bench.KvmExits;
@@ -7,8 +8,12 @@ using Sharpvisor.TestGuests;
 //  1. boot to first serial byte: process start -> the hello guest's first byte on stdout (whole VMM, as a user sees it);
 //  2. port-I/O exits per second: the pio-loop guest run with two iteration counts; the difference in wall time over
 //     the difference in out+in instructions cancels start-up and boot.
-string cli = ArgValue("--cli") ?? throw new ArgumentException("--cli PATH/sharpvisor.dll is required");
-int rounds = int.Parse(ArgValue("--rounds") ?? "5");
+var cliOption = new Option<string>("--cli") { Description = "PATH/sharpvisor.dll: the CLI to measure.", Required = true };
+var roundsOption = new Option<int>("--rounds") { Description = "Rounds per figure, interleaved with QEMU's.", DefaultValueFactory = _ => 5 };
+var parsed = new RootCommand("Boot to first serial byte and port-I/O exits per second on KVM, against QEMU.") { cliOption, roundsOption }.Parse(args);
+if (parsed.Action is not null) return parsed.Invoke(); // --help, or bad arguments (reported)
+string cli = parsed.GetValue(cliOption)!;
+int rounds = parsed.GetValue(roundsOption);
 const int fewIterations = 2_000, manyIterations = 20_000;
 
 string dir = Directory.CreateTempSubdirectory("kvm-exits-bench-").FullName;
@@ -62,10 +67,4 @@ static double Median(List<double> values)
 {
     var sorted = values.Order().ToArray();
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-}
-
-string? ArgValue(string name)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 }

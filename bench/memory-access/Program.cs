@@ -1,17 +1,22 @@
-using System.Runtime.InteropServices;
+using System.CommandLine;
 using System.Text.Json;
 using Sharpvisor.Engines.Emulator.Execution;
 using Sharpvisor.Engines.Emulator.Memory;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
 
 // Nanoseconds per 8-byte EmulatedMemory.Read / Write, the way instruction handlers call them (size in a variable),
 // timed in thread CPU time (CLOCK_THREAD_CPUTIME_ID) so that a shared, overloaded host inflates the figures less.
 // "hit" cases cycle over 64 pages, which stay in the TLB; "walk" cycles over 4,096 pages mapped 4 KiB each, which
 // evicts every slot of the direct-mapped 1,024-entry TLB, so every access walks the four levels. Rounds alternate,
 // medians reported (the loops are static methods so that, from the second round on, they run fully optimized).
-long accesses = long.Parse(ArgValue("--accesses") ?? "20000000");
-int rounds = int.Parse(ArgValue("--rounds") ?? "5");
+var accessesOption = new Option<long>("--accesses") { Description = "Accesses per case and round.", DefaultValueFactory = _ => 20_000_000 };
+var roundsOption = new Option<int>("--rounds") { Description = "Rounds, alternating the cases.", DefaultValueFactory = _ => 5 };
+var parsed = new RootCommand("Nanoseconds per EmulatedMemory read and write, TLB hit and page walk.") { accessesOption, roundsOption }.Parse(args);
+if (parsed.Action is not null) return parsed.Invoke(); // --help, or bad arguments (reported)
+long accesses = parsed.GetValue(accessesOption);
+int rounds = parsed.GetValue(roundsOption);
 
 const ulong Linear = 0x7F00_0000_0000, Physical = 0x100_0000, TableBase = 0x40_0000;
 using var ram = GuestMemory.CreateX86(64 << 20);
@@ -57,10 +62,10 @@ static double ReadLoop(EmulatedMemory memory, ulong start, int pages, long acces
     int size = Size.Value;
     ulong sum = 0;
     ulong mask = (ulong)pages - 1;
-    long started = ThreadClock.Nanoseconds();
+    long started = Libc.ThreadCpuTimeNanoseconds();
     for (long i = 0; i < accesses; i++)
         sum += memory.Read(start + ((ulong)i & mask) * 4096 + ((ulong)i & 0x1F8), size);
-    double ns = (double)(ThreadClock.Nanoseconds() - started) / accesses;
+    double ns = (double)(Libc.ThreadCpuTimeNanoseconds() - started) / accesses;
     Size.Sink += sum;
     return ns;
 }
@@ -69,10 +74,10 @@ static double WriteLoop(EmulatedMemory memory, ulong start, int pages, long acce
 {
     int size = Size.Value;
     ulong mask = (ulong)pages - 1;
-    long started = ThreadClock.Nanoseconds();
+    long started = Libc.ThreadCpuTimeNanoseconds();
     for (long i = 0; i < accesses; i++)
         memory.Write(start + ((ulong)i & mask) * 4096 + ((ulong)i & 0x1F8), size, (ulong)i);
-    return (double)(ThreadClock.Nanoseconds() - started) / accesses;
+    return (double)(Libc.ThreadCpuTimeNanoseconds() - started) / accesses;
 }
 
 // 4,096 4 KiB pages at Linear -> Physical: one PML4, PDPT and PD, eight page tables, all entries A and D already set.
@@ -100,37 +105,10 @@ static double Median(List<double> values)
     return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
 }
 
-string? ArgValue(string name)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-}
 
 /// <summary>The access size, in a field the JIT cannot fold, and a sink for read results.</summary>
 internal static class Size
 {
     public static int Value = 8;
     public static ulong Sink;
-}
-
-/// <summary>The calling thread's CPU time.</summary>
-internal static partial class ThreadClock
-{
-    private const int ClockThreadCpuTime = 3;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out TimeSpec time);
-
-    public static long Nanoseconds()
-    {
-        ClockGetTime(ClockThreadCpuTime, out var t);
-        return t.Seconds * 1_000_000_000 + t.Nanoseconds;
-    }
 }

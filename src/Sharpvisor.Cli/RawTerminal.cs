@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Cli;
 
@@ -6,18 +6,13 @@ namespace Sharpvisor.Cli;
 /// Puts the controlling terminal into raw mode for an interactive console (every key goes to the guest, Ctrl-C
 /// included) and restores it on dispose, on Ctrl-A x, and on process exit.
 /// </summary>
-internal sealed unsafe partial class RawTerminal : IDisposable
+internal sealed class RawTerminal : IDisposable
 {
-    private const int StdinFd = 0, TcsaNow = 0, TermiosSize = 60;
+    private const int StdinFd = 0, TermiosSize = 60;
     private readonly byte[] _saved = new byte[64];
     private bool _active;
 
-    [LibraryImport("libc")] private static partial int isatty(int fd);
-    [LibraryImport("libc")] private static partial int tcgetattr(int fd, byte* termios);
-    [LibraryImport("libc")] private static partial int tcsetattr(int fd, int when, byte* termios);
-    [LibraryImport("libc")] private static partial void cfmakeraw(byte* termios);
-
-    public static bool StdinIsTerminal => isatty(StdinFd) == 1;
+    public static bool StdinIsTerminal => Libc.isatty(StdinFd) == 1;
 
     public static RawTerminal? TryEnter()
     {
@@ -26,25 +21,25 @@ internal sealed unsafe partial class RawTerminal : IDisposable
         return t.Enter() ? t : null;
     }
 
-    private bool Enter()
+    private unsafe bool Enter()
     {
         byte* raw = stackalloc byte[64];
         fixed (byte* saved = _saved)
         {
-            if (tcgetattr(StdinFd, saved) != 0) return false;
+            if (Libc.tcgetattr(StdinFd, saved) != 0) return false;
             new Span<byte>(saved, TermiosSize).CopyTo(new Span<byte>(raw, TermiosSize));
         }
-        cfmakeraw(raw);
-        if (tcsetattr(StdinFd, TcsaNow, raw) != 0) return false;
+        Libc.cfmakeraw(raw);
+        if (Libc.tcsetattr(StdinFd, Libc.TcsaNow, raw) != 0) return false;
         _active = true;
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Dispose();
         return true;
     }
 
-    public void Dispose()
+    public unsafe void Dispose()
     {
         if (!_active) return;
         _active = false;
-        fixed (byte* saved = _saved) tcsetattr(StdinFd, TcsaNow, saved);
+        fixed (byte* saved = _saved) Libc.tcsetattr(StdinFd, Libc.TcsaNow, saved);
     }
 }

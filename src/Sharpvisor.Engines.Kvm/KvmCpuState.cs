@@ -4,9 +4,9 @@ using Sharpvisor.Machine.Cpu;
 namespace Sharpvisor.Engines.Kvm;
 
 /// <summary>Moves a vCPU's state between KVM's structures and the engine-neutral <see cref="CpuState"/>.</summary>
-internal static unsafe class KvmCpuState
+internal static class KvmCpuState
 {
-    public static CpuState Read(FileDescriptorHandle vcpu, KvmVirtualMachine vm)
+    public static unsafe CpuState Read(FileDescriptorHandle vcpu, KvmVirtualMachine vm)
     {
         KvmRegs regs;
         KvmSregs sregs;
@@ -74,7 +74,7 @@ internal static unsafe class KvmCpuState
         };
     }
 
-    public static void Write(FileDescriptorHandle vcpu, KvmVirtualMachine vm, CpuState state)
+    public static unsafe void Write(FileDescriptorHandle vcpu, KvmVirtualMachine vm, CpuState state)
     {
         if (state.Version != CpuState.CurrentVersion)
             throw new EngineException($"CPU state version {state.Version} is not the supported version {CpuState.CurrentVersion}");
@@ -149,7 +149,7 @@ internal static unsafe class KvmCpuState
         KvmCalls.Ioctl(vcpu, KvmIoctls.SetMpState, &mp, "SET_MP_STATE");
     }
 
-    private static ModelSpecificRegister[] ReadMsrs(FileDescriptorHandle vcpu, IReadOnlyList<uint> indices)
+    private static unsafe ModelSpecificRegister[] ReadMsrs(FileDescriptorHandle vcpu, IReadOnlyList<uint> indices)
     {
         if (indices.Count == 0) return [];
         int bytes = 8 + indices.Count * sizeof(KvmMsrEntry);
@@ -164,7 +164,7 @@ internal static unsafe class KvmCpuState
         return result;
     }
 
-    private static void WriteMsrs(FileDescriptorHandle vcpu, ModelSpecificRegister[] msrs)
+    private static unsafe void WriteMsrs(FileDescriptorHandle vcpu, ModelSpecificRegister[] msrs)
     {
         if (msrs.Length == 0) return;
         int bytes = 8 + msrs.Length * sizeof(KvmMsrEntry);

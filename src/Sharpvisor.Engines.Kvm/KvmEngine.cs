@@ -1,6 +1,7 @@
 using Sharpvisor.Engines.Kvm.Native;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Engines.Kvm;
 
@@ -24,7 +25,7 @@ public sealed class KvmEngine(string? devicePath = null) : IEngine
         try
         {
             using var kvm = KvmCalls.OpenDevice(DevicePath);
-            int version = Native.KvmSyscalls.ioctl(kvm.Fd, KvmIoctls.GetApiVersion, 0);
+            int version = Libc.ioctl(kvm.Fd, KvmIoctls.GetApiVersion, 0);
             if (version != ExpectedApiVersion)
                 return new(Kind, false, false, $"{DevicePath} speaks KVM API version {version}, not {ExpectedApiVersion}");
             foreach (var (cap, name) in new[] { (KvmCapabilities.Irqchip, "IRQCHIP"), (KvmCapabilities.UserMemory, "USER_MEMORY"), (KvmCapabilities.ImmediateExit, "IMMEDIATE_EXIT"), (KvmCapabilities.ExtCpuid, "EXT_CPUID") })

@@ -1,9 +1,10 @@
 using Sharpvisor.Engines.Kvm.Native;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Engines.Kvm;
 
 /// <summary>Which MSRs a vCPU's saved state carries: the ones Linux and our guests use that this KVM can save.</summary>
-internal static unsafe class KvmMsrs
+internal static class KvmMsrs
 {
     // EFER and APIC_BASE travel in the segment-register state; the rest are listed here.
     public static readonly uint[] Candidates =
@@ -21,12 +22,12 @@ internal static unsafe class KvmMsrs
         0x4B56_4D02, 0x4B56_4D03, 0x4B56_4D04, // async PF, steal time, PV EOI
     ];
 
-    public static uint[] SavedIndices(FileDescriptorHandle kvm)
+    public static unsafe uint[] SavedIndices(FileDescriptorHandle kvm)
     {
         const int max = 1024;
         uint* list = stackalloc uint[max + 1];
         list[0] = max;
-        if (KvmSyscalls.ioctl(kvm.Fd, KvmIoctls.GetMsrIndexList, list) < 0) return [];
+        if (Libc.ioctl(kvm.Fd, KvmIoctls.GetMsrIndexList, list) < 0) return [];
         var supported = new HashSet<uint>();
         for (int i = 0; i < list[0]; i++) supported.Add(list[1 + i]);
         return Candidates.Where(supported.Contains).ToArray();

@@ -6,11 +6,11 @@ using Sharpvisor.Machine.Native;
 namespace Sharpvisor.Engines.Kvm;
 
 /// <summary>One KVM vCPU: its fd, the shared kvm_run page, and the exit loop that feeds guest I/O to the buses.</summary>
-public sealed unsafe class KvmVcpu : IVcpu
+public sealed class KvmVcpu : IVcpu
 {
     private readonly KvmVirtualMachine _vm;
     private readonly FileDescriptorHandle _fd;
-    private byte* _run;
+    private unsafe byte* _run;
     private readonly int _runSize;
     private volatile int _threadId;
     private int _disposed;
@@ -21,7 +21,7 @@ public sealed unsafe class KvmVcpu : IVcpu
     /// <summary>Exits handled inside <see cref="Run"/> (port I/O and MMIO), for statistics and benchmarks.</summary>
     public long IoExits { get; private set; }
 
-    internal KvmVcpu(KvmVirtualMachine vm, int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
+    internal unsafe KvmVcpu(KvmVirtualMachine vm, int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
     {
         _vm = vm;
         Index = index;
@@ -40,7 +40,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         _ = VcpuKickSignal.Number; // install the handler before any Kick can be sent
     }
 
-    private void SetCpuid(IReadOnlyList<CpuidEntry> cpuid)
+    private unsafe void SetCpuid(IReadOnlyList<CpuidEntry> cpuid)
     {
         int bytes = 8 + cpuid.Count * sizeof(KvmCpuidEntry2);
         var buffer = new byte[bytes];
@@ -61,18 +61,18 @@ public sealed unsafe class KvmVcpu : IVcpu
         }
     }
 
-    public VcpuExit Run()
+    public unsafe VcpuExit Run()
     {
         _threadId = VcpuKickSignal.CurrentThreadId();
         try
         {
             while (true)
             {
-                int r = KvmSyscalls.ioctl(_fd.Fd, KvmIoctls.Run, 0);
+                int r = Libc.ioctl(_fd.Fd, KvmIoctls.Run, 0);
                 if (r < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    if (errno == KvmSyscalls.Eintr || errno == KvmSyscalls.Eagain)
+                    if (errno == Libc.ErrnoInterrupted || errno == Libc.ErrnoAgain)
                     {
                         Volatile.Write(ref _run[KvmRunLayout.ImmediateExit], 0);
                         return VcpuExit.Kicked;
@@ -81,6 +81,7 @@ public sealed unsafe class KvmVcpu : IVcpu
                         Describe($"KVM_RUN failed on vCPU {Index}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})"));
                 }
 
+                // Safe: _run maps this vCPU's kvm_run (_runSize bytes) until Dispose; KVM wrote it before KVM_RUN returned, and every offset read below lies in its head or 256-byte union (KvmRunLayoutTests).
                 uint reason = *(uint*)(_run + KvmRunLayout.ExitReason);
                 switch (reason)
                 {
@@ -111,7 +112,13 @@ public sealed unsafe class KvmVcpu : IVcpu
                         };
                     case KvmExitReasons.InternalError:
                         uint sub = *(uint*)(_run + KvmRunLayout.InternalSuberror);
-                        string what = sub switch { 1 => "emulation failure", 2 => "simultaneous exceptions", 3 => "delivery event failure", _ => $"suberror {sub}" };
+                        string what = sub switch
+                        {
+                            KvmExitReasons.InternalErrorEmulation => "emulation failure",
+                            KvmExitReasons.InternalErrorSimultaneousExceptions => "simultaneous exceptions",
+                            KvmExitReasons.InternalErrorDeliveryEvent => "delivery event failure",
+                            _ => $"suberror {sub}",
+                        };
                         return new VcpuExit(VcpuExitReason.Failed, Describe($"KVM internal error on vCPU {Index}: {what}"));
                     case KvmExitReasons.FailEntry:
                         ulong hw = *(ulong*)(_run + KvmRunLayout.FailEntryReason);
@@ -127,8 +134,9 @@ public sealed unsafe class KvmVcpu : IVcpu
         }
     }
 
-    private void HandlePortIo()
+    private unsafe void HandlePortIo()
     {
+        // Safe: fixed io fields of kvm_run; the data they point to is checked against the mapping's size before use.
         byte direction = _run[KvmRunLayout.IoDirection];
         int size = _run[KvmRunLayout.IoSize];
         ushort port = *(ushort*)(_run + KvmRunLayout.IoPort);
@@ -139,13 +147,14 @@ public sealed unsafe class KvmVcpu : IVcpu
         for (uint i = 0; i < count; i++, data += size)
         {
             var span = new Span<byte>(data, size);
-            if (direction == 0) _vm.Ports.Read(port, span);
+            if (direction == KvmExitReasons.IoIn) _vm.Ports.Read(port, span);
             else _vm.Ports.Write(port, span);
         }
     }
 
-    private void HandleMmio()
+    private unsafe void HandleMmio()
     {
+        // Safe: fixed mmio fields of kvm_run; the span is at most the 8 bytes of mmio.data, whatever len says.
         ulong address = *(ulong*)(_run + KvmRunLayout.MmioPhysAddr);
         int length = (int)Math.Min(8u, *(uint*)(_run + KvmRunLayout.MmioLen));
         var data = new Span<byte>(_run + KvmRunLayout.MmioData, length);
@@ -153,9 +162,10 @@ public sealed unsafe class KvmVcpu : IVcpu
         else _vm.Mmio.Read(address, data);
     }
 
-    public void Kick()
+    public unsafe void Kick()
     {
         if (_run == null) return;
+        // Safe: immediate_exit is a byte KVM only reads; _run is checked above and unmapped only by Dispose after the vCPU thread ends.
         Volatile.Write(ref _run[KvmRunLayout.ImmediateExit], 1);
         VcpuKickSignal.Send(_threadId);
     }
@@ -165,7 +175,7 @@ public sealed unsafe class KvmVcpu : IVcpu
     public void SetState(CpuState state) => KvmCpuState.Write(_fd, _vm, state);
 
     /// <summary>The failure text with registers and the instruction at RIP, read through the guest's own page tables.</summary>
-    private string Describe(string headline)
+    private unsafe string Describe(string headline)
     {
         CpuState? state = null;
         byte[] bytes = [];
@@ -174,7 +184,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         {
             state = GetState();
             var t = new KvmTranslation { LinearAddress = state.Registers.Rip + ((state.Efer & CpuState.EferLongModeActive) != 0 ? 0 : state.Cs.Base) };
-            if (KvmSyscalls.ioctl(_fd.Fd, KvmIoctls.Translate, &t) == 0 && t.Valid != 0)
+            if (Libc.ioctl(_fd.Fd, KvmIoctls.Translate, &t) == 0 && t.Valid != 0)
             {
                 physical = t.PhysicalAddress;
                 int n = 15;
@@ -186,7 +196,7 @@ public sealed unsafe class KvmVcpu : IVcpu
         return FaultReport.Build(headline, state, bytes, physical);
     }
 
-    public void Dispose()
+    public unsafe void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (_run != null)

@@ -2,11 +2,12 @@ using Sharpvisor.Engines.Kvm.Native;
 using Sharpvisor.Machine.Buses;
 using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Engines.Kvm;
 
 /// <summary>One KVM VM: guest memory slots, the in-kernel irqchip (PIC, IOAPIC, local APICs) and PIT, and its vCPUs.</summary>
-public sealed unsafe class KvmVirtualMachine : IVirtualMachine
+public sealed class KvmVirtualMachine : IVirtualMachine
 {
     // Three pages below the BIOS area that Intel VMX needs for real-mode emulation; unused by AMD, harmless there.
     private const ulong TssAddress = 0xFFFB_D000;
@@ -31,7 +32,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
 
     public IReadOnlyList<CpuidEntry> SupportedCpuid { get; }
 
-    internal KvmVirtualMachine(FileDescriptorHandle kvm, GuestMemory memory, PortIoBus ports, MmioBus mmio)
+    internal unsafe KvmVirtualMachine(FileDescriptorHandle kvm, GuestMemory memory, PortIoBus ports, MmioBus mmio)
     {
         _kvm = kvm;
         Memory = memory;
@@ -45,7 +46,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
             {
                 KvmCalls.Ioctl(_vm, KvmIoctls.SetTssAddr, unchecked((nint)TssAddress), "SET_TSS_ADDR");
                 ulong identity = IdentityMapAddress;
-                KvmSyscalls.ioctl(_vm.Fd, KvmIoctls.SetIdentityMapAddr, &identity); // optional: absent on AMD-only hosts
+                Libc.ioctl(_vm.Fd, KvmIoctls.SetIdentityMapAddr, &identity); // optional: absent on AMD-only hosts
             }
             KvmCalls.Ioctl(_vm, KvmIoctls.CreateIrqchip, 0, "CREATE_IRQCHIP");
             var pit = new KvmPitConfig { Flags = PitSpeakerDummy };
@@ -67,7 +68,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
 
     internal FileDescriptorHandle VmHandle => _vm;
 
-    private void SetMemoryRegion(GuestMemoryRegion region, uint flags)
+    private unsafe void SetMemoryRegion(GuestMemoryRegion region, uint flags)
     {
         var r = new KvmUserspaceMemoryRegion
         {
@@ -80,7 +81,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         KvmCalls.Ioctl(_vm, KvmIoctls.SetUserMemoryRegion, &r, $"SET_USER_MEMORY_REGION (slot {region.Slot})");
     }
 
-    private static CpuidEntry[] ReadSupportedCpuid(FileDescriptorHandle kvm)
+    private static unsafe CpuidEntry[] ReadSupportedCpuid(FileDescriptorHandle kvm)
     {
         int bytes = 8 + MaxCpuidEntries * sizeof(KvmCpuidEntry2);
         byte* buffer = stackalloc byte[bytes];
@@ -105,13 +106,13 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         return vcpu;
     }
 
-    public void SetIrqLevel(uint gsi, bool asserted)
+    public unsafe void SetIrqLevel(uint gsi, bool asserted)
     {
         var level = new KvmIrqLevel { Irq = gsi, Level = asserted ? 1u : 0u };
         KvmCalls.Ioctl(_vm, KvmIoctls.IrqLine, &level, $"IRQ_LINE (gsi {gsi})");
     }
 
-    public void SignalMsi(ulong address, uint data)
+    public unsafe void SignalMsi(ulong address, uint data)
     {
         var msi = new KvmMsi { AddressLo = (uint)address, AddressHi = (uint)(address >> 32), Data = data };
         KvmCalls.Ioctl(_vm, KvmIoctls.SignalMsi, &msi, "SIGNAL_MSI");
@@ -124,7 +125,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         _dirtyLogging = enabled;
     }
 
-    public void CollectDirtyPages(GuestMemoryRegion region, DirtyPageBitmap into)
+    public unsafe void CollectDirtyPages(GuestMemoryRegion region, DirtyPageBitmap into)
     {
         if (!_dirtyLogging) throw new InvalidOperationException("dirty logging is off");
         var words = new ulong[into.Words.Length];
@@ -151,7 +152,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         WriteClock(value);
     }
 
-    public ulong ReadClock()
+    public unsafe ulong ReadClock()
     {
         if (_pausedClock is { } paused) return paused;
         var data = new KvmClockData();
@@ -159,7 +160,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         return data.Clock;
     }
 
-    public void WriteClock(ulong nanoseconds)
+    public unsafe void WriteClock(ulong nanoseconds)
     {
         if (_pausedClock is not null)
         {
@@ -171,7 +172,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
     }
 
     /// <summary>The in-kernel PICs, IOAPIC and PIT (KVM_GET_IRQCHIP x3, KVM_GET_PIT2), with a version word in front.</summary>
-    public byte[] SaveEngineState()
+    public unsafe byte[] SaveEngineState()
     {
         var blob = new byte[KvmEngineStateLayout.BlobSize];
         fixed (byte* p = blob)
@@ -188,7 +189,7 @@ public sealed unsafe class KvmVirtualMachine : IVirtualMachine
         return blob;
     }
 
-    public void RestoreEngineState(byte[] state)
+    public unsafe void RestoreEngineState(byte[] state)
     {
         if (state.Length != KvmEngineStateLayout.BlobSize)
             throw new EngineException($"KVM engine state is {state.Length} bytes, expected {KvmEngineStateLayout.BlobSize}");

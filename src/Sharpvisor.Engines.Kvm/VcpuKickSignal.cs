@@ -8,28 +8,23 @@ namespace Sharpvisor.Engines.Kvm;
 /// is a single `ret` instruction in a page of its own: a managed handler would not be async-signal safe, and all we
 /// need is for the signal to be delivered (so KVM_RUN returns EINTR) rather than ignored or fatal.
 /// </summary>
-internal static unsafe class VcpuKickSignal
+internal static class VcpuKickSignal
 {
     private static readonly Lazy<int> Installed = new(Install);
 
     public static int Number => Installed.Value;
 
-    private static int Install()
+    private static unsafe int Install()
     {
-        int signal = KvmSyscalls.__libc_current_sigrtmin() + 6;
+        int signal = Libc.__libc_current_sigrtmin() + 6;
         nint page = Libc.mmap(0, 4096, Libc.ProtRead | Libc.ProtWrite, Libc.MapPrivate | Libc.MapAnonymous, -1, 0);
         if (page == Libc.MapFailed) throw new EngineException($"cannot map the kick-signal handler: {Libc.LastErrorText()}");
         *(byte*)page = 0xC3; // ret
         if (Libc.mprotect(page, 4096, Libc.ProtRead | Libc.ProtExec) != 0)
             throw new EngineException($"cannot make the kick-signal handler executable: {Libc.LastErrorText()}");
 
-        // glibc's struct sigaction on x86-64: handler (8), sa_mask (128), sa_flags (4, padded to 8), sa_restorer (8).
-        byte* act = stackalloc byte[152];
-        new Span<byte>(act, 152).Clear();
-        *(nint*)act = page;
-        const int saRestart = 0x10000000;
-        *(int*)(act + 136) = saRestart;
-        if (KvmSyscalls.sigaction(signal, act, null) != 0)
+        var action = new Libc.SigAction { Handler = page, Flags = Libc.SaRestart };
+        if (Libc.sigaction(signal, &action, null) != 0)
             throw new EngineException($"cannot install the vCPU kick signal handler: {Libc.LastErrorText()}");
         return signal;
     }
@@ -37,8 +32,8 @@ internal static unsafe class VcpuKickSignal
     public static void Send(int threadId)
     {
         if (threadId == 0) return;
-        KvmSyscalls.tgkill(KvmSyscalls.getpid(), threadId, Number);
+        Libc.tgkill(Libc.getpid(), threadId, Number);
     }
 
-    public static int CurrentThreadId() => KvmSyscalls.gettid();
+    public static int CurrentThreadId() => Libc.gettid();
 }

@@ -1,3 +1,5 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using Sharpvisor.Coverage.Census;
 
 namespace Sharpvisor.Coverage;
@@ -11,52 +13,55 @@ internal static class Program
 {
     private const string Usage = "usage: Sharpvisor.Coverage census [--json] [--features baseline|all] [--top N] [FILE...]\n" +
                                  "       Sharpvisor.Coverage extract-vmlinux BZIMAGE OUTPUT";
+    private const int BadArguments = 2;
 
-    private static async Task<int> Main(string[] args)
+    private static int Main(string[] args)
     {
-        if (args.Length == 3 && args[0] == "extract-vmlinux") return ExtractVmlinux(args[1], args[2]);
-        if (args.Length == 0 || args[0] != "census")
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON (with every form) instead of text." };
+        var features = new Option<string>("--features")
         {
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
-        bool json = false;
-        string featureSetName = "baseline";
-        int top = 25;
-        var files = new List<string>();
-        for (int i = 1; i < args.Length; i++)
+            Description = "The CPUID feature set forms are judged against: baseline or all.", DefaultValueFactory = _ => "baseline",
+        };
+        features.AcceptOnlyFromAmong("baseline", "all");
+        var top = new Option<int>("--top") { Description = "How many forms to list per file, by static count.", DefaultValueFactory = _ => 25 };
+        top.Validators.Add(result =>
         {
-            switch (args[i])
-            {
-                case "--json":
-                    json = true;
-                    break;
-                case "--features" when i + 1 < args.Length:
-                    featureSetName = args[++i];
-                    break;
-                case "--top" when i + 1 < args.Length && int.TryParse(args[i + 1], out int parsed) && parsed >= 0:
-                    top = parsed;
-                    i++;
-                    break;
-                case var option when option.StartsWith("--", StringComparison.Ordinal):
-                    Console.Error.WriteLine($"unknown or incomplete option {option}\n{Usage}");
-                    return 2;
-                default:
-                    files.Add(args[i]);
-                    break;
-            }
-        }
-        if (featureSetName is not ("baseline" or "all"))
+            if (result.GetValueOrDefault<int>() < 0) result.AddError("--top must be 0 or more");
+        });
+        var files = new Argument<string[]>("FILE")
         {
-            Console.Error.WriteLine($"--features must be baseline or all, not {featureSetName}\n{Usage}");
-            return 2;
-        }
+            Description = "ELF files or bzImages; without any, the default guest's vmlinux, busybox and modules.", Arity = ArgumentArity.ZeroOrMore,
+        };
+        var census = new Command("census", "Count the instruction forms the files use, and how many the emulator implements and the oracle verified.")
+        {
+            json, features, top, files,
+        };
+        census.SetAction((parse, cancel) =>
+            Census(parse.GetValue(json), parse.GetValue(features)!, parse.GetValue(top), parse.GetValue(files) ?? [], cancel));
 
+        var bzImage = new Argument<string>("BZIMAGE") { Description = "The kernel image." };
+        var output = new Argument<string>("OUTPUT") { Description = "Where the vmlinux ELF goes." };
+        var extract = new Command("extract-vmlinux", "Write the vmlinux ELF inside a bzImage (for readelf/objdump).") { bzImage, output };
+        extract.SetAction(parse => ExtractVmlinux(parse.GetValue(bzImage)!, parse.GetValue(output)!));
+
+        var root = new RootCommand("Sharpvisor.Coverage: an instruction census of vmlinux and busybox against the emulator.") { census, extract };
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
+        {
+            foreach (var error in parsed.Errors) Console.Error.WriteLine($"Sharpvisor.Coverage: {error.Message}");
+            Console.Error.WriteLine(Usage);
+            return BadArguments;
+        }
+        return parsed.Invoke();
+    }
+
+    private static async Task<int> Census(bool json, string featureSetName, int top, IReadOnlyList<string> files, CancellationToken cancel)
+    {
         try
         {
             var progress = new Progress<string>(message => Console.Error.WriteLine(message));
             IReadOnlyList<CensusInput> inputs = files.Count == 0
-                ? await CensusInputs.FromDefaultGuestAsync(progress, CancellationToken.None)
+                ? await CensusInputs.FromDefaultGuestAsync(progress, cancel)
                 : files.Select(CensusInputs.FromFile).ToArray();
             var censuses = inputs.Select(input => input.Take()).ToArray();
             var total = new InstructionCensus("total");

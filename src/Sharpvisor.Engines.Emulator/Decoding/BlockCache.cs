@@ -19,7 +19,7 @@ namespace Sharpvisor.Engines.Emulator.Decoding;
 /// removes the blocks from its dictionaries at its next <see cref="Get"/>. The page lists are guarded by a lock that
 /// only the invalidation and the owner's slow paths (decode, drain) take; a lookup takes none.
 /// </remarks>
-public sealed unsafe class BlockCache
+public sealed class BlockCache
 {
     public const int MaxInstructionsPerBlock = 64;
     private const int MaxInstructionLength = 15;
@@ -178,7 +178,7 @@ public sealed unsafe class BlockCache
         return new DecodedBlock(physical, bitness, rip, instructions, handlers, count, lastPage);
     }
 
-    private nint Resolve(in Instruction instruction, int bitness)
+    private unsafe nint Resolve(in Instruction instruction, int bitness)
     {
         if (instruction.IsInvalid) return (nint)(delegate*<CpuCore, ref Instruction, void>)&RaiseInvalidOpcode;
         nint handler = _table.Resolve(instruction, bitness);

@@ -9,7 +9,7 @@ namespace Sharpvisor.Engines.Emulator.Execution;
 /// immediate form and condition. Each choice is a small generic "visitor" struct, so one selector serves every
 /// operation of a family and the JIT compiles only the instantiations guest code actually uses.
 /// </summary>
-internal static unsafe class FastOperands
+internal static class FastOperands
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref ulong Gpr(CpuCore cpu, int index) =>
@@ -22,7 +22,7 @@ internal static unsafe class FastOperands
     public static ulong Gpr64(CpuCore cpu, Register register) => Gpr(cpu, register - Register.RAX);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static nint Handler(delegate*<CpuCore, ref Instruction, void> handler) => (nint)handler;
+    public static unsafe nint Handler(delegate*<CpuCore, ref Instruction, void> handler) => (nint)handler;
 
     /// <summary>Whether a specialized handler may stand in for the generic one (LOCK stays generic: SMP will give it real atomicity).</summary>
     public static bool Specializable(in Instruction i) => !i.HasLockPrefix;

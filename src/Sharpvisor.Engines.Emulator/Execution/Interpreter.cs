@@ -11,7 +11,7 @@ namespace Sharpvisor.Engines.Emulator.Execution;
 /// (when <see cref="CpuCore.InterruptCheckRequested"/>, RFLAGS.IF and no interrupt shadow) and, in system mode
 /// (<see cref="CpuCore.DeliverExceptions"/>), guest exceptions through the IDT with the #DF and triple-fault rules.
 /// </summary>
-public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
+public sealed class Interpreter(CpuCore cpu, BlockCache blocks)
 {
     public CpuCore Cpu { get; } = cpu;
     public BlockCache Blocks { get; } = blocks;
@@ -118,7 +118,7 @@ public sealed unsafe class Interpreter(CpuCore cpu, BlockCache blocks)
     /// learn which instruction threw from <see cref="_position"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private int RunInstructions(CpuCore cpu, DecodedBlock block, int count)
+    private unsafe int RunInstructions(CpuCore cpu, DecodedBlock block, int count)
     {
         // DecodedBlock guarantees Count <= both arrays' lengths, so these reads need no bounds checks.
         ref Instruction instructions = ref MemoryMarshal.GetArrayDataReference(block.Instructions);

@@ -8,9 +8,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// CMPXCHG, CMPXCHG8B, CMPXCHG16B, XADD. With one vCPU thread an instruction is already indivisible, so LOCK
 /// changes nothing here; cross-vCPU atomicity (real interlocked operations on guest RAM) comes with SMP.
 /// </summary>
-public static unsafe class Atomics
+public static class Atomics
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Cmpxchg, &Cmpxchg);
         table.SetAllGeneralForms(Mnemonic.Cmpxchg8b, &Cmpxchg8b);

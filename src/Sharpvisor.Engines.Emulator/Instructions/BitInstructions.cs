@@ -9,9 +9,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// bit string that starts at the operand's address, so it may reach bytes far before or after the operand; an
 /// immediate offset (and any offset with a register operand) is taken modulo the operand width.
 /// </summary>
-public static unsafe class BitInstructions
+public static class BitInstructions
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Bt, &Bt);
         table.SetAllGeneralForms(Mnemonic.Bts, &Bts);

@@ -9,9 +9,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// CLFLUSH (no data to write back, but it checks the line's address like a byte read, so it raises #PF/#GP as the
 /// SDM says).
 /// </summary>
-public static unsafe class CacheControl
+public static class CacheControl
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         t.Set(Code.Prefetchnta_m8, &Prefetch);
         t.Set(Code.Prefetcht0_m8, &Prefetch);

@@ -5,9 +5,9 @@ using static Sharpvisor.Engines.Emulator.Execution.Operands;
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
 /// <summary>JMP, Jcc, CALL, RET, LOOP, JRCXZ. The interpreter has already set RIP to the next instruction.</summary>
-public static unsafe class ControlFlow
+public static class ControlFlow
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Jmp, &Jmp);
         table.SetAllGeneralForms(Mnemonic.Call, &Call);
@@ -141,7 +141,7 @@ public static unsafe class ControlFlow
     // Specialized forms (64-bit mode): relative branches read their target from the decoded instruction directly,
     // and a Jcc evaluates only the flags its condition needs.
 
-    private static nint SpecializeJmp(in Instruction i) => i.Op0Kind switch
+    private static unsafe nint SpecializeJmp(in Instruction i) => i.Op0Kind switch
     {
         OpKind.NearBranch64 => FastOperands.Handler(&JmpRelative),
         OpKind.Register when FastOperands.RegisterWidth(i.Op0Register) == 8 => FastOperands.Handler(&JmpRegister),
@@ -149,7 +149,7 @@ public static unsafe class ControlFlow
         _ => 0,
     };
 
-    private static nint SpecializeCall(in Instruction i) => i.Op0Kind switch
+    private static unsafe nint SpecializeCall(in Instruction i) => i.Op0Kind switch
     {
         OpKind.NearBranch64 => FastOperands.Handler(&CallRelative),
         OpKind.Register when FastOperands.RegisterWidth(i.Op0Register) == 8 => FastOperands.Handler(&CallRegister),
@@ -159,12 +159,12 @@ public static unsafe class ControlFlow
 
     private readonly struct JmpMemoryChoice : IAddressChoice
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&JmpMemory<TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&JmpMemory<TA>);
     }
 
     private readonly struct CallMemoryChoice : IAddressChoice
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&CallMemory<TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&CallMemory<TA>);
     }
 
     private static void JmpRegister(CpuCore cpu, ref Instruction i) => cpu.Rip = FastOperands.Gpr<Width8>(cpu, i.Op0Register);
@@ -186,13 +186,13 @@ public static unsafe class ControlFlow
         cpu.Rip = target;
     }
 
-    private static nint SpecializeRet(in Instruction i) => i.OpCount == 0 && i.StackPointerIncrement == 8 ? FastOperands.Handler(&ReturnNear) : 0;
+    private static unsafe nint SpecializeRet(in Instruction i) => i.OpCount == 0 && i.StackPointerIncrement == 8 ? FastOperands.Handler(&ReturnNear) : 0;
 
     private static nint SpecializeJcc(in Instruction i) => i.Op0Kind == OpKind.NearBranch64 ? FastOperands.ByCondition<JccChoice>(i) : 0;
 
     private readonly struct JccChoice : IConditionChoice
     {
-        public static nint For<TC>(in Instruction i) where TC : struct, ICondition => FastOperands.Handler(&JccRelative<TC>);
+        public static unsafe nint For<TC>(in Instruction i) where TC : struct, ICondition => FastOperands.Handler(&JccRelative<TC>);
     }
 
     private static void JmpRelative(CpuCore cpu, ref Instruction i) => cpu.Rip = i.NearBranch64;

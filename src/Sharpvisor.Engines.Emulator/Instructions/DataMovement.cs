@@ -6,9 +6,9 @@ using static Sharpvisor.Engines.Emulator.Execution.Operands;
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
 /// <summary>MOV and its extending forms, LEA, XCHG, PUSH, POP, the sign-extension family, BSWAP, CMOVcc, SETcc, NOP.</summary>
-public static unsafe class DataMovement
+public static class DataMovement
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Mov, &Mov);
         table.SetAllGeneralForms(Mnemonic.Movzx, &Movzx);
@@ -149,7 +149,7 @@ public static unsafe class DataMovement
 
     private readonly struct MovChoice : IWidthChoice
     {
-        public static nint For<TW>(in Instruction i) where TW : struct, IOperandWidth
+        public static unsafe nint For<TW>(in Instruction i) where TW : struct, IOperandWidth
         {
             var source = i.Op1Kind;
             if (i.Op0Kind == OpKind.Register)
@@ -169,17 +169,17 @@ public static unsafe class DataMovement
 
     private readonly struct MovRegisterMemoryChoice<TW> : IAddressChoice where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&MovRegisterMemory<TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&MovRegisterMemory<TW, TA>);
     }
 
     private readonly struct MovMemoryRegisterChoice<TW> : IAddressChoice where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&MovMemoryRegister<TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&MovMemoryRegister<TW, TA>);
     }
 
     private readonly struct MovRegisterImmediateChoice<TW> : IImmediateChoice where TW : struct, IOperandWidth
     {
-        public static nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&MovRegisterImmediate<TW, TI>);
+        public static unsafe nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&MovRegisterImmediate<TW, TI>);
     }
 
     private readonly struct MovMemoryImmediateChoice<TW> : IAddressChoice where TW : struct, IOperandWidth
@@ -189,7 +189,7 @@ public static unsafe class DataMovement
 
     private readonly struct MovMemoryImmediateChoice<TW, TA> : IImmediateChoice where TW : struct, IOperandWidth where TA : struct, IAddressForm
     {
-        public static nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&MovMemoryImmediate<TW, TA, TI>);
+        public static unsafe nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&MovMemoryImmediate<TW, TA, TI>);
     }
 
     private static void MovRegisterRegister<TW>(CpuCore cpu, ref Instruction i) where TW : struct, IOperandWidth
@@ -254,7 +254,7 @@ public static unsafe class DataMovement
         };
     }
 
-    private static nint ExtendFrom<TExtension, TDestination, TSource>(in Instruction i)
+    private static unsafe nint ExtendFrom<TExtension, TDestination, TSource>(in Instruction i)
         where TExtension : struct, IExtension where TDestination : struct, IOperandWidth where TSource : struct, IOperandWidth =>
         i.Op1Kind == OpKind.Register
             ? FastOperands.Handler(&ExtendRegister<TExtension, TDestination, TSource>)
@@ -263,7 +263,7 @@ public static unsafe class DataMovement
     private readonly struct ExtendMemoryChoice<TExtension, TDestination, TSource> : IAddressChoice
         where TExtension : struct, IExtension where TDestination : struct, IOperandWidth where TSource : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ExtendMemory<TExtension, TDestination, TSource, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ExtendMemory<TExtension, TDestination, TSource, TA>);
     }
 
     private static void ExtendRegister<TExtension, TDestination, TSource>(CpuCore cpu, ref Instruction i)
@@ -295,7 +295,7 @@ public static unsafe class DataMovement
 
     private readonly struct LeaAddressChoice<TW> : IAddressChoice where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&LeaRegister<TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&LeaRegister<TW, TA>);
     }
 
     private static void LeaRegister<TW, TA>(CpuCore cpu, ref Instruction i) where TW : struct, IOperandWidth where TA : struct, IAddressForm
@@ -306,7 +306,7 @@ public static unsafe class DataMovement
     }
 
     // PUSH r64 / imm and POP r64: the 64-bit stack forms only.
-    private static nint SpecializePush(in Instruction i)
+    private static unsafe nint SpecializePush(in Instruction i)
     {
         if (i.StackPointerIncrement != -8) return 0;
         if (i.Op0Kind == OpKind.Register) return FastOperands.RegisterWidth(i.Op0Register) == 8 ? FastOperands.Handler(&PushRegister) : 0;
@@ -315,14 +315,14 @@ public static unsafe class DataMovement
 
     private readonly struct PushImmediateChoice : IImmediateChoice
     {
-        public static nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&PushImmediate<TI>);
+        public static unsafe nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&PushImmediate<TI>);
     }
 
     private static void PushRegister(CpuCore cpu, ref Instruction i) => Stack.Push(cpu, FastOperands.Gpr<Width8>(cpu, i.Op0Register));
 
     private static void PushImmediate<TI>(CpuCore cpu, ref Instruction i) where TI : struct, IImmediate => Stack.Push(cpu, TI.Read(i));
 
-    private static nint SpecializePop(in Instruction i) =>
+    private static unsafe nint SpecializePop(in Instruction i) =>
         i.StackPointerIncrement == 8 && i.Op0Kind == OpKind.Register && FastOperands.RegisterWidth(i.Op0Register) == 8
             ? FastOperands.Handler(&PopRegister) : 0;
 
@@ -344,13 +344,13 @@ public static unsafe class DataMovement
         public static nint For<TC>(in Instruction i) where TC : struct, ICondition =>
             FastOperands.RegisterWidth(i.Op0Register) == 8 ? CmovFor<TC, Width8>(i) : CmovFor<TC, Width4>(i);
 
-        private static nint CmovFor<TC, TW>(in Instruction i) where TC : struct, ICondition where TW : struct, IOperandWidth =>
+        private static unsafe nint CmovFor<TC, TW>(in Instruction i) where TC : struct, ICondition where TW : struct, IOperandWidth =>
             i.Op1Kind == OpKind.Register ? FastOperands.Handler(&CmovRegister<TC, TW>) : FastOperands.ByAddress<CmovMemoryChoice<TC, TW>>(i);
     }
 
     private readonly struct CmovMemoryChoice<TC, TW> : IAddressChoice where TC : struct, ICondition where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&CmovMemory<TC, TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&CmovMemory<TC, TW, TA>);
     }
 
     // A 32-bit CMOV writes (so clears the upper half) whether or not the condition holds; Merge does both cases.
@@ -373,13 +373,13 @@ public static unsafe class DataMovement
 
     private readonly struct SetChoice : IConditionChoice
     {
-        public static nint For<TC>(in Instruction i) where TC : struct, ICondition =>
+        public static unsafe nint For<TC>(in Instruction i) where TC : struct, ICondition =>
             i.Op0Kind == OpKind.Register ? FastOperands.Handler(&SetRegister<TC>) : FastOperands.ByAddress<SetMemoryChoice<TC>>(i);
     }
 
     private readonly struct SetMemoryChoice<TC> : IAddressChoice where TC : struct, ICondition
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&SetMemory<TC, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&SetMemory<TC, TA>);
     }
 
     private static void SetRegister<TC>(CpuCore cpu, ref Instruction i) where TC : struct, ICondition

@@ -11,10 +11,10 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// (the forms Iced calls "reserved NOP"). The other hint-NOP rows are left alone: Iced decodes most of their memory
 /// forms as newer instructions (PREFETCHW, CLDEMOTE, the MPX BND* forms), which are not advertised.
 /// </summary>
-public static unsafe class FeatureFallbacks
+public static class FeatureFallbacks
 {
     /// <summary>Runs after the groups that register BSF and BSR.</summary>
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         (Code Modern, Code Legacy)[] pairs =
         [
@@ -31,7 +31,7 @@ public static unsafe class FeatureFallbacks
             if (code.Mnemonic() == Mnemonic.Reservednop && code.ToString().EndsWith("0F1E")) table.Set(code, nop);
     }
 
-    private static delegate*<Execution.CpuCore, ref Instruction, void> Registered(InstructionTable table, Code legacy, Code modern)
+    private static unsafe delegate*<Execution.CpuCore, ref Instruction, void> Registered(InstructionTable table, Code legacy, Code modern)
     {
         var handler = table[legacy];
         if (handler == null) throw new InvalidOperationException($"{legacy} must be registered before {modern}, which runs as it");

@@ -8,12 +8,12 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// in protected mode (#GP(0) otherwise; the virtual-interrupt extensions are not advertised). STI that sets IF opens
 /// a one-instruction interrupt shadow: the interrupt window opens after the next instruction (STI; HLT idles safely).
 /// </summary>
-public static unsafe class FlagInstructions
+public static class FlagInstructions
 {
     /// <summary>The flags LAHF/SAHF move between AH and RFLAGS: SF ZF AF PF CF (bit 1 always reads as one).</summary>
     private const ulong AhFlags = LazyFlags.SignBit | LazyFlags.ZeroBit | LazyFlags.AdjustBit | LazyFlags.ParityBit | LazyFlags.CarryBit;
 
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Lahf, &Lahf);
         table.SetAllGeneralForms(Mnemonic.Sahf, &Sahf);

@@ -11,14 +11,14 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// the interrupt window. TF is stored but single-step traps are not delivered. PUSHF stores RFLAGS with RF and VM
 /// read as zero. Virtual-8086 mode (IOPL-sensitive POPF) is not supported.
 /// </summary>
-public static unsafe class FlagsStack
+public static class FlagsStack
 {
     private const ulong Trap = 1 << 8, Nested = 1 << 14, Resume = 1 << 16, Virtual8086 = 1 << 17, AlignmentCheck = 1 << 18, Identification = 1 << 21;
 
     /// <summary>The RFLAGS bits POPF may change at any privilege.</summary>
     public const ulong UserWritableFlags = LazyFlags.ArithmeticMask | Trap | CpuCore.DirectionFlag | Nested | AlignmentCheck | Identification;
 
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Pushf, &Pushf);
         table.SetAllGeneralForms(Mnemonic.Pushfq, &Pushf);

@@ -9,11 +9,11 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// A form may also have a specializer: called once when a block is decoded in 64-bit mode, it picks a handler made
 /// for that instruction's exact operands (register or memory, width, addressing form), or 0 to keep the generic one.
 /// </summary>
-public sealed unsafe class InstructionTable
+public sealed class InstructionTable
 {
     private static int CodeCount => AllCodes.Count;
-    private readonly delegate*<CpuCore, ref Instruction, void>[] _handlers = new delegate*<CpuCore, ref Instruction, void>[CodeCount];
-    private readonly delegate*<in Instruction, nint>[] _specializers = new delegate*<in Instruction, nint>[CodeCount];
+    private readonly unsafe delegate*<CpuCore, ref Instruction, void>[] _handlers = new delegate*<CpuCore, ref Instruction, void>[CodeCount];
+    private readonly unsafe delegate*<in Instruction, nint>[] _specializers = new delegate*<in Instruction, nint>[CodeCount];
 
     public static InstructionTable Default { get; } = Build();
 
@@ -53,12 +53,12 @@ public sealed unsafe class InstructionTable
         public static readonly int Count = (int)Enum.GetValues<Code>().Max() + 1;
     }
 
-    public delegate*<CpuCore, ref Instruction, void> this[Code code] => _handlers[(int)code];
+    public unsafe delegate*<CpuCore, ref Instruction, void> this[Code code] => _handlers[(int)code];
 
-    public bool IsImplemented(Code code) => _handlers[(int)code] != null;
+    public unsafe bool IsImplemented(Code code) => _handlers[(int)code] != null;
 
     /// <summary>A copy that runs every form through its generic handler (no specializers): to compare the two, or measure the gain.</summary>
-    public InstructionTable WithoutSpecializers()
+    public unsafe InstructionTable WithoutSpecializers()
     {
         var copy = new InstructionTable();
         for (int k = 0; k < _handlers.Length; k++) copy._handlers[k] = _handlers[k];
@@ -66,7 +66,7 @@ public sealed unsafe class InstructionTable
     }
 
     /// <summary>Every implemented form.</summary>
-    public IReadOnlyList<Code> ImplementedForms()
+    public unsafe IReadOnlyList<Code> ImplementedForms()
     {
         var forms = new List<Code>();
         for (int i = 0; i < _handlers.Length; i++)
@@ -75,7 +75,7 @@ public sealed unsafe class InstructionTable
     }
 
     /// <summary>Sets one form's handler (and drops any specializer another group set for it).</summary>
-    public void Set(Code code, delegate*<CpuCore, ref Instruction, void> handler)
+    public unsafe void Set(Code code, delegate*<CpuCore, ref Instruction, void> handler)
     {
         _handlers[(int)code] = handler;
         _specializers[(int)code] = null;
@@ -85,14 +85,14 @@ public sealed unsafe class InstructionTable
     /// Sets the specializer of an implemented form: given a decoded instruction of that form (64-bit code), it returns
     /// a handler (a delegate*&lt;CpuCore, ref Instruction, void&gt;) that behaves exactly as the generic one on it, or 0.
     /// </summary>
-    public void SetSpecializer(Code code, delegate*<in Instruction, nint> specializer)
+    public unsafe void SetSpecializer(Code code, delegate*<in Instruction, nint> specializer)
     {
         if (_handlers[(int)code] == null) throw new InvalidOperationException($"{code} has no handler to specialize");
         _specializers[(int)code] = specializer;
     }
 
     /// <summary>The handler to run for a decoded instruction: a specialized one when its form has one for it, else the generic one; 0 when unimplemented.</summary>
-    public nint Resolve(in Instruction instruction, int bitness)
+    public unsafe nint Resolve(in Instruction instruction, int bitness)
     {
         int code = (int)instruction.Code;
         var handler = _handlers[code];
@@ -110,13 +110,13 @@ public sealed unsafe class InstructionTable
     /// Sets the handler of every legacy-encoded form of <paramref name="mnemonic"/> that is valid in 64-bit mode and
     /// whose operands are general registers, memory or immediates (not segment, control or vector registers).
     /// </summary>
-    public void SetAllGeneralForms(Mnemonic mnemonic, delegate*<CpuCore, ref Instruction, void> handler)
+    public unsafe void SetAllGeneralForms(Mnemonic mnemonic, delegate*<CpuCore, ref Instruction, void> handler)
     {
         foreach (var code in GeneralForms(mnemonic)) Set(code, handler);
     }
 
     /// <summary>Sets <paramref name="specializer"/> for every general form of <paramref name="mnemonic"/> (set their handler first).</summary>
-    public void SetAllGeneralSpecializers(Mnemonic mnemonic, delegate*<in Instruction, nint> specializer)
+    public unsafe void SetAllGeneralSpecializers(Mnemonic mnemonic, delegate*<in Instruction, nint> specializer)
     {
         foreach (var code in GeneralForms(mnemonic)) SetSpecializer(code, specializer);
     }

@@ -6,9 +6,9 @@ using static Sharpvisor.Engines.Emulator.Execution.Operands;
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
 /// <summary>ADD, ADC, SUB, SBB, AND, OR, XOR, CMP, TEST, INC, DEC, NEG, NOT: two-operand integer arithmetic with flags.</summary>
-public static unsafe class IntegerArithmetic
+public static class IntegerArithmetic
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Add, &Add);
         table.SetAllGeneralForms(Mnemonic.Adc, &Adc);
@@ -242,7 +242,7 @@ public static unsafe class IntegerArithmetic
 
     private readonly struct BinaryChoice<TOp> : IWidthChoice where TOp : struct, IBinaryOperation
     {
-        public static nint For<TW>(in Instruction i) where TW : struct, IOperandWidth
+        public static unsafe nint For<TW>(in Instruction i) where TW : struct, IOperandWidth
         {
             var source = i.Op1Kind;
             if (i.Op0Kind == OpKind.Register)
@@ -262,17 +262,17 @@ public static unsafe class IntegerArithmetic
 
     private readonly struct RegisterMemoryChoice<TOp, TW> : IAddressChoice where TOp : struct, IBinaryOperation where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&RegisterMemory<TOp, TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&RegisterMemory<TOp, TW, TA>);
     }
 
     private readonly struct MemoryRegisterChoice<TOp, TW> : IAddressChoice where TOp : struct, IBinaryOperation where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&MemoryRegister<TOp, TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&MemoryRegister<TOp, TW, TA>);
     }
 
     private readonly struct RegisterImmediateChoice<TOp, TW> : IImmediateChoice where TOp : struct, IBinaryOperation where TW : struct, IOperandWidth
     {
-        public static nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&RegisterImmediate<TOp, TW, TI>);
+        public static unsafe nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&RegisterImmediate<TOp, TW, TI>);
     }
 
     private readonly struct MemoryImmediateChoice<TOp, TW> : IAddressChoice where TOp : struct, IBinaryOperation where TW : struct, IOperandWidth
@@ -284,7 +284,7 @@ public static unsafe class IntegerArithmetic
     private readonly struct MemoryImmediateChoice<TOp, TW, TA> : IImmediateChoice
         where TOp : struct, IBinaryOperation where TW : struct, IOperandWidth where TA : struct, IAddressForm
     {
-        public static nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&MemoryImmediate<TOp, TW, TA, TI>);
+        public static unsafe nint For<TI>(in Instruction i) where TI : struct, IImmediate => FastOperands.Handler(&MemoryImmediate<TOp, TW, TA, TI>);
     }
 
     private static void RegisterRegister<TOp, TW>(CpuCore cpu, ref Instruction i) where TOp : struct, IBinaryOperation where TW : struct, IOperandWidth
@@ -384,14 +384,14 @@ public static unsafe class IntegerArithmetic
 
     private readonly struct UnaryChoice<TOp> : IWidthChoice where TOp : struct, IUnaryOperation
     {
-        public static nint For<TW>(in Instruction i) where TW : struct, IOperandWidth => i.Op0Kind == OpKind.Register
+        public static unsafe nint For<TW>(in Instruction i) where TW : struct, IOperandWidth => i.Op0Kind == OpKind.Register
             ? FastOperands.Handler(&UnaryRegister<TOp, TW>)
             : FastOperands.ByAddress<UnaryMemoryChoice<TOp, TW>>(i);
     }
 
     private readonly struct UnaryMemoryChoice<TOp, TW> : IAddressChoice where TOp : struct, IUnaryOperation where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&UnaryMemory<TOp, TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&UnaryMemory<TOp, TW, TA>);
     }
 
     private static void UnaryRegister<TOp, TW>(CpuCore cpu, ref Instruction i) where TOp : struct, IUnaryOperation where TW : struct, IOperandWidth

@@ -7,9 +7,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// LFENCE, MFENCE, SFENCE. One emulated CPU needs nothing, but several vCPUs on host threads will: each fence is a
 /// full host barrier, at least as strong as the one the guest asked for.
 /// </summary>
-public static unsafe class MemoryOrdering
+public static class MemoryOrdering
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Lfence, &Fence);
         table.SetAllGeneralForms(Mnemonic.Mfence, &Fence);

@@ -11,9 +11,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// give SF ZF PF of the truncated product, AF 0). Division raises #DE for a zero divisor or a quotient that does
 /// not fit, and leaves all flags unchanged (they are undefined).
 /// </summary>
-public static unsafe class MultiplyDivide
+public static class MultiplyDivide
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Mul, &Mul);
         table.SetAllGeneralForms(Mnemonic.Imul, &Imul);
@@ -224,7 +224,7 @@ public static unsafe class MultiplyDivide
             return For<TW, DestinationMultiplier>(i);
         }
 
-        public static nint For<TW, TM>(in Instruction i) where TW : struct, IOperandWidth where TM : struct, IMultiplier => i.Op1Kind switch
+        public static unsafe nint For<TW, TM>(in Instruction i) where TW : struct, IOperandWidth where TM : struct, IMultiplier => i.Op1Kind switch
         {
             OpKind.Register => FastOperands.Handler(&ImulRegister<TW, TM>),
             OpKind.Memory => FastOperands.ByAddress<ImulMemoryChoice<TW, TM>>(i),
@@ -239,7 +239,7 @@ public static unsafe class MultiplyDivide
 
     private readonly struct ImulMemoryChoice<TW, TM> : IAddressChoice where TW : struct, IOperandWidth where TM : struct, IMultiplier
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ImulMemory<TW, TM, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ImulMemory<TW, TM, TA>);
     }
 
     private static void ImulRegister<TW, TM>(CpuCore cpu, ref Instruction i) where TW : struct, IOperandWidth where TM : struct, IMultiplier

@@ -5,11 +5,11 @@ using Sharpvisor.Machine.Cpu;
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
 /// <summary>CPUID from <see cref="CpuCore.Cpuid"/> (RDTSC and RDTSCP are the system-mode group's, SystemMode/MsrInstructions).</summary>
-public static unsafe class ProcessorInformation
+public static class ProcessorInformation
 {
     private const uint ExtendedBase = 0x8000_0000, HypervisorBase = 0x4000_0000, HypervisorEnd = 0x4FFF_FFFF;
 
-    public static void Register(InstructionTable table) => table.SetAllGeneralForms(Mnemonic.Cpuid, &Cpuid);
+    public static unsafe void Register(InstructionTable table) => table.SetAllGeneralForms(Mnemonic.Cpuid, &Cpuid);
 
     /// <summary>
     /// The leaf for EAX/ECX. A leaf above the highest basic leaf (or above the highest extended leaf, in the extended

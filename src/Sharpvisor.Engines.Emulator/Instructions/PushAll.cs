@@ -10,12 +10,12 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// them invalid). PUSHA stores AX CX DX BX, SP as it was before, BP SI DI; POPA loads them back in reverse and skips the
 /// stored SP. All memory is accessed before any register changes, so a fault leaves the registers as they were.
 /// </summary>
-public static unsafe class PushAll
+public static class PushAll
 {
     private static readonly Reg[] Words = [Reg.AX, Reg.CX, Reg.DX, Reg.BX, Reg.SP, Reg.BP, Reg.SI, Reg.DI];
     private static readonly Reg[] Doublewords = [Reg.EAX, Reg.ECX, Reg.EDX, Reg.EBX, Reg.ESP, Reg.EBP, Reg.ESI, Reg.EDI];
 
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Pushaw, &Pusha);
         table.Set(Code.Pushad, &Pusha);

@@ -6,9 +6,9 @@ using static Sharpvisor.Engines.Emulator.Execution.Operands;
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
 /// <summary>SHL/SAL, SHR, SAR, ROL, ROR, RCL, RCR. The count is masked to 5 bits (6 for 64-bit operands); a masked count of 0 changes no flag.</summary>
-public static unsafe class ShiftsAndRotates
+public static class ShiftsAndRotates
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Shl, &Shl);
         table.SetAllGeneralForms(Mnemonic.Sal, &Shl);
@@ -235,7 +235,7 @@ public static unsafe class ShiftsAndRotates
 
     private readonly struct ShiftChoice<TShift, TCount> : IWidthChoice where TShift : struct, IShift where TCount : struct, IShiftCount
     {
-        public static nint For<TW>(in Instruction i) where TW : struct, IOperandWidth => i.Op0Kind == OpKind.Register
+        public static unsafe nint For<TW>(in Instruction i) where TW : struct, IOperandWidth => i.Op0Kind == OpKind.Register
             ? FastOperands.Handler(&ShiftRegister<TShift, TCount, TW>)
             : FastOperands.ByAddress<ShiftMemoryChoice<TShift, TCount, TW>>(i);
     }
@@ -243,7 +243,7 @@ public static unsafe class ShiftsAndRotates
     private readonly struct ShiftMemoryChoice<TShift, TCount, TW> : IAddressChoice
         where TShift : struct, IShift where TCount : struct, IShiftCount where TW : struct, IOperandWidth
     {
-        public static nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ShiftMemory<TShift, TCount, TW, TA>);
+        public static unsafe nint For<TA>(in Instruction i) where TA : struct, IAddressForm => FastOperands.Handler(&ShiftMemory<TShift, TCount, TW, TA>);
     }
 
     private static void ShiftRegister<TShift, TCount, TW>(CpuCore cpu, ref Instruction i)

@@ -8,9 +8,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// ENTER and LEAVE in 64-bit mode (64-bit stack): the 64-bit default form and the 66h 16-bit form. Memory is
 /// written before RSP/RBP change, so a fault leaves both registers as they were and the instruction can restart.
 /// </summary>
-public static unsafe class StackFrames
+public static class StackFrames
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.SetAllGeneralForms(Mnemonic.Enter, &Enter);
         table.SetAllGeneralForms(Mnemonic.Leave, &Leave);

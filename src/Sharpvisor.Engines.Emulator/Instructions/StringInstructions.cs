@@ -10,12 +10,12 @@ namespace Sharpvisor.Engines.Emulator.Instructions;
 /// interruptible, and it keeps one instruction from holding the interpreter for millions of iterations.
 /// RSI/RDI/RCX are written after every completed iteration, so a fault mid-string leaves them as far as it got.
 /// </summary>
-public static unsafe class StringInstructions
+public static class StringInstructions
 {
     /// <summary>Iterations of a repeated string instruction per execution (the interpreter counts one retired instruction each time).</summary>
     public const int MaxIterationsPerExecution = 4096;
 
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Movsb_m8_m8, &Movs);
         table.Set(Code.Movsw_m16_m16, &Movs);

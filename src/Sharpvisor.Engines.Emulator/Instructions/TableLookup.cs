@@ -4,9 +4,9 @@ using Sharpvisor.Engines.Emulator.Execution;
 namespace Sharpvisor.Engines.Emulator.Instructions;
 
 /// <summary>XLAT: AL = [RBX + zero-extended AL] (EBX with 67h), with an optional FS/GS override.</summary>
-public static unsafe class TableLookup
+public static class TableLookup
 {
-    public static void Register(InstructionTable table) => table.Set(Code.Xlat_m8, &Xlat);
+    public static unsafe void Register(InstructionTable table) => table.Set(Code.Xlat_m8, &Xlat);
 
     private static void Xlat(CpuCore cpu, ref Instruction i)
     {

@@ -15,13 +15,13 @@ namespace Sharpvisor.Engines.Emulator.Memory;
 /// A decoder should mark a page before it reads the page's bytes, so a racing store either lands before the read
 /// or sees the bit.
 /// </remarks>
-public sealed unsafe class CodePageTracker
+public sealed class CodePageTracker
 {
     // Pinned so the stores' fast path can test a bit through a plain pointer.
     private readonly ulong[] _bits;
-    private readonly ulong* _bitsPointer;
+    private readonly unsafe ulong* _bitsPointer;
 
-    public CodePageTracker(ulong physicalLimit)
+    public unsafe CodePageTracker(ulong physicalLimit)
     {
         PhysicalLimit = physicalLimit;
         _bits = GC.AllocateArray<ulong>((int)((physicalLimit / 4096 + 63) / 64 + 1), pinned: true);
@@ -32,7 +32,7 @@ public sealed unsafe class CodePageTracker
     public ulong PhysicalLimit { get; }
 
     /// <summary>The bitmap, for the store fast path of <see cref="EmulatedMemory"/>; valid for pages below <see cref="PhysicalLimit"/>.</summary>
-    internal ulong* Bits => _bitsPointer;
+    internal unsafe ulong* Bits => _bitsPointer;
 
     /// <summary>
     /// Called with a page's number when a store lands on a page that holds code. Runs on the storing vCPU's thread,

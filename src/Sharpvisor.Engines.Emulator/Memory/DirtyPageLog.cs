@@ -14,7 +14,7 @@ namespace Sharpvisor.Engines.Emulator.Memory;
 /// write rights only if its page was marked when the entry was filled, and collecting the log takes write rights
 /// from every vCPU's TLB (<see cref="SliceGate"/>), so the next store to a page re-marks it.
 /// </remarks>
-public sealed unsafe class DirtyPageLog
+public sealed class DirtyPageLog
 {
     private readonly ulong[] _bits;
 

@@ -19,10 +19,10 @@ namespace Sharpvisor.Engines.Emulator.Memory;
 /// <see cref="PagingUnit"/> after each walk, and here for the <see cref="IdentityTranslator"/>; other translators
 /// (<see cref="WindowTranslator"/>) are asked on every access, as before. An instance is used by its vCPU's thread only.
 /// </remarks>
-public sealed unsafe class EmulatedMemory
+public sealed class EmulatedMemory
 {
-    private readonly TlbEntry* _tlb;
-    private readonly ulong* _codeBits;
+    private readonly unsafe TlbEntry* _tlb;
+    private readonly unsafe ulong* _codeBits;
     private IAddressTranslator _translator;
     private bool _cachesIdentity;
     /// <summary>
@@ -47,7 +47,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>A vCPU's memory view sharing <paramref name="codePages"/> with the machine's other vCPUs.</summary>
-    public EmulatedMemory(GuestMemory ram, MmioBus mmio, IAddressTranslator translator, CodePageTracker codePages)
+    public unsafe EmulatedMemory(GuestMemory ram, MmioBus mmio, IAddressTranslator translator, CodePageTracker codePages)
     {
         ulong ramEnd = ram.Regions.Max(r => r.End);
         if (codePages.PhysicalLimit < ramEnd)
@@ -117,12 +117,13 @@ public sealed unsafe class EmulatedMemory
     private ulong FastPathRights(AccessKind kind) => TlbRights.Required(kind, _privilegeSource.Cpl) | TlbRights.Ram;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ulong Read(ulong linear, int size, AccessKind kind = AccessKind.Read)
+    public unsafe ulong Read(ulong linear, int size, AccessKind kind = AccessKind.Read)
     {
         TlbEntry* entry = _tlb + ((linear >> 12) & TranslationLookasideBuffer.IndexMask);
         // The tag is compared with the page of the last byte: an access crossing into the next page misses.
         if (TranslationLookasideBuffer.Hits(entry, linear + (ulong)size - 1, FastPathRights(kind)))
         {
+            // Safe: a TLB hit on the page of the last byte means Host maps that whole 4 KiB RAM page, so p..p+size is guest RAM.
             byte* p = entry->Host + (linear & 0xFFF);
             return size switch
             {
@@ -136,11 +137,12 @@ public sealed unsafe class EmulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Write(ulong linear, int size, ulong value, AccessKind kind = AccessKind.Write)
+    public unsafe void Write(ulong linear, int size, ulong value, AccessKind kind = AccessKind.Write)
     {
         TlbEntry* entry = _tlb + ((linear >> 12) & TranslationLookasideBuffer.IndexMask);
         if (TranslationLookasideBuffer.Hits(entry, linear + (ulong)size - 1, FastPathRights(kind)))
         {
+            // Safe: a TLB hit on the page of the last byte means Host maps that whole 4 KiB RAM page, so p..p+size is guest RAM.
             byte* p = entry->Host + (linear & 0xFFF);
             switch (size)
             {
@@ -158,7 +160,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>Reads (SSE operands, instruction fetch, descriptors) page by page; any length.</summary>
-    public void ReadBytes(ulong linear, Span<byte> destination, AccessKind kind = AccessKind.Read)
+    public unsafe void ReadBytes(ulong linear, Span<byte> destination, AccessKind kind = AccessKind.Read)
     {
         int done = 0;
         while (done < destination.Length)
@@ -167,6 +169,7 @@ public sealed unsafe class EmulatedMemory
             int chunk = (int)Math.Min((ulong)(destination.Length - done), 0x1000 - (at & 0xFFF));
             TlbEntry* entry = _tlb + ((at >> 12) & TranslationLookasideBuffer.IndexMask);
             if (TranslationLookasideBuffer.Hits(entry, at, FastPathRights(kind)))
+                // Safe: the hit covers the page at `at` and chunk stops at its end.
                 new ReadOnlySpan<byte>(entry->Host + (at & 0xFFF), chunk).CopyTo(destination.Slice(done, chunk));
             else
                 ReadPhysical(TranslateAndCache(at, kind), destination.Slice(done, chunk));
@@ -224,7 +227,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>Reads guest-physical memory as this CPU sees it: its local devices, then RAM, then the MMIO bus.</summary>
-    public void ReadPhysical(ulong physical, Span<byte> destination)
+    public unsafe void ReadPhysical(ulong physical, Span<byte> destination)
     {
         foreach (var d in _localDevices)
             if (d.Contains(physical))
@@ -233,12 +236,13 @@ public sealed unsafe class EmulatedMemory
                 return;
             }
         byte* p = RamPointer(physical, destination.Length);
+        // Safe: RamPointer returns non-null only when the whole range lies in one RAM region.
         if (p != null) new ReadOnlySpan<byte>(p, destination.Length).CopyTo(destination);
         else Mmio.Read(physical, destination);
     }
 
     /// <summary>Writes guest-physical memory as this CPU sees it; stores to RAM holding code are reported.</summary>
-    public void WritePhysical(ulong physical, ReadOnlySpan<byte> source)
+    public unsafe void WritePhysical(ulong physical, ReadOnlySpan<byte> source)
     {
         foreach (var d in _localDevices)
             if (d.Contains(physical))
@@ -249,6 +253,7 @@ public sealed unsafe class EmulatedMemory
         byte* p = RamPointer(physical, source.Length);
         if (p != null)
         {
+            // Safe: RamPointer returns non-null only when the whole range lies in one RAM region.
             FreshPageCopy.Copy(source, new Span<byte>(p, source.Length));
             CodePages.NoteWrite(physical, source.Length);
             if (DirtyLog is { Enabled: true } log) log.NoteWrite(physical, source.Length);
@@ -257,7 +262,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>The host address of a 4 KiB physical page if all of it is RAM this CPU reaches directly, else null.</summary>
-    internal byte* FastRamPage(ulong physicalPage)
+    internal unsafe byte* FastRamPage(ulong physicalPage)
     {
         foreach (var d in _localDevices)
             if (d.Overlaps(physicalPage, 0x1000)) return null;
@@ -265,7 +270,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     /// <summary>A pointer to <paramref name="size"/> bytes of RAM at a physical address, or null for MMIO.</summary>
-    internal byte* RamPointer(ulong physical, int size)
+    internal unsafe byte* RamPointer(ulong physical, int size)
     {
         var region = _lastRegion;
         if (region is null || !region.Contains(physical, (ulong)size))
@@ -274,6 +279,7 @@ public sealed unsafe class EmulatedMemory
             if (region is null) return null;
             _lastRegion = region;
         }
+        // Safe: the region contains [physical, physical+size) (checked above) and stays mapped as long as the machine.
         return (byte*)region.HostAddress + (physical - region.GuestPhysicalAddress);
     }
 
@@ -286,13 +292,14 @@ public sealed unsafe class EmulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ulong ReadSlow(ulong linear, int size, AccessKind kind)
+    private unsafe ulong ReadSlow(ulong linear, int size, AccessKind kind)
     {
         if (!CrossesPage(linear, size))
         {
             // One page: translate (a walk, or a translator that caches nothing) and read RAM directly if it is RAM.
             ulong physical = TranslateAndCache(linear, kind);
             byte* p = _localDevices.Length == 0 ? RamPointer(physical, size) : null;
+            // Safe: RamPointer checked that all size bytes are RAM of one region.
             if (p != null)
                 return size switch
                 {
@@ -313,7 +320,7 @@ public sealed unsafe class EmulatedMemory
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void WriteSlow(ulong linear, int size, ulong value, AccessKind kind)
+    private unsafe void WriteSlow(ulong linear, int size, ulong value, AccessKind kind)
     {
         Span<byte> data = stackalloc byte[8];
         BinaryPrimitives.WriteUInt64LittleEndian(data, value);
@@ -326,6 +333,7 @@ public sealed unsafe class EmulatedMemory
                 WritePhysical(physical, data[..size]);
                 return;
             }
+            // Safe: RamPointer checked that all size bytes are RAM of one region.
             switch (size)
             {
                 case 1: *p = (byte)value; break;

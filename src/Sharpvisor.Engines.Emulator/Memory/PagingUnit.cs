@@ -24,7 +24,7 @@ namespace Sharpvisor.Engines.Emulator.Memory;
 /// <see cref="Flush"/> (with includeGlobal when CR0.PG/WP, CR4 or EFER change), and INVLPG <see cref="InvalidatePage"/>.
 /// The CPL is not baked in: user and supervisor rights are cached separately, so a privilege change needs no flush.</para>
 /// </remarks>
-public sealed unsafe class PagingUnit : IAddressTranslator
+public sealed class PagingUnit : IAddressTranslator
 {
     private const ulong Present = 1, Writable = 1 << 1, UserAccessible = 1 << 2, Accessed = 1 << 5, Dirty = 1 << 6,
         LargePage = 1 << 7, GlobalPage = 1 << 8, ExecuteDisable = 1UL << 63;
@@ -111,7 +111,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     /// Walks 8-byte entries from <paramref name="level"/> (4 = PML4, 3 = PDPT, 2 = PD, 1 = PT) down. Returns the
     /// physical address, or null when an entry changed while setting its Accessed bit.
     /// </summary>
-    private ulong? WalkTables(ulong linear, ulong table, int level, AccessKind kind, bool user, bool writable, bool userAccessible, bool noExecute)
+    private unsafe ulong? WalkTables(ulong linear, ulong table, int level, AccessKind kind, bool user, bool writable, bool userAccessible, bool noExecute)
     {
         bool nxe = (Cpu.Efer & EferNoExecuteEnable) != 0;
         ulong reservedCommon = _reservedAddressBits | (nxe ? 0 : ExecuteDisable);
@@ -120,6 +120,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
             int shift = 12 + 9 * (level - 1);
             ulong entryAddress = table + ((linear >> shift) & 511) * 8;
             ulong* pointer = (ulong*)_memory.RamPointer(entryAddress, 8);
+            // Safe: RamPointer gave a pointer only for 8 bytes of RAM; other vCPUs may store to it, hence the volatile read.
             ulong entry = pointer != null ? Volatile.Read(ref *pointer) : ReadEntryFromBus(entryAddress, 8);
             if ((entry & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
             bool leaf = level == 1 || (level <= 3 && (entry & LargePage) != 0);
@@ -149,10 +150,11 @@ public sealed unsafe class PagingUnit : IAddressTranslator
         }
     }
 
-    private ulong? WalkPae(uint linear, AccessKind kind, bool user)
+    private unsafe ulong? WalkPae(uint linear, AccessKind kind, bool user)
     {
         ulong entryAddress = (Cpu.Cr3 & 0xFFFF_FFE0) + ((linear >> 30) & 3) * 8;
         ulong* pointer = (ulong*)_memory.RamPointer(entryAddress, 8);
+        // Safe: RamPointer gave a pointer only for 8 bytes of RAM.
         ulong pdpte = pointer != null ? Volatile.Read(ref *pointer) : ReadEntryFromBus(entryAddress, 8);
         if ((pdpte & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
         // A PAE PDPTE has no R/W, U/S, A or XD: bits 2:1, 8:5 and 63:MAXPHYADDR are reserved.
@@ -161,10 +163,11 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     }
 
     /// <summary>32-bit paging: 4-byte entries, 4 KiB pages or (CR4.PSE) 4 MiB pages with PSE-36 high address bits.</summary>
-    private ulong? WalkLegacy(uint linear, AccessKind kind, bool user)
+    private unsafe ulong? WalkLegacy(uint linear, AccessKind kind, bool user)
     {
         ulong directoryAddress = (Cpu.Cr3 & 0xFFFF_F000) + ((linear >> 22) & 1023) * 4;
         uint* pointer = (uint*)_memory.RamPointer(directoryAddress, 4);
+        // Safe: RamPointer gave a pointer only for 4 bytes of RAM.
         uint pde = pointer != null ? Volatile.Read(ref *pointer) : (uint)ReadEntryFromBus(directoryAddress, 4);
         if ((pde & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
         bool writable = (pde & Writable) != 0, userAccessible = (pde & UserAccessible) != 0;
@@ -184,6 +187,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
         }
         ulong tableAddress = (pde & 0xFFFF_F000) + ((linear >> 12) & 1023) * 4;
         uint* ptePointer = (uint*)_memory.RamPointer(tableAddress, 4);
+        // Safe: RamPointer gave a pointer only for 4 bytes of RAM.
         uint pte = ptePointer != null ? Volatile.Read(ref *ptePointer) : (uint)ReadEntryFromBus(tableAddress, 4);
         if ((pte & Present) == 0) throw PageFault(linear, kind, user, ErrorNone);
         writable &= (pte & Writable) != 0;
@@ -195,7 +199,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     /// The leaf: checks the access against the combined rights, sets A (and D for a write), fills the TLB. The leaf
     /// entry is at <paramref name="pointer64"/> or <paramref name="pointer32"/> (both null outside RAM).
     /// </summary>
-    private ulong? Complete(ulong linear, AccessKind kind, bool user, ulong entryAddress, ulong* pointer64, uint* pointer32, ulong entry,
+    private unsafe ulong? Complete(ulong linear, AccessKind kind, bool user, ulong entryAddress, ulong* pointer64, uint* pointer32, ulong entry,
         bool writable, bool userAccessible, bool noExecute, ulong physicalPage, ulong pageSize)
     {
         var cpu = Cpu;
@@ -214,6 +218,7 @@ public sealed unsafe class PagingUnit : IAddressTranslator
         if ((entry & wanted) != wanted)
         {
             if (pointer64 != null && !TrySet(pointer64, entry, wanted)) return null;
+            // Safe: the entry pointers come from RamPointer for their exact size; a compare-exchange, as the CPU sets A/D atomically.
             if (pointer32 != null && Interlocked.CompareExchange(ref *pointer32, (uint)(entry | wanted), (uint)entry) != (uint)entry) return null;
             if (pointer64 != null || pointer32 != null)
             {
@@ -261,7 +266,8 @@ public sealed unsafe class PagingUnit : IAddressTranslator
     }
 
     /// <summary>Sets <paramref name="bits"/> in the entry if it still holds <paramref name="expected"/>; false if it changed.</summary>
-    private static bool TrySet(ulong* pointer, ulong expected, ulong bits) =>
+    private static unsafe bool TrySet(ulong* pointer, ulong expected, ulong bits) =>
+        // Safe: callers pass a RamPointer for this 8-byte entry.
         Interlocked.CompareExchange(ref *pointer, expected | bits, expected) == expected;
 
     private ulong ReadEntryFromBus(ulong physical, int size)

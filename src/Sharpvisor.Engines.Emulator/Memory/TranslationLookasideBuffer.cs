@@ -9,7 +9,7 @@ namespace Sharpvisor.Engines.Emulator.Memory;
 /// reads the slots directly on every access; the translator (<see cref="PagingUnit"/>) fills them after a walk.
 /// Used by one vCPU thread only.
 /// </summary>
-public sealed unsafe class TranslationLookasideBuffer
+public sealed class TranslationLookasideBuffer
 {
     public const int Size = 1024;
     internal const ulong IndexMask = Size - 1;
@@ -19,22 +19,22 @@ public sealed unsafe class TranslationLookasideBuffer
     private readonly TlbEntry[] _array = GC.AllocateArray<TlbEntry>(Size, pinned: true);
     private bool _holdsLargePages;
 
-    internal TranslationLookasideBuffer(EmulatedMemory memory)
+    internal unsafe TranslationLookasideBuffer(EmulatedMemory memory)
     {
         _memory = memory;
         Entries = (TlbEntry*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_array));
     }
 
     /// <summary>The slots, pinned: the fast path indexes them with <c>(linear &gt;&gt; 12) &amp; IndexMask</c>.</summary>
-    internal TlbEntry* Entries { get; }
+    internal unsafe TlbEntry* Entries { get; }
 
     /// <summary>True when every bit of <paramref name="required"/> is in the tag of the slot for <paramref name="linear"/>'s page.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool Hits(TlbEntry* entry, ulong linear, ulong required) =>
+    internal static unsafe bool Hits(TlbEntry* entry, ulong linear, ulong required) =>
         ((entry->Tag ^ ((linear & PageMask) | required)) & (PageMask | required)) == 0;
 
     /// <summary>The cached physical address of <paramref name="linear"/> if the cached rights include <paramref name="required"/>.</summary>
-    public bool TryLookup(ulong linear, uint required, out ulong physical)
+    public unsafe bool TryLookup(ulong linear, uint required, out ulong physical)
     {
         TlbEntry* entry = Entries + ((linear >> 12) & IndexMask);
         if (Hits(entry, linear, required))
@@ -53,7 +53,7 @@ public sealed unsafe class TranslationLookasideBuffer
     /// While the machine's dirty log is on, a RAM page gets write rights only from a fill for a write
     /// (<paramref name="forWrite"/>), which marks it dirty, so every store through the entry is logged.
     /// </summary>
-    internal void Insert(ulong linear, ulong physicalPage, uint rights, bool global, ulong pageSize = 4096, bool forWrite = false)
+    internal unsafe void Insert(ulong linear, ulong physicalPage, uint rights, bool global, ulong pageSize = 4096, bool forWrite = false)
     {
         TlbEntry* entry = Entries + ((linear >> 12) & IndexMask);
         physicalPage &= PageMask;
@@ -79,13 +79,13 @@ public sealed unsafe class TranslationLookasideBuffer
     /// Takes write rights from every cached translation, keeping the rest: the next store to any page walks (and, with
     /// the dirty log on, marks the page). Called on the vCPU's thread or while it runs no guest code (<see cref="SliceGate"/>).
     /// </summary>
-    public void DropWriteRights()
+    public unsafe void DropWriteRights()
     {
         for (int i = 0; i < Size; i++) Entries[i].Tag &= ~(ulong)WriteRights;
     }
 
     /// <summary>Drops every cached translation, or every one but those of global pages.</summary>
-    public void Flush(bool includeGlobal)
+    public unsafe void Flush(bool includeGlobal)
     {
         _memory.NoteTranslationsChanged();
         bool largeLeft = false;
@@ -100,7 +100,7 @@ public sealed unsafe class TranslationLookasideBuffer
     }
 
     /// <summary>Drops the translation of <paramref name="linear"/>'s page, global or not, and of every piece of a large page holding it.</summary>
-    public void InvalidatePage(ulong linear)
+    public unsafe void InvalidatePage(ulong linear)
     {
         _memory.NoteTranslationsChanged();
         Entries[(linear >> 12) & IndexMask].Tag = 0;
@@ -114,7 +114,7 @@ public sealed unsafe class TranslationLookasideBuffer
     }
 
     /// <summary>How many slots hold a translation (for tests and statistics).</summary>
-    public int Count
+    public unsafe int Count
     {
         get
         {

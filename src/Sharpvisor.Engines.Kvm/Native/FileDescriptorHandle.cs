@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Engines.Kvm.Native;
 
@@ -10,5 +11,5 @@ public sealed class FileDescriptorHandle : SafeHandle
     public override bool IsInvalid => handle < 0;
     public int Fd => (int)handle;
 
-    protected override bool ReleaseHandle() => KvmSyscalls.close((int)handle) == 0;
+    protected override bool ReleaseHandle() => Libc.close((int)handle) == 0;
 }

@@ -4,35 +4,35 @@ using Sharpvisor.Machine.Native;
 namespace Sharpvisor.Engines.Kvm.Native;
 
 /// <summary>ioctl calls that turn a failure into an <see cref="EngineException"/> naming the call and the errno.</summary>
-internal static unsafe class KvmCalls
+internal static class KvmCalls
 {
-    public static int Ioctl(FileDescriptorHandle fd, nuint request, void* arg, string what)
+    public static unsafe int Ioctl(FileDescriptorHandle fd, nuint request, void* arg, string what)
     {
-        int r = KvmSyscalls.ioctl(fd.Fd, request, arg);
+        int r = Libc.ioctl(fd.Fd, request, arg);
         if (r < 0) throw new EngineException($"KVM {what} failed: {Libc.LastErrorText()}");
         return r;
     }
 
     public static int Ioctl(FileDescriptorHandle fd, nuint request, nint arg, string what)
     {
-        int r = KvmSyscalls.ioctl(fd.Fd, request, arg);
+        int r = Libc.ioctl(fd.Fd, request, arg);
         if (r < 0) throw new EngineException($"KVM {what} failed: {Libc.LastErrorText()}");
         return r;
     }
 
     public static int CheckExtension(FileDescriptorHandle fd, int capability) =>
-        Math.Max(0, KvmSyscalls.ioctl(fd.Fd, KvmIoctls.CheckExtension, capability));
+        Math.Max(0, Libc.ioctl(fd.Fd, KvmIoctls.CheckExtension, capability));
 
     public static FileDescriptorHandle OpenDevice(string path)
     {
-        int fd = KvmSyscalls.open(path, KvmSyscalls.ORdWr | KvmSyscalls.OCloexec);
+        int fd = Libc.open(path, Libc.ORdWr | Libc.OCloExec);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
             string why = errno switch
             {
-                2 => $"{path} does not exist (no KVM in this kernel, or the module is not loaded)",
-                13 => $"no permission to open {path} (run as root or join the kvm group)",
+                Libc.ErrnoNoEntry => $"{path} does not exist (no KVM in this kernel, or the module is not loaded)",
+                Libc.ErrnoAccess => $"no permission to open {path} (run as root or join the kvm group)",
                 _ => $"cannot open {path}: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})",
             };
             throw new EngineException(why);

@@ -31,23 +31,23 @@ public struct KvmDtable
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmSregs
+public struct KvmSregs
 {
     public KvmSegment Cs, Ds, Es, Fs, Gs, Ss, Tr, Ldt;
     public KvmDtable Gdt, Idt;
     public ulong Cr0, Cr2, Cr3, Cr4, Cr8, Efer, ApicBase;
-    public fixed ulong InterruptBitmap[4];
+    public unsafe fixed ulong InterruptBitmap[4];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmFpu
+public struct KvmFpu
 {
-    public fixed byte Fpr[128];
+    public unsafe fixed byte Fpr[128];
     public ushort Fcw, Fsw;
     public byte Ftwx, Pad1;
     public ushort LastOpcode;
     public ulong LastIp, LastDp;
-    public fixed byte Xmm[256];
+    public unsafe fixed byte Xmm[256];
     public uint Mxcsr, Pad2;
 }
 
@@ -85,23 +85,23 @@ public struct KvmIrqLevel
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmMsi
+public struct KvmMsi
 {
     public uint AddressLo, AddressHi, Data, Flags, DevId;
-    public fixed byte Pad[12];
+    public unsafe fixed byte Pad[12];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmPitConfig
+public struct KvmPitConfig
 {
     public uint Flags;
-    public fixed uint Pad[15];
+    public unsafe fixed uint Pad[15];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmLapicState
+public struct KvmLapicState
 {
-    public fixed byte Regs[1024];
+    public unsafe fixed byte Regs[1024];
 }
 
 /// <summary>kvm_vcpu_events: pending exceptions, interrupts, NMIs, SIPI, SMM.</summary>
@@ -131,9 +131,9 @@ public struct KvmVcpuEvents
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmXsave
+public struct KvmXsave
 {
-    public fixed byte Region[4096];
+    public unsafe fixed byte Region[4096];
 }
 
 [StructLayout(LayoutKind.Sequential)]
@@ -144,22 +144,25 @@ public struct KvmXcr
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmXcrs
+public struct KvmXcrs
 {
     public uint NrXcrs, Flags;
     public KvmXcr Xcr0, Xcr1, Xcr2, Xcr3, Xcr4, Xcr5, Xcr6, Xcr7, Xcr8, Xcr9, Xcr10, Xcr11, Xcr12, Xcr13, Xcr14, Xcr15;
-    public fixed ulong Padding[16];
+    public unsafe fixed ulong Padding[16];
 }
 
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmTranslation
+public struct KvmTranslation
 {
     public ulong LinearAddress, PhysicalAddress;
     public byte Valid, Writeable, Usermode;
-    public fixed byte Pad[5];
+    public unsafe fixed byte Pad[5];
 }
 
-/// <summary>Offsets into the shared kvm_run page.</summary>
+/// <summary>
+/// Offsets into the shared kvm_run page (struct kvm_run in linux/kvm.h, x86-64): the fixed head, then from
+/// <see cref="Union"/> the 256-byte union whose member depends on the exit reason. KvmRunLayoutTests check them.
+/// </summary>
 public static class KvmRunLayout
 {
     public const int ImmediateExit = 1;
@@ -183,6 +186,9 @@ public static class KvmExitReasons
         IrqWindowOpen = 7, Shutdown = 8, FailEntry = 9, Intr = 10, InternalError = 17, SystemEvent = 24;
 
     public const uint SystemEventShutdown = 1, SystemEventReset = 2, SystemEventCrash = 3;
+    public const uint InternalErrorEmulation = 1, InternalErrorSimultaneousExceptions = 2, InternalErrorDeliveryEvent = 3;
+    /// <summary>kvm_run.io.direction.</summary>
+    public const byte IoIn = 0, IoOut = 1;
 
     public static string Name(uint reason) => reason switch
     {
@@ -200,12 +206,12 @@ public static class KvmStructSizes
 
 /// <summary>struct kvm_clock_data (KVM_GET_CLOCK / KVM_SET_CLOCK): kvm-clock in nanoseconds; 48 bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
-public unsafe struct KvmClockData
+public struct KvmClockData
 {
     public ulong Clock;
     public uint Flags;
     public uint Pad0;
     public ulong Realtime;
     public ulong HostTsc;
-    public fixed uint Pad[4];
+    public unsafe fixed uint Pad[4];
 }

@@ -6,7 +6,7 @@ namespace Sharpvisor.Machine.Memory;
 /// One contiguous block of guest RAM backed by an anonymous host mapping. The mapping is made with
 /// MAP_NORESERVE, so host memory is committed only for the pages the guest (or the VMM) touches.
 /// </summary>
-public sealed unsafe class GuestMemoryRegion : IDisposable
+public sealed class GuestMemoryRegion : IDisposable
 {
     public const int PageSize = 4096;
 
@@ -36,7 +36,8 @@ public sealed unsafe class GuestMemoryRegion : IDisposable
         gpa >= GuestPhysicalAddress && length <= Size && gpa - GuestPhysicalAddress <= Size - length;
 
     /// <summary>A span over [gpa, gpa+length) of this region; the caller has checked <see cref="Contains"/>.</summary>
-    public Span<byte> SpanAt(ulong gpa, int length) =>
+    public unsafe Span<byte> SpanAt(ulong gpa, int length) =>
+        // Safe: the caller checked Contains(gpa, length), so the span stays inside this mapping, which lives until Dispose.
         new((void*)(HostAddress + (nint)(gpa - GuestPhysicalAddress)), length);
 
     public void StartVmmDirtyTracking() => VmmDirtyPages = new DirtyPageBitmap(Size / PageSize);
@@ -53,7 +54,7 @@ public sealed unsafe class GuestMemoryRegion : IDisposable
     /// Bytes of this region present in host memory (mincore): what the guest has touched and not given back. For a VM
     /// restored from a snapshot, pages of the memory file still in the page cache count as well.
     /// </summary>
-    public ulong ResidentBytes()
+    public unsafe ulong ResidentBytes()
     {
         const int PagesPerCall = 16384;
         byte* residency = stackalloc byte[PagesPerCall];

@@ -2,29 +2,18 @@ using System.Runtime.InteropServices;
 
 namespace Sharpvisor.Machine.Native;
 
-/// <summary>The few libc calls the machine layer needs (mappings, madvise, mincore).</summary>
+/// <summary>
+/// The one binding of the C library for all of Sharpvisor (engines, VMM, CLI, tools, benches): each libc function
+/// is declared once, in the partial files beside this one, by area. Names are libc's own, so a call reads like the
+/// man page. Device- or engine-specific request numbers (KVM ioctls, tap ioctls) stay with their users.
+/// </summary>
 public static partial class Libc
 {
-    public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
-    public const int MapShared = 0x01, MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, MapNoReserve = 0x4000;
-    public const int MadvDontNeed = 4;
-    public static readonly nint MapFailed = -1;
+    public const int ErrnoNoEntry = 2, ErrnoInterrupted = 4, ErrnoAgain = 11, ErrnoAccess = 13, ErrnoNotSupported = 95;
 
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, long offset);
+    public static int LastError => Marshal.GetLastPInvokeError();
 
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int munmap(nint addr, nuint length);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int mprotect(nint addr, nuint length, int prot);
-
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int madvise(nint addr, nuint length, int advice);
-
-    /// <summary>One byte per page of [addr, addr+length) into <paramref name="residency"/>; bit 0 set when resident.</summary>
-    [LibraryImport("libc", SetLastError = true)]
-    public static unsafe partial int mincore(nint addr, nuint length, byte* residency);
+    public static string Describe(int errno) => Marshal.GetPInvokeErrorMessage(errno);
 
     /// <summary>The message for the last errno, e.g. "Cannot allocate memory (errno 12)".</summary>
     public static string LastErrorText()

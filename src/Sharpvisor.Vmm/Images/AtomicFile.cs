@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Vmm.Images;
 
@@ -6,7 +6,7 @@ namespace Sharpvisor.Vmm.Images;
 /// Replaces files so readers see either the old or the new content, never a partial one: write a temporary file
 /// in the same folder, fsync it, rename it over the target, fsync the folder so the rename survives a crash.
 /// </summary>
-internal static partial class AtomicFile
+internal static class AtomicFile
 {
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> content)
     {
@@ -57,19 +57,10 @@ internal static partial class AtomicFile
 
     private static void SyncDirectory(string directory)
     {
-        const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY on x86-64 Linux
-        int fd = open(directory, ReadOnlyDirectory);
+        int fd = Libc.open(directory, Libc.ORdOnly | Libc.ODirectory);
         if (fd < 0) return; // durability only; the rename itself already happened
-        try { fsync(fd); }
-        finally { close(fd); }
+        try { Libc.fsync(fd); }
+        finally { Libc.close(fd); }
     }
 
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc")]
-    private static partial int fsync(int fd);
-
-    [LibraryImport("libc")]
-    private static partial int close(int fd);
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using Sharpvisor.Machine.Devices.Virtio;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Vmm.Networking;
 
@@ -43,7 +44,7 @@ public sealed class TapBackend : IVirtioNetBackend
 
     /// <summary>A valid interface name: 1-15 bytes, none of '/', ':', whitespace, and not "." or "..".</summary>
     public static bool IsValidInterfaceName(string name) =>
-        name.Length is > 0 and < TapNative.InterfaceNameSize && name is not "." and not ".." &&
+        name.Length is > 0 and < TapIoctls.InterfaceNameSize && name is not "." and not ".." &&
         name.All(c => c > ' ' && c < 0x7F && c != '/' && c != ':');
 
     /// <summary>Attaches to tap <paramref name="name"/>, creating it if missing, and brings it up. Throws <see cref="IOException"/>.</summary>
@@ -52,40 +53,40 @@ public sealed class TapBackend : IVirtioNetBackend
         ArgumentNullException.ThrowIfNull(name);
         if (!IsValidInterfaceName(name)) throw new ArgumentException($"'{name}' is not a valid network interface name", nameof(name));
         bool existed = Directory.Exists($"/sys/class/net/{name}");
-        int tap = TapNative.Open("/dev/net/tun", TapNative.ORdWr | TapNative.ONonBlock | TapNative.OCloExec);
+        int tap = Libc.open("/dev/net/tun", Libc.ORdWr | Libc.ONonBlock | Libc.OCloExec);
         if (tap < 0)
         {
-            int errno = TapNative.LastError;
-            throw new IOException($"cannot open /dev/net/tun for tap {name}: {TapNative.Describe(errno)}" +
+            int errno = Libc.LastError;
+            throw new IOException($"cannot open /dev/net/tun for tap {name}: {Libc.Describe(errno)}" +
                                   (errno == 2 ? " (no tun driver: modprobe tun)" : ""));
         }
         int stopEvent = -1;
         try
         {
-            byte* request = stackalloc byte[TapNative.InterfaceRequestSize];
-            FillRequest(request, name, TapNative.IffTap | TapNative.IffNoPacketInfo);
-            if (TapNative.Ioctl(tap, TapNative.TunSetInterface, request) < 0)
+            byte* request = stackalloc byte[TapIoctls.InterfaceRequestSize];
+            FillRequest(request, name, TapIoctls.IffTap | TapIoctls.IffNoPacketInfo);
+            if (Libc.ioctl(tap, TapIoctls.TunSetInterface, request) < 0)
             {
-                int errno = TapNative.LastError;
+                int errno = Libc.LastError;
                 string why = errno switch
                 {
                     1 => existed ? "not allowed (is the tap owned by another user?)" : "creating a tap needs CAP_NET_ADMIN (run as root, or create it first with `ip tuntap add NAME mode tap user USER`)",
                     16 => "it is busy (another process is attached to it)",
                     22 => "it is not a tap interface (or its flags differ)",
-                    _ => TapNative.Describe(errno),
+                    _ => Libc.Describe(errno),
                 };
                 throw new IOException($"cannot attach to tap {name}: {why}");
             }
-            stopEvent = TapNative.EventFd(0, TapNative.EfdCloExec | TapNative.EfdNonBlock);
-            if (stopEvent < 0) throw new IOException($"eventfd failed: {TapNative.Describe(TapNative.LastError)}");
+            stopEvent = Libc.eventfd(0, Libc.EfdCloExec | Libc.EfdNonBlock);
+            if (stopEvent < 0) throw new IOException($"eventfd failed: {Libc.Describe(Libc.LastError)}");
             var backend = new TapBackend(name, tap, stopEvent, created: !existed, log);
             backend.BringUp();
             return backend;
         }
         catch
         {
-            if (stopEvent >= 0) TapNative.Close(stopEvent);
-            TapNative.Close(tap);
+            if (stopEvent >= 0) Libc.close(stopEvent);
+            Libc.close(tap);
             throw;
         }
     }
@@ -110,10 +111,10 @@ public sealed class TapBackend : IVirtioNetBackend
             if (_reader is null) return;
             _stopping = true;
             ulong one = 1, drained;
-            TapNative.Write(_stopEvent, (byte*)&one, sizeof(ulong));
+            Libc.write(_stopEvent, (byte*)&one, sizeof(ulong));
             _reader.Join();
             _reader = null;
-            TapNative.Read(_stopEvent, (byte*)&drained, sizeof(ulong)); // back to zero, for the next reader's poll
+            Libc.read(_stopEvent, (byte*)&drained, sizeof(ulong)); // back to zero, for the next reader's poll
         }
     }
 
@@ -123,11 +124,11 @@ public sealed class TapBackend : IVirtioNetBackend
         {
             while (true)
             {
-                nint written = TapNative.Write(_tap, data, (nuint)frame.Length);
+                nint written = Libc.write(_tap, data, (nuint)frame.Length);
                 if (written >= 0) return;
-                int errno = TapNative.LastError;
-                if (errno == TapNative.ErrnoInterrupted) continue;
-                throw new IOException($"tap {Name}: write failed: {TapNative.Describe(errno)}");
+                int errno = Libc.LastError;
+                if (errno == Libc.ErrnoInterrupted) continue;
+                throw new IOException($"tap {Name}: write failed: {Libc.Describe(errno)}");
             }
         }
     }
@@ -139,42 +140,42 @@ public sealed class TapBackend : IVirtioNetBackend
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         }
         Stop();
-        TapNative.Close(_stopEvent);
-        TapNative.Close(_tap);
+        Libc.close(_stopEvent);
+        Libc.close(_tap);
     }
 
     private unsafe void ReadLoop(IVirtioNetReceiver receiver)
     {
         var buffer = new byte[ReadBufferSize];
-        var descriptors = stackalloc TapNative.PollDescriptor[2];
+        var descriptors = stackalloc Libc.PollDescriptor[2];
         fixed (byte* data = buffer)
         {
             while (!_stopping)
             {
-                descriptors[0] = new TapNative.PollDescriptor { Fd = _tap, Events = TapNative.PollIn };
-                descriptors[1] = new TapNative.PollDescriptor { Fd = _stopEvent, Events = TapNative.PollIn };
-                if (TapNative.Poll(descriptors, 2, -1) < 0)
+                descriptors[0] = new Libc.PollDescriptor { Fd = _tap, Events = Libc.PollIn };
+                descriptors[1] = new Libc.PollDescriptor { Fd = _stopEvent, Events = Libc.PollIn };
+                if (Libc.poll(descriptors, 2, -1) < 0)
                 {
-                    int errno = TapNative.LastError;
-                    if (errno == TapNative.ErrnoInterrupted) continue;
-                    _log?.Invoke($"tap {Name}: poll failed, no more frames from it: {TapNative.Describe(errno)}");
+                    int errno = Libc.LastError;
+                    if (errno == Libc.ErrnoInterrupted) continue;
+                    _log?.Invoke($"tap {Name}: poll failed, no more frames from it: {Libc.Describe(errno)}");
                     return;
                 }
                 if (descriptors[1].ReturnedEvents != 0) return;
-                if ((descriptors[0].ReturnedEvents & (TapNative.PollErr | TapNative.PollHup | TapNative.PollNval)) != 0)
+                if ((descriptors[0].ReturnedEvents & (Libc.PollErr | Libc.PollHup | Libc.PollNval)) != 0)
                 {
                     _log?.Invoke($"tap {Name}: the interface went away (poll events 0x{descriptors[0].ReturnedEvents:x}), no more frames from it");
                     return;
                 }
                 for (int frames = 0; frames < MaxFramesPerBatch && !_stopping; frames++)
                 {
-                    nint got = TapNative.Read(_tap, data, ReadBufferSize);
+                    nint got = Libc.read(_tap, data, ReadBufferSize);
                     if (got < 0)
                     {
-                        int errno = TapNative.LastError;
-                        if (errno == TapNative.ErrnoInterrupted) continue;
-                        if (errno == TapNative.ErrnoAgain) break;
-                        _log?.Invoke($"tap {Name}: read failed, no more frames from it: {TapNative.Describe(errno)}");
+                        int errno = Libc.LastError;
+                        if (errno == Libc.ErrnoInterrupted) continue;
+                        if (errno == Libc.ErrnoAgain) break;
+                        _log?.Invoke($"tap {Name}: read failed, no more frames from it: {Libc.Describe(errno)}");
                         receiver.EndOfBatch();
                         return;
                     }
@@ -190,36 +191,36 @@ public sealed class TapBackend : IVirtioNetBackend
     // The tap is created down; a VMM user expects it usable (QEMU's ifup script does the same).
     private unsafe void BringUp()
     {
-        int socket = TapNative.Socket(TapNative.AfInet, TapNative.SockDgram, 0);
-        if (socket < 0) throw new IOException($"socket failed: {TapNative.Describe(TapNative.LastError)}");
+        int socket = Libc.socket(Libc.AfInet, Libc.SockDgram, 0);
+        if (socket < 0) throw new IOException($"socket failed: {Libc.Describe(Libc.LastError)}");
         try
         {
-            byte* request = stackalloc byte[TapNative.InterfaceRequestSize];
+            byte* request = stackalloc byte[TapIoctls.InterfaceRequestSize];
             FillRequest(request, Name, 0);
-            if (TapNative.Ioctl(socket, TapNative.SiocGetInterfaceFlags, request) < 0)
-                throw new IOException($"cannot read the flags of {Name}: {TapNative.Describe(TapNative.LastError)}");
-            short* flags = (short*)(request + TapNative.InterfaceNameSize);
-            if ((*flags & TapNative.IffUp) != 0) return;
-            *flags |= TapNative.IffUp;
-            if (TapNative.Ioctl(socket, TapNative.SiocSetInterfaceFlags, request) < 0)
+            if (Libc.ioctl(socket, TapIoctls.SiocGetInterfaceFlags, request) < 0)
+                throw new IOException($"cannot read the flags of {Name}: {Libc.Describe(Libc.LastError)}");
+            short* flags = (short*)(request + TapIoctls.InterfaceNameSize);
+            if ((*flags & TapIoctls.IffUp) != 0) return;
+            *flags |= TapIoctls.IffUp;
+            if (Libc.ioctl(socket, TapIoctls.SiocSetInterfaceFlags, request) < 0)
             {
                 // An existing tap the user may attach to but not configure: usable once someone brings it up.
-                string why = TapNative.Describe(TapNative.LastError);
+                string why = Libc.Describe(Libc.LastError);
                 if (Created) throw new IOException($"cannot bring {Name} up: {why}");
                 _log?.Invoke($"tap {Name} is down and could not be brought up ({why}): bring it up with `ip link set {Name} up`");
             }
         }
         finally
         {
-            TapNative.Close(socket);
+            Libc.close(socket);
         }
     }
 
     private static unsafe void FillRequest(byte* request, string name, short flags)
     {
-        var span = new Span<byte>(request, TapNative.InterfaceRequestSize);
+        var span = new Span<byte>(request, TapIoctls.InterfaceRequestSize);
         span.Clear();
-        Encoding.ASCII.GetBytes(name, span[..(TapNative.InterfaceNameSize - 1)]);
-        *(short*)(request + TapNative.InterfaceNameSize) = flags;
+        Encoding.ASCII.GetBytes(name, span[..(TapIoctls.InterfaceNameSize - 1)]);
+        *(short*)(request + TapIoctls.InterfaceNameSize) = flags;
     }
 }

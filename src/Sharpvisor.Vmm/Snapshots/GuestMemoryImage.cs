@@ -16,7 +16,7 @@ namespace Sharpvisor.Vmm.Snapshots;
 /// private mapping of an earlier snapshot, the pages that snapshot stored count as touched too (pagemap shows only
 /// those faulted in since). Call it with the vCPUs stopped.
 /// </remarks>
-public static unsafe class GuestMemoryImage
+public static class GuestMemoryImage
 {
     private const int PageSize = GuestMemoryRegion.PageSize;
     private const ulong PagemapPresent = 1UL << 63, PagemapSwapped = 1UL << 62;

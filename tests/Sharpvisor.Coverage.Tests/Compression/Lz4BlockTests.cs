@@ -3,7 +3,10 @@ using Sharpvisor.Coverage.Compression;
 
 namespace Sharpvisor.Coverage.Tests.Compression;
 
-/// <summary>Blocks written by hand from the LZ4 block format rules.</summary>
+/// <summary>
+/// Blocks written by hand from the LZ4 block format rules, including its end-of-block ones (the last 5 bytes are
+/// literals, the last match starts at least 12 bytes before the end), which real encoders keep and decoders may check.
+/// </summary>
 public class Lz4BlockTests
 {
     private static byte[] Decompress(byte[] block, int capacity = 4096)
@@ -30,21 +33,21 @@ public class Lz4BlockTests
     [Fact]
     public void MatchCopiesEarlierOutput()
     {
-        // "abcd" + match(offset 4, length 4) + last literals "e"
-        byte[] block = [0x40, .. "abcd"u8, 0x04, 0x00, 0x10, (byte)'e'];
-        Assert.Equal("abcdabcde", Encoding.ASCII.GetString(Decompress(block)));
+        // "abcd" + match(offset 4, length 4) + last literals "efghijkl"
+        byte[] block = [0x40, .. "abcd"u8, 0x04, 0x00, 0x80, .. "efghijkl"u8];
+        Assert.Equal("abcdabcdefghijkl", Encoding.ASCII.GetString(Decompress(block)));
     }
 
     [Fact]
     public void OverlappingMatchRepeatsThePattern()
     {
-        // "ab" then match offset 2, length 6 (nibble 2): it reads bytes it writes itself. Then "c".
-        byte[] block = [0x22, (byte)'a', (byte)'b', 0x02, 0x00, 0x10, (byte)'c'];
-        Assert.Equal("ababababc", Encoding.ASCII.GetString(Decompress(block)));
+        // "ab" then match offset 2, length 6 (nibble 2): it reads bytes it writes itself. Then "cdefgh".
+        byte[] block = [0x22, (byte)'a', (byte)'b', 0x02, 0x00, 0x60, .. "cdefgh"u8];
+        Assert.Equal("ababababcdefgh", Encoding.ASCII.GetString(Decompress(block)));
 
-        // offset 1 is run-length encoding: 'x' then 10 more.
-        byte[] run = [0x16, (byte)'x', 0x01, 0x00, 0x00];
-        Assert.Equal(new string('x', 11), Encoding.ASCII.GetString(Decompress(run)));
+        // offset 1 is run-length encoding: 'x' then 10 more, then "12345".
+        byte[] run = [0x16, (byte)'x', 0x01, 0x00, 0x50, .. "12345"u8];
+        Assert.Equal(new string('x', 11) + "12345", Encoding.ASCII.GetString(Decompress(run)));
     }
 
     [Fact]
@@ -52,12 +55,12 @@ public class Lz4BlockTests
     {
         // Literal length 15 + 255 + 10 = 280; match length 15 + 255 + 5 + 4 = 279 at offset 280.
         var literals = Enumerable.Range(0, 280).Select(i => (byte)(i * 7 + 3)).ToArray();
-        byte[] block = [0xFF, 0xFF, 0x0A, .. literals, 0x18, 0x01, 0xFF, 0x05, 0x20, (byte)'y', (byte)'z'];
+        byte[] block = [0xFF, 0xFF, 0x0A, .. literals, 0x18, 0x01, 0xFF, 0x05, 0x50, .. "vwxyz"u8];
         byte[] output = Decompress(block);
-        Assert.Equal(280 + 279 + 2, output.Length);
+        Assert.Equal(280 + 279 + 5, output.Length);
         Assert.Equal(literals, output[..280]);
         Assert.Equal(literals[..279], output[280..559]);
-        Assert.Equal("yz"u8.ToArray(), output[559..]);
+        Assert.Equal("vwxyz"u8.ToArray(), output[559..]);
     }
 
     [Fact]

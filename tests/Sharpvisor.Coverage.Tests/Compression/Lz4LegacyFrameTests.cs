@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using Sharpvisor.Coverage.Compression;
+using Sharpvisor.Testing;
 
 namespace Sharpvisor.Coverage.Tests.Compression;
 
@@ -42,9 +44,9 @@ public class Lz4LegacyFrameTests
     public void BlocksAreConcatenatedAndTheAppendedSizeIgnored()
     {
         byte[] first = LiteralBlock("first block "u8);
-        byte[] second = [0x22, (byte)'a', (byte)'b', 0x02, 0x00, 0x10, (byte)'!'];
-        byte[] frame = Frame([first, second], appendedSize: 21);
-        Assert.Equal("first block abababab!"u8.ToArray(), Lz4LegacyFrame.Decompress(frame));
+        byte[] second = [0x22, (byte)'a', (byte)'b', 0x02, 0x00, 0x60, .. "!!!!!!"u8];
+        byte[] frame = Frame([first, second], appendedSize: 26);
+        Assert.Equal("first block abababab!!!!!!"u8.ToArray(), Lz4LegacyFrame.Decompress(frame));
     }
 
     [Fact]
@@ -62,5 +64,29 @@ public class Lz4LegacyFrameTests
         byte[] frame = Frame([LiteralBlock("abc"u8)], appendedSize: 3);
         BinaryPrimitives.WriteUInt32LittleEndian(frame.AsSpan(4), 1000);
         Assert.Throws<InvalidDataException>(() => Lz4LegacyFrame.Decompress(frame));
+    }
+
+    [SkippableFact]
+    public void WhatTheLz4ToolWritesForTheKernelDecodes()
+    {
+        HostRequires.Tool("lz4", "lz4");
+        // As the kernel build does it: lz4 -l (8 MiB blocks, so two here), then the size appended. Compressible, not trivial.
+        var random = new Random(7);
+        byte[] data = new byte[9 << 20];
+        for (int i = 0; i < data.Length; i++) data[i] = i % 64 < 48 ? (byte)(i / 64) : (byte)random.Next(4);
+        string input = Path.GetTempFileName(), output = input + ".lz4";
+        try
+        {
+            File.WriteAllBytes(input, data);
+            using (var lz4 = Process.Start("lz4", ["-q", "-l", "-9", "-f", input, output])!) lz4.WaitForExit();
+            byte[] frame = [.. File.ReadAllBytes(output), .. BitConverter.GetBytes((uint)data.Length)];
+            Assert.True(frame.Length < data.Length / 2, $"lz4 wrote {frame.Length} bytes for {data.Length}");
+            Assert.Equal(data, Lz4LegacyFrame.Decompress(frame));
+        }
+        finally
+        {
+            File.Delete(input);
+            File.Delete(output);
+        }
     }
 }

@@ -14,7 +14,7 @@ namespace Sharpvisor.Engines.Emulator.Tests.Decoding;
 /// does not build (it uses [base + disp8] only): base + index * scale, index only, RIP-relative, absolute, FS/GS
 /// overrides, 32-bit addressing. Same random registers, flags and memory on both sides; every output must match.
 /// </summary>
-public unsafe class SpecializedHandlerTests
+public class SpecializedHandlerTests
 {
     private const ulong CodeAddress = 0x10000, DataAddress = 0x200000, SegmentBase = 0x300000, StackTop = DataAddress + 0x1000;
     private const int DataSize = 0x2000;
@@ -116,7 +116,7 @@ public unsafe class SpecializedHandlerTests
     }
 
     [Fact]
-    public void TheCommonFormsAreSpecialized()
+    public unsafe void TheCommonFormsAreSpecialized()
     {
         var table = InstructionTable.Default;
         foreach (var emit in new Action<Assembler>[]

@@ -1,9 +1,9 @@
-using System.Runtime.InteropServices;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Machine.Tests.Memory;
 
-public partial class FreshPageCopyTests
+public class FreshPageCopyTests
 {
     private const int Pages = 64;
 
@@ -42,10 +42,7 @@ public partial class FreshPageCopyTests
     {
         const int RusageThread = 1, MinorFaultsOffset = 64; // after ru_utime, ru_stime and four longs
         byte* usage = stackalloc byte[144];
-        if (getrusage(RusageThread, usage) != 0) throw new InvalidOperationException("getrusage failed");
+        if (Libc.getrusage(RusageThread, usage) != 0) throw new InvalidOperationException("getrusage failed");
         return *(long*)(usage + MinorFaultsOffset);
     }
-
-    [LibraryImport("libc")]
-    private static unsafe partial int getrusage(int who, byte* usage);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Vmm.Tests.Lifecycle;
 
@@ -9,7 +10,7 @@ namespace Sharpvisor.Vmm.Tests.Lifecycle;
 /// namespace is its own); a socket created there stays in that namespace whichever thread uses it later.
 /// Deleting the namespaces removes the veth pair. Needs root: see <see cref="LinuxCounterRootFactAttribute"/>.
 /// </summary>
-internal sealed partial class LinuxCounterNamespaces : IDisposable
+internal sealed class LinuxCounterNamespaces : IDisposable
 {
     public const string SourceAddress = "10.211.7.1", DestinationAddress = "10.211.7.2";
     private const int CloneNewNet = 0x40000000;
@@ -56,7 +57,7 @@ internal sealed partial class LinuxCounterNamespaces : IDisposable
             {
                 using (var handle = File.OpenHandle($"/run/netns/{name}"))
                 {
-                    if (SetNamespace((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
+                    if (Libc.setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
                         throw new InvalidOperationException($"setns into {name} failed: errno {Marshal.GetLastPInvokeError()}");
                 }
                 result = work();
@@ -76,7 +77,7 @@ internal sealed partial class LinuxCounterNamespaces : IDisposable
     public static string? WhyUnavailable()
     {
         if (!OperatingSystem.IsLinux()) return "network namespaces are Linux's";
-        if (GetEffectiveUserId() != 0) return "creating network namespaces and a veth pair needs root";
+        if (!Environment.IsPrivilegedProcess) return "creating network namespaces and a veth pair needs root";
         if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip") && !File.Exists("/bin/ip"))
             return "the ip tool (iproute2) is not installed";
         return null;
@@ -99,10 +100,4 @@ internal sealed partial class LinuxCounterNamespaces : IDisposable
         if (check && process.ExitCode != 0)
             throw new InvalidOperationException($"ip {arguments} exited with {process.ExitCode}: {error.Result}");
     }
-
-    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    private static partial int SetNamespace(int fd, int nstype);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    private static partial uint GetEffectiveUserId();
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Vmm.Tests.Networking;
 
@@ -9,7 +10,7 @@ namespace Sharpvisor.Vmm.Tests.Networking;
 /// A network namespace made with `ip netns add` for one test and deleted on dispose (with whatever interfaces were
 /// moved into it). Sockets can be opened inside it from a thread that joins it with setns(2).
 /// </summary>
-internal sealed partial class NetworkNamespace : IDisposable
+internal sealed class NetworkNamespace : IDisposable
 {
     private const int CloneNewNet = 0x40000000;
 
@@ -53,7 +54,7 @@ internal sealed partial class NetworkNamespace : IDisposable
             try
             {
                 using var handle = File.OpenHandle($"/var/run/netns/{Name}");
-                if (setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
+                if (Libc.setns((int)handle.DangerousGetHandle(), CloneNewNet) != 0)
                     throw new IOException($"setns into {Name} failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
                 result = action();
             }
@@ -89,7 +90,4 @@ internal sealed partial class NetworkNamespace : IDisposable
         process.WaitForExit();
         return (process.ExitCode, output);
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int setns(int fd, int nstype);
 }

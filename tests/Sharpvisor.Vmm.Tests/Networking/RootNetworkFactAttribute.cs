@@ -1,7 +1,10 @@
 namespace Sharpvisor.Vmm.Tests.Networking;
 
-/// <summary>A fact that needs root (network namespaces, creating taps) and /dev/net/tun; skipped with the reason otherwise.</summary>
-public sealed class RootNetworkFactAttribute : FactAttribute
+/// <summary>
+/// A fact that needs root (network namespaces, creating taps) and /dev/net/tun; skipped with the reason otherwise.
+/// Skippable, so a test can also require more (KVM) with HostRequires.
+/// </summary>
+public sealed class RootNetworkFactAttribute : SkippableFactAttribute
 {
     public RootNetworkFactAttribute()
     {

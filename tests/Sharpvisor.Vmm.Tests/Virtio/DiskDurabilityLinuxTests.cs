@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Sharpvisor.Vmm.Images;
 using Xunit.Abstractions;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Vmm.Tests.Virtio;
 
@@ -55,7 +56,7 @@ public sealed partial class DiskDurabilityLinuxTests(ITestOutputHelper output) :
                 hashB = HashOf(wroteB, "/mnt/b.bin");
                 var syncB = SyncWindow(first, 5, ref at);
                 // Killed the moment the guest says its sync finished.
-                Assert.Equal(0, Kill(first.VmmProcessId, 9));
+                Assert.Equal(0, Libc.kill(first.VmmProcessId, 9));
                 first.Process.WaitForExit(30_000);
                 output.WriteLine($"killed; VMM exit code {first.Process.ExitCode}");
 
@@ -114,9 +115,6 @@ public sealed partial class DiskDurabilityLinuxTests(ITestOutputHelper output) :
     private static List<TimeSpan> FdatasyncCalls(string[] lines) =>
         lines.Select(l => FdatasyncReturned().Match(l)).Where(m => m.Success)
             .Select(m => TimeSpan.ParseExact(m.Groups[1].Value, @"hh\:mm\:ss\.ffffff", CultureInfo.InvariantCulture)).ToList();
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 
     private void Run(string program, params string[] arguments)
     {

@@ -2,7 +2,8 @@ namespace Sharpvisor.Coverage.Compression;
 
 /// <summary>
 /// The LZ4 "legacy" frame (what `lz4 -l` writes and the Linux boot decompressor reads): the magic 0x184C2102, then
-/// blocks, each a 4-byte little-endian compressed size followed by an independent LZ4 block that expands to at most
+/// blocks, each a 4-byte little-endian compressed size followed by an independent LZ4 block (decoded by K4os through
+/// <see cref="Lz4Block"/>; K4os reads only its own frame format, not this one) that expands to at most
 /// 8 MiB. The kernel build appends the 4-byte uncompressed size after the last block; a stream may also contain
 /// the magic again where another frame was concatenated.
 /// </summary>

@@ -1,3 +1,4 @@
+using Sharpvisor.Machine.Native;
 using Sharpvisor.Oracle.Native;
 using Sharpvisor.Oracle.Protocol;
 
@@ -12,7 +13,7 @@ namespace Sharpvisor.Oracle.Isolation;
 /// <c>--no-recover</c>, or for a fault anywhere else, the fault signals have their default action and the
 /// process dies by the signal; the parent then reports it from the exit status.
 /// </summary>
-public static unsafe class OracleWorker
+public static class OracleWorker
 {
     private static readonly int[] FaultSignals =
         [InstructionFault.Sigill, InstructionFault.Sigtrap, InstructionFault.Sigbus, InstructionFault.Sigfpe, InstructionFault.Sigsegv];
@@ -75,20 +76,20 @@ public static unsafe class OracleWorker
         return true;
     }
 
-    private static void DisableCoreDumps()
+    private static unsafe void DisableCoreDumps()
     {
         ulong* limits = stackalloc ulong[2];
         limits[0] = 0; limits[1] = 0;
-        LinuxNative.setrlimit(LinuxNative.RlimitCore, limits);
+        Libc.setrlimit(Libc.RlimitCore, limits);
     }
 
-    private static void InstallAlternateStack()
+    private static unsafe void InstallAlternateStack()
     {
         const int size = 256 * 1024;
-        nint stack = LinuxNative.mmap(0, size, LinuxNative.ProtRead | LinuxNative.ProtWrite, LinuxNative.MapPrivate | LinuxNative.MapAnonymous, -1, 0);
-        if (stack == LinuxNative.MapFailed) throw LinuxNative.Failure("mmap(signal stack)");
-        var altStack = new LinuxNative.StackT { Pointer = stack, Size = size };
-        if (LinuxNative.sigaltstack(&altStack, null) != 0) throw LinuxNative.Failure("sigaltstack");
+        nint stack = Libc.mmap(0, size, Libc.ProtRead | Libc.ProtWrite, Libc.MapPrivate | Libc.MapAnonymous, -1, 0);
+        if (stack == Libc.MapFailed) throw NativeFailure.Of("mmap(signal stack)");
+        var altStack = new Libc.StackT { Pointer = stack, Size = size };
+        if (Libc.sigaltstack(&altStack, null) != 0) throw NativeFailure.Of("sigaltstack");
     }
 
     /// <summary>
@@ -96,16 +97,16 @@ public static unsafe class OracleWorker
     /// default action. The runtime's own handlers are replaced either way: they would need a usable stack, and
     /// the instruction's RSP is arbitrary.
     /// </summary>
-    private static void ArmSignals(NativeInstructionRunner runner, bool recoverFaults)
+    private static unsafe void ArmSignals(NativeInstructionRunner runner, bool recoverFaults)
     {
-        var action = new LinuxNative.SigAction();
+        var action = new Libc.SigAction();
         if (recoverFaults)
         {
             action.Handler = runner.HandlerAddress;
-            action.Flags = LinuxNative.SaSiginfo | LinuxNative.SaOnStack | LinuxNative.SaResetHand;
+            action.Flags = Libc.SaSiginfo | Libc.SaOnStack | Libc.SaResetHand;
             for (int i = 0; i < 16; i++) action.Mask[i] = ~0UL;
         }
         foreach (int signal in FaultSignals)
-            if (LinuxNative.sigaction(signal, &action, null) != 0) throw LinuxNative.Failure($"sigaction({signal})");
+            if (Libc.sigaction(signal, &action, null) != 0) throw NativeFailure.Of($"sigaction({signal})");
     }
 }

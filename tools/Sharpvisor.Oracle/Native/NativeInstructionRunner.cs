@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Oracle.Native;
 
@@ -11,7 +12,7 @@ namespace Sharpvisor.Oracle.Native;
 /// cases that <see cref="CaseSafety.IsKnownSafe"/> accepts here, and everything else through
 /// <see cref="Isolation.IsolatedNativeRunner"/>. Not thread-safe: one runner per thread.
 /// </summary>
-public sealed unsafe class NativeInstructionRunner : IDisposable
+public sealed class NativeInstructionRunner : IDisposable
 {
     private const int PageSize = 4096;
     private const int CodeSize = PageSize;
@@ -20,39 +21,39 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     private readonly nint _codeRegion;     // code page (RX) + control block (RW)
     private readonly nint _codeWritable;   // RW alias of the code page
     private readonly nint _windowRegion;   // guard + window + guard
-    private readonly byte* _control;
-    private readonly byte* _slotWritable;
-    private readonly delegate* unmanaged<nint, void> _entry;
+    private readonly unsafe byte* _control;
+    private readonly unsafe byte* _slotWritable;
+    private readonly unsafe delegate* unmanaged<nint, void> _entry;
     private readonly byte[] _currentSlot = new byte[StubEmitter.SlotSize];
     private readonly int _slotOffset;
     private bool _disposed;
 
-    public NativeInstructionRunner(bool placeWindowAtCanonicalAddress = true)
+    public unsafe NativeInstructionRunner(bool placeWindowAtCanonicalAddress = true)
     {
         // The code page and control block are contiguous so the stubs reach the block RIP-relatively.
-        _codeRegion = LinuxNative.mmap(0, CodeSize + ControlBlock.Size, LinuxNative.ProtNone,
-            LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapNoReserve, -1, 0);
-        if (_codeRegion == LinuxNative.MapFailed) throw LinuxNative.Failure("mmap(code region)");
+        _codeRegion = Libc.mmap(0, CodeSize + ControlBlock.Size, Libc.ProtNone,
+            Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+        if (_codeRegion == Libc.MapFailed) throw NativeFailure.Of("mmap(code region)");
 
-        int fd = LinuxNative.memfd_create("sharpvisor-oracle-code", 1 /* MFD_CLOEXEC */);
-        if (fd < 0) throw LinuxNative.Failure("memfd_create");
+        int fd = Libc.memfd_create("sharpvisor-oracle-code", Libc.MfdCloExec);
+        if (fd < 0) throw NativeFailure.Of("memfd_create");
         try
         {
-            if (LinuxNative.ftruncate(fd, CodeSize) != 0) throw LinuxNative.Failure("ftruncate");
-            if (LinuxNative.mmap(_codeRegion, CodeSize, LinuxNative.ProtRead | LinuxNative.ProtExec,
-                    LinuxNative.MapShared | LinuxNative.MapFixed, fd, 0) != _codeRegion)
-                throw LinuxNative.Failure("mmap(code RX)");
-            _codeWritable = LinuxNative.mmap(0, CodeSize, LinuxNative.ProtRead | LinuxNative.ProtWrite, LinuxNative.MapShared, fd, 0);
-            if (_codeWritable == LinuxNative.MapFailed) throw LinuxNative.Failure("mmap(code RW)");
+            if (Libc.ftruncate(fd, CodeSize) != 0) throw NativeFailure.Of("ftruncate");
+            if (Libc.mmap(_codeRegion, CodeSize, Libc.ProtRead | Libc.ProtExec,
+                    Libc.MapShared | Libc.MapFixed, fd, 0) != _codeRegion)
+                throw NativeFailure.Of("mmap(code RX)");
+            _codeWritable = Libc.mmap(0, CodeSize, Libc.ProtRead | Libc.ProtWrite, Libc.MapShared, fd, 0);
+            if (_codeWritable == Libc.MapFailed) throw NativeFailure.Of("mmap(code RW)");
         }
         finally
         {
-            LinuxNative.close(fd);
+            Libc.close(fd);
         }
         nint control = _codeRegion + CodeSize;
-        if (LinuxNative.mmap(control, ControlBlock.Size, LinuxNative.ProtRead | LinuxNative.ProtWrite,
-                LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapFixed, -1, 0) != control)
-            throw LinuxNative.Failure("mmap(control block)");
+        if (Libc.mmap(control, ControlBlock.Size, Libc.ProtRead | Libc.ProtWrite,
+                Libc.MapPrivate | Libc.MapAnonymous | Libc.MapFixed, -1, 0) != control)
+            throw NativeFailure.Of("mmap(control block)");
         _control = (byte*)control;
 
         _windowRegion = MapWindow(placeWindowAtCanonicalAddress);
@@ -90,7 +91,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     }
 
     /// <summary>Runs a case and overwrites <paramref name="outcome"/> (allocation-free).</summary>
-    public void Run(InstructionCase instructionCase, InstructionOutcome outcome)
+    public unsafe void Run(InstructionCase instructionCase, InstructionOutcome outcome)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         instructionCase.Validate();
@@ -122,9 +123,9 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     }
 
     /// <summary>True after a fault was recovered by the handler; the worker then re-arms it (SA_RESETHAND).</summary>
-    internal bool LastRunFaulted => *(uint*)(_control + ControlBlock.FaultFlag) != 0;
+    internal unsafe bool LastRunFaulted => *(uint*)(_control + ControlBlock.FaultFlag) != 0;
 
-    private void ReadNormalOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
+    private unsafe void ReadNormalOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
     {
         ulong* outGprs = (ulong*)(_control + ControlBlock.OutGprs);
         for (int i = 0; i < InstructionCase.GprCount; i++)
@@ -136,7 +137,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
         outcome.Fault = InstructionFault.None;
     }
 
-    private void ReadFaultOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
+    private unsafe void ReadFaultOutcome(InstructionOutcome outcome, ushort pointers, ulong delta)
     {
         ulong* gregs = (ulong*)(_control + ControlBlock.FaultGregs);
         ReadOnlySpan<byte> gregOf = ControlBlock.GregOfGpr;
@@ -172,7 +173,7 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void PatchSlot(byte[] code)
+    private unsafe void PatchSlot(byte[] code)
     {
         // Writing the code page costs a self-modifying-code pipeline flush; skip it when the bytes are unchanged.
         Span<byte> current = _currentSlot;
@@ -185,23 +186,23 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     private static nint MapWindow(bool atCanonical)
     {
         const int total = WindowGuard + InstructionCase.WindowSize + WindowGuard;
-        nint region = LinuxNative.MapFailed;
+        nint region = Libc.MapFailed;
         if (atCanonical)
         {
             nint wanted = unchecked((nint)(InstructionCase.CanonicalWindowBase - WindowGuard));
-            region = LinuxNative.mmap(wanted, total, LinuxNative.ProtNone,
-                LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapNoReserve | LinuxNative.MapFixedNoReplace, -1, 0);
-            if (region != LinuxNative.MapFailed && region != wanted)
+            region = Libc.mmap(wanted, total, Libc.ProtNone,
+                Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve | Libc.MapFixedNoReplace, -1, 0);
+            if (region != Libc.MapFailed && region != wanted)
             {
-                LinuxNative.munmap(region, total); // an old kernel treated the flag as a hint
-                region = LinuxNative.MapFailed;
+                Libc.munmap(region, total); // an old kernel treated the flag as a hint
+                region = Libc.MapFailed;
             }
         }
-        if (region == LinuxNative.MapFailed)
-            region = LinuxNative.mmap(0, total, LinuxNative.ProtNone, LinuxNative.MapPrivate | LinuxNative.MapAnonymous | LinuxNative.MapNoReserve, -1, 0);
-        if (region == LinuxNative.MapFailed) throw LinuxNative.Failure("mmap(window)");
-        if (LinuxNative.mprotect(region + WindowGuard, InstructionCase.WindowSize, LinuxNative.ProtRead | LinuxNative.ProtWrite) != 0)
-            throw LinuxNative.Failure("mprotect(window)");
+        if (region == Libc.MapFailed)
+            region = Libc.mmap(0, total, Libc.ProtNone, Libc.MapPrivate | Libc.MapAnonymous | Libc.MapNoReserve, -1, 0);
+        if (region == Libc.MapFailed) throw NativeFailure.Of("mmap(window)");
+        if (Libc.mprotect(region + WindowGuard, InstructionCase.WindowSize, Libc.ProtRead | Libc.ProtWrite) != 0)
+            throw NativeFailure.Of("mprotect(window)");
         return region;
     }
 
@@ -209,8 +210,8 @@ public sealed unsafe class NativeInstructionRunner : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        LinuxNative.munmap(_codeWritable, CodeSize);
-        LinuxNative.munmap(_codeRegion, CodeSize + ControlBlock.Size);
-        LinuxNative.munmap(_windowRegion, WindowGuard + InstructionCase.WindowSize + WindowGuard);
+        Libc.munmap(_codeWritable, CodeSize);
+        Libc.munmap(_codeRegion, CodeSize + ControlBlock.Size);
+        Libc.munmap(_windowRegion, WindowGuard + InstructionCase.WindowSize + WindowGuard);
     }
 }

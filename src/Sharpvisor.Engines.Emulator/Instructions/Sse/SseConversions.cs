@@ -8,9 +8,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.Sse;
 /// SSE/SSE2 conversions between signed integers, binary32 and binary64: CVTSI2SS/SD, CVT(T)SS2SI, CVT(T)SD2SI,
 /// CVTSS2SD, CVTSD2SS, CVTPS2PD, CVTPD2PS, CVTDQ2PS, CVT(T)PS2DQ, CVTDQ2PD, CVT(T)PD2DQ.
 /// </summary>
-public static unsafe class SseConversions
+public static class SseConversions
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         t.Set(Code.Cvtsi2ss_xmm_rm32, &IntegerToSingle);
         t.Set(Code.Cvtsi2ss_xmm_rm64, &IntegerToSingle);

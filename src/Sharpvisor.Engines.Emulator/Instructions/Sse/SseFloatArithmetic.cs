@@ -10,9 +10,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.Sse;
 /// destination left unchanged and the flags recorded, as SSE does for pre- and post-computation exceptions alike
 /// (the OS is assumed to have set CR4.OSXMMEXCPT; without it the CPU would raise #UD instead).
 /// </summary>
-public static unsafe class SseFloatArithmetic
+public static class SseFloatArithmetic
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         t.Set(Code.Addps_xmm_xmmm128, &Addps); t.Set(Code.Addpd_xmm_xmmm128, &Addpd); t.Set(Code.Addss_xmm_xmmm32, &Addss); t.Set(Code.Addsd_xmm_xmmm64, &Addsd);
         t.Set(Code.Subps_xmm_xmmm128, &Subps); t.Set(Code.Subpd_xmm_xmmm128, &Subpd); t.Set(Code.Subss_xmm_xmmm32, &Subss); t.Set(Code.Subsd_xmm_xmmm64, &Subsd);
@@ -30,7 +30,7 @@ public static unsafe class SseFloatArithmetic
         if ((flags & ~(cpu.Mxcsr >> 7) & 0x3F) != 0) throw new GuestFault(GuestFault.SimdFloatingPoint);
     }
 
-    private static void Packed(CpuCore cpu, ref Instruction i, bool isDouble, delegate*<ulong, ulong, bool, uint, ref uint, ulong> op)
+    private static unsafe void Packed(CpuCore cpu, ref Instruction i, bool isDouble, delegate*<ulong, ulong, bool, uint, ref uint, ulong> op)
     {
         var s = Read128(cpu, i, 1);
         ref var destination = ref Xmm(cpu, i, 0);
@@ -51,7 +51,7 @@ public static unsafe class SseFloatArithmetic
         destination = r;
     }
 
-    private static void Scalar(CpuCore cpu, ref Instruction i, bool isDouble, delegate*<ulong, ulong, bool, uint, ref uint, ulong> op)
+    private static unsafe void Scalar(CpuCore cpu, ref Instruction i, bool isDouble, delegate*<ulong, ulong, bool, uint, ref uint, ulong> op)
     {
         ulong source = isDouble ? Read64(cpu, i, 1) : Read32(cpu, i, 1);
         ref var destination = ref Xmm(cpu, i, 0);
@@ -63,32 +63,32 @@ public static unsafe class SseFloatArithmetic
 
     private static ulong SquareRootOfSecond(ulong a, ulong b, bool isDouble, uint mxcsr, ref uint flags) => SseFloat.SquareRoot(b, isDouble, mxcsr, ref flags);
 
-    private static void Addps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Add);
-    private static void Addpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Add);
-    private static void Addss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Add);
-    private static void Addsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Add);
-    private static void Subps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Subtract);
-    private static void Subpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Subtract);
-    private static void Subss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Subtract);
-    private static void Subsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Subtract);
-    private static void Mulps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Multiply);
-    private static void Mulpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Multiply);
-    private static void Mulss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Multiply);
-    private static void Mulsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Multiply);
-    private static void Divps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Divide);
-    private static void Divpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Divide);
-    private static void Divss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Divide);
-    private static void Divsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Divide);
-    private static void Minps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Minimum);
-    private static void Minpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Minimum);
-    private static void Minss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Minimum);
-    private static void Minsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Minimum);
-    private static void Maxps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Maximum);
-    private static void Maxpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Maximum);
-    private static void Maxss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Maximum);
-    private static void Maxsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Maximum);
-    private static void Sqrtps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SquareRootOfSecond);
-    private static void Sqrtpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SquareRootOfSecond);
-    private static void Sqrtss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SquareRootOfSecond);
-    private static void Sqrtsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SquareRootOfSecond);
+    private static unsafe void Addps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Add);
+    private static unsafe void Addpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Add);
+    private static unsafe void Addss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Add);
+    private static unsafe void Addsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Add);
+    private static unsafe void Subps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Subtract);
+    private static unsafe void Subpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Subtract);
+    private static unsafe void Subss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Subtract);
+    private static unsafe void Subsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Subtract);
+    private static unsafe void Mulps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Multiply);
+    private static unsafe void Mulpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Multiply);
+    private static unsafe void Mulss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Multiply);
+    private static unsafe void Mulsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Multiply);
+    private static unsafe void Divps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Divide);
+    private static unsafe void Divpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Divide);
+    private static unsafe void Divss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Divide);
+    private static unsafe void Divsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Divide);
+    private static unsafe void Minps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Minimum);
+    private static unsafe void Minpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Minimum);
+    private static unsafe void Minss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Minimum);
+    private static unsafe void Minsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Minimum);
+    private static unsafe void Maxps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SseFloat.Maximum);
+    private static unsafe void Maxpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SseFloat.Maximum);
+    private static unsafe void Maxss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SseFloat.Maximum);
+    private static unsafe void Maxsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SseFloat.Maximum);
+    private static unsafe void Sqrtps(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, false, &SquareRootOfSecond);
+    private static unsafe void Sqrtpd(CpuCore cpu, ref Instruction i) => Packed(cpu, ref i, true, &SquareRootOfSecond);
+    private static unsafe void Sqrtss(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, false, &SquareRootOfSecond);
+    private static unsafe void Sqrtsd(CpuCore cpu, ref Instruction i) => Scalar(cpu, ref i, true, &SquareRootOfSecond);
 }

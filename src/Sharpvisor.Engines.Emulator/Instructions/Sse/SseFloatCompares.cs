@@ -8,11 +8,11 @@ namespace Sharpvisor.Engines.Emulator.Instructions.Sse;
 /// SSE/SSE2 float comparisons: (U)COMISS/(U)COMISD into ZF PF CF (OF SF AF cleared), and CMPPS/CMPPD/CMPSS/CMPSD
 /// with the eight predicates of imm8[2:0] into all-ones/all-zeros lane masks.
 /// </summary>
-public static unsafe class SseFloatCompares
+public static class SseFloatCompares
 {
     private const ulong Carry = 0x1, Parity = 0x4, Auxiliary = 0x10, Zero = 0x40, Sign = 0x80, OverflowFlag = 0x800;
 
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         t.Set(Code.Ucomiss_xmm_xmmm32, &Ucomiss);
         t.Set(Code.Comiss_xmm_xmmm32, &Comiss);

@@ -11,9 +11,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.Sse;
 /// PAND/PANDN/POR/PXOR, ANDPS..XORPD, PADD*/PSUB* (wrapping and saturating), PCMPEQ*/PCMPGT*, PMIN/PMAX,
 /// PAVG, the multiplies, PSADBW, and the bit shifts PSLL*/PSRL*/PSRA* by immediate or by register/memory count.
 /// </summary>
-public static unsafe class SseIntegerArithmetic
+public static class SseIntegerArithmetic
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         Set(t, &And, Code.Pand_xmm_xmmm128, Code.Andps_xmm_xmmm128, Code.Andpd_xmm_xmmm128);
         Set(t, &AndNot, Code.Pandn_xmm_xmmm128, Code.Andnps_xmm_xmmm128, Code.Andnpd_xmm_xmmm128);
@@ -63,41 +63,41 @@ public static unsafe class SseIntegerArithmetic
         Set(t, &ShiftRightArithmeticDwords, Code.Psrad_xmm_imm8, Code.Psrad_xmm_xmmm128);
     }
 
-    private static void Set(InstructionTable t, delegate*<CpuCore, ref Instruction, void> handler, params ReadOnlySpan<Code> codes)
+    private static unsafe void Set(InstructionTable t, delegate*<CpuCore, ref Instruction, void> handler, params ReadOnlySpan<Code> codes)
     {
         foreach (var code in codes) t.Set(code, handler);
     }
 
     /// <summary>destination = op(destination, source) on whole vectors.</summary>
-    private static void Binary(CpuCore cpu, ref Instruction i, delegate*<Vector128<byte>, Vector128<byte>, Vector128<byte>> op)
+    private static unsafe void Binary(CpuCore cpu, ref Instruction i, delegate*<Vector128<byte>, Vector128<byte>, Vector128<byte>> op)
     {
         var source = Read128(cpu, i, 1);
         ref var destination = ref Xmm(cpu, i, 0);
         destination = ToXmm(op(ToVector(destination), ToVector(source)));
     }
 
-    private static void And(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AndOp);
-    private static void AndNot(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AndNotOp);
-    private static void Or(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &OrOp);
-    private static void Xor(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &XorOp);
-    private static void AddBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddBytesOp);
-    private static void AddWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddWordsOp);
-    private static void AddDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddDwordsOp);
-    private static void AddQwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddQwordsOp);
-    private static void SubBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubBytesOp);
-    private static void SubWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubWordsOp);
-    private static void SubDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubDwordsOp);
-    private static void SubQwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubQwordsOp);
-    private static void EqualBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &EqualBytesOp);
-    private static void EqualWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &EqualWordsOp);
-    private static void EqualDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &EqualDwordsOp);
-    private static void GreaterBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &GreaterBytesOp);
-    private static void GreaterWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &GreaterWordsOp);
-    private static void GreaterDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &GreaterDwordsOp);
-    private static void MinUnsignedBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MinUnsignedBytesOp);
-    private static void MaxUnsignedBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MaxUnsignedBytesOp);
-    private static void MinSignedWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MinSignedWordsOp);
-    private static void MaxSignedWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MaxSignedWordsOp);
+    private static unsafe void And(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AndOp);
+    private static unsafe void AndNot(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AndNotOp);
+    private static unsafe void Or(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &OrOp);
+    private static unsafe void Xor(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &XorOp);
+    private static unsafe void AddBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddBytesOp);
+    private static unsafe void AddWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddWordsOp);
+    private static unsafe void AddDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddDwordsOp);
+    private static unsafe void AddQwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &AddQwordsOp);
+    private static unsafe void SubBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubBytesOp);
+    private static unsafe void SubWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubWordsOp);
+    private static unsafe void SubDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubDwordsOp);
+    private static unsafe void SubQwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &SubQwordsOp);
+    private static unsafe void EqualBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &EqualBytesOp);
+    private static unsafe void EqualWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &EqualWordsOp);
+    private static unsafe void EqualDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &EqualDwordsOp);
+    private static unsafe void GreaterBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &GreaterBytesOp);
+    private static unsafe void GreaterWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &GreaterWordsOp);
+    private static unsafe void GreaterDwords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &GreaterDwordsOp);
+    private static unsafe void MinUnsignedBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MinUnsignedBytesOp);
+    private static unsafe void MaxUnsignedBytes(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MaxUnsignedBytesOp);
+    private static unsafe void MinSignedWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MinSignedWordsOp);
+    private static unsafe void MaxSignedWords(CpuCore cpu, ref Instruction i) => Binary(cpu, ref i, &MaxSignedWordsOp);
 
     private static Vector128<byte> AndOp(Vector128<byte> d, Vector128<byte> s) => d & s;
     private static Vector128<byte> AndNotOp(Vector128<byte> d, Vector128<byte> s) => s & ~d;

@@ -10,12 +10,12 @@ namespace Sharpvisor.Engines.Emulator.Instructions.Sse;
 /// general registers, scalar MOVSS/MOVSD, half-register MOVLPx/MOVHPx/MOVHLPS/MOVLHPS, the mask extractions
 /// (MOVMSKPx, PMOVMSKB), PEXTRW/PINSRW and LDMXCSR/STMXCSR.
 /// </summary>
-public static unsafe class SseMoves
+public static class SseMoves
 {
     /// <summary>MXCSR bits a guest may set (DAZ included); setting any other raises #GP.</summary>
     public const uint MxcsrWritableMask = 0xFFFF;
 
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         foreach (var code in new[] { Code.Movdqa_xmm_xmmm128, Code.Movdqa_xmmm128_xmm, Code.Movaps_xmm_xmmm128, Code.Movaps_xmmm128_xmm,
                      Code.Movapd_xmm_xmmm128, Code.Movapd_xmmm128_xmm, Code.Movntps_m128_xmm, Code.Movntpd_m128_xmm, Code.Movntdq_m128_xmm })

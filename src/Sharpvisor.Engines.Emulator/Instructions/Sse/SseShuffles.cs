@@ -9,9 +9,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.Sse;
 /// SSE/SSE2 lane rearrangement: PSHUFD/PSHUFLW/PSHUFHW, SHUFPS/SHUFPD, the unpacks (PUNPCK*, UNPCK*), the
 /// saturating packs (PACKSSWB, PACKUSWB, PACKSSDW) and the whole-register byte shifts PSLLDQ/PSRLDQ.
 /// </summary>
-public static unsafe class SseShuffles
+public static class SseShuffles
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         t.Set(Code.Pshufd_xmm_xmmm128_imm8, &Pshufd);
         t.Set(Code.Pshuflw_xmm_xmmm128_imm8, &Pshuflw);

@@ -11,9 +11,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// Setting CR0.PG with EFER.LME activates IA-32e mode (EFER.LMA). Debug registers are stored only: breakpoints do not
 /// fire and DR7.GD does not raise #DB.
 /// </summary>
-public static unsafe class ControlRegisters
+public static class ControlRegisters
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Mov_r64_cr, &MoveFromControl);
         table.Set(Code.Mov_r32_cr, &MoveFromControl);

@@ -8,9 +8,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// LSL for getcpu, and VERW clears CPU buffers on the way back to user mode). UMIP is not advertised, so the store
 /// instructions work at any CPL.
 /// </summary>
-public static unsafe class DescriptorTables
+public static class DescriptorTables
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Lgdt_m1664, &Lgdt);
         table.Set(Code.Lgdt_m1632, &Lgdt);

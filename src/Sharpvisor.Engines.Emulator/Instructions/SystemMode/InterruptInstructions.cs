@@ -10,9 +10,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// gate DPL check, a bad stack) is reported at the instruction itself. Without system mode they stop the run as a
 /// trap, as INT3 always did. INTO is invalid in 64-bit mode (the decoder gives #UD).
 /// </summary>
-public static unsafe class InterruptInstructions
+public static class InterruptInstructions
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Int_imm8, &Int);
         table.Set(Code.Int3, &Int3);

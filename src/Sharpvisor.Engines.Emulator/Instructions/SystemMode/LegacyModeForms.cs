@@ -8,9 +8,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// handlers read widths from the decoded operands and go through the stack of the current mode, so these forms get
 /// the handler of the mnemonic's r/m form. Registered after every group, so the handlers exist.
 /// </summary>
-public static unsafe class LegacyModeForms
+public static class LegacyModeForms
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         foreach (var code in Enum.GetValues<Code>())
         {

@@ -18,7 +18,7 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// Operands in MMIO, operands crossing a page, and CMPXCHG8B/16B run their handler under one process-wide lock:
 /// atomic against each other, not against plain stores (MMIO has no such stores; the others are rare).
 /// </remarks>
-public static unsafe class LockedMemoryOperations
+public static class LockedMemoryOperations
 {
     private static readonly Lock Fallback = new();
 
@@ -33,7 +33,7 @@ public static unsafe class LockedMemoryOperations
         return -1;
     }
 
-    public static void Execute(CpuCore cpu, ref Instruction i)
+    public static unsafe void Execute(CpuCore cpu, ref Instruction i)
     {
         var handler = InstructionTable.Default[i.Code];
         int operand = MemoryOperand(i);
@@ -92,7 +92,7 @@ public static unsafe class LockedMemoryOperations
         if (cpu.Memory.DirtyLog is { Enabled: true } log) log.NoteWrite(physical, width);
     }
 
-    private static void RunUnderFallback(CpuCore cpu, ref Instruction i, delegate*<CpuCore, ref Instruction, void> handler)
+    private static unsafe void RunUnderFallback(CpuCore cpu, ref Instruction i, delegate*<CpuCore, ref Instruction, void> handler)
     {
         lock (Fallback) handler(cpu, ref i);
     }

@@ -10,9 +10,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// privileged, and they read the guest TSC (the clock plus the offset a TSC write set). The RDTSC handlers here
 /// replace ProcessorInformation's, which predate the offset and CR4.TSD.
 /// </summary>
-public static unsafe class MsrInstructions
+public static class MsrInstructions
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Rdmsr, &Rdmsr);
         table.Set(Code.Wrmsr, &Wrmsr);

@@ -11,11 +11,11 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// <see cref="MaxIterationsPerExecution"/> transfers per execution and then resumes itself, as the string
 /// instructions do. INS translates its destination before it reads the port, so a page fault does not lose a byte.
 /// </summary>
-public static unsafe class PortIo
+public static class PortIo
 {
     public const int MaxIterationsPerExecution = 1024;
 
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         foreach (var code in new[] { Code.In_AL_imm8, Code.In_AX_imm8, Code.In_EAX_imm8, Code.In_AL_DX, Code.In_AX_DX, Code.In_EAX_DX })
             table.Set(code, &In);

@@ -9,9 +9,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// segment descriptors (no call gates: a gate raises #GP(selector)), with the checks in <see cref="Segmentation"/>.
 /// A load of SS opens the one-instruction interrupt shadow; a load of CS recomputes the code size.
 /// </summary>
-public static unsafe class SegmentInstructions
+public static class SegmentInstructions
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Mov_Sreg_rm16, &MoveToSegment);
         table.Set(Code.Mov_Sreg_r32m16, &MoveToSegment);

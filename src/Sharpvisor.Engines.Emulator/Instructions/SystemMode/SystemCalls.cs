@@ -9,9 +9,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.SystemMode;
 /// SYSCALL through CSTAR is not provided), with EFER.SCE required. CS and SS are loaded with fixed flat descriptors
 /// from the selectors in STAR, not from the GDT.
 /// </summary>
-public static unsafe class SystemCalls
+public static class SystemCalls
 {
-    public static void Register(InstructionTable table)
+    public static unsafe void Register(InstructionTable table)
     {
         table.Set(Code.Syscall, &Syscall);
         table.Set(Code.Sysretd, &Sysret);

@@ -11,11 +11,11 @@ namespace Sharpvisor.Engines.Emulator.Instructions.X87;
 /// dependent otherwise; here those bytes are left alone). Neither instruction checks for pending x87 exceptions.
 /// AMD's fast FXSAVE (EFER.FFXSR) is not implemented: the full image is always used.
 /// </summary>
-public static unsafe class FxsaveInstructions
+public static class FxsaveInstructions
 {
     public const ulong Cr4Osfxsr = 1 << 9;
 
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         t.Set(Code.Fxsave_m512byte, &Save);
         t.Set(Code.Fxsave64_m512byte, &Save);

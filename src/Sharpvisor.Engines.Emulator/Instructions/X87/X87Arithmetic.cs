@@ -7,9 +7,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.X87;
 /// FADD FSUB FSUBR FMUL FDIV FDIVR in all their forms (m32fp, m64fp, ST(0) op ST(i), ST(i) op ST(0), the popping
 /// P forms, and FIADD... with m16int/m32int), plus the one-operand FCHS FABS FRNDINT FSQRT.
 /// </summary>
-public static unsafe class X87Arithmetic
+public static class X87Arithmetic
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         foreach (Code code in new[]
                  {

@@ -7,9 +7,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.X87;
 /// FCOM FCOMP FCOMPP FUCOM FUCOMP FUCOMPP FICOM FICOMP (condition codes C3 C2 C0), FCOMI FCOMIP FUCOMI FUCOMIP
 /// (ZF PF CF), FTST and FXAM.
 /// </summary>
-public static unsafe class X87Compare
+public static class X87Compare
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         foreach (Code code in new[]
                  {

@@ -12,12 +12,12 @@ namespace Sharpvisor.Engines.Emulator.Instructions.X87;
 /// upper halves of its 32-bit slots read FFFFh as on hardware. FCS and FDS are stored as 0, as on processors that
 /// deprecate them (CPUID.(EAX=7,ECX=0):EBX[13]); the emulator does not track the selectors.</para>
 /// </summary>
-public static unsafe class X87Control
+public static class X87Control
 {
     /// <summary>FCW bits that exist: masks, precision, rounding, infinity control; bit 6 always reads 1.</summary>
     public const int ControlWordWritable = 0x1F3F, ControlWordFixedOnes = 0x40;
 
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         t.Set(Code.Fninit, &Initialize);
         t.Set(Code.Fnclex, &ClearExceptions);

@@ -7,9 +7,9 @@ namespace Sharpvisor.Engines.Emulator.Instructions.X87;
 /// Data transfer: FLD (m32fp m64fp m80fp ST(i)), FILD, the constants (FLDZ FLD1 FLDPI FLDL2E FLDL2T FLDLG2 FLDLN2),
 /// FST/FSTP (m32fp m64fp m80fp ST(i)), FIST/FISTP, FXCH, FCMOVcc, FFREE, FINCSTP, FDECSTP, FNOP.
 /// </summary>
-public static unsafe class X87LoadStore
+public static class X87LoadStore
 {
-    public static void Register(InstructionTable t)
+    public static unsafe void Register(InstructionTable t)
     {
         foreach (Code code in new[] { Code.Fld_m32fp, Code.Fld_m64fp, Code.Fld_m80fp, Code.Fild_m16int, Code.Fild_m32int, Code.Fild_m64int })
             t.Set(code, &LoadMemory);

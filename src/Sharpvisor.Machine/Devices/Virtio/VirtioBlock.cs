@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Machine.Devices.Virtio;
 
@@ -224,7 +225,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
                     status = ReadOnly ? StatusIoError : Transfer(chain, sector, dataOut, toGuest: false);
                     break;
                 case RequestFlush:
-                    status = ReadOnly || HostCalls.fdatasync((int)_file.DangerousGetHandle()) == 0 ? StatusOk : StatusIoError;
+                    status = ReadOnly || Libc.fdatasync((int)_file.DangerousGetHandle()) == 0 ? StatusOk : StatusIoError;
                     break;
                 case RequestGetId:
                     written = (uint)chain.Write(0, _id.AsSpan(0, (int)Math.Min(dataIn, IdLength)));
@@ -311,10 +312,10 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
             long offset = (long)(sector * SectorSize), length = (long)sectors * SectorSize;
             if (length == 0) continue;
             int fd = (int)_file.DangerousGetHandle();
-            if (HostCalls.fallocate(fd, HostCalls.FallocatePunchHole | HostCalls.FallocateKeepSize, offset, length) == 0) continue;
+            if (Libc.fallocate(fd, Libc.FallocatePunchHole | Libc.FallocateKeepSize, offset, length) == 0) continue;
             int errno = Marshal.GetLastPInvokeError();
             // A file system without hole punching: a discard is only advice, but zeroes must be written.
-            if (errno != HostCalls.ErrnoNotSupported) return StatusIoError;
+            if (errno != Libc.ErrnoNotSupported) return StatusIoError;
             if (!writeZeroes) continue;
             for (long done = 0; done < length; done += Zeros.Length)
                 RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, length - done)), offset + done);

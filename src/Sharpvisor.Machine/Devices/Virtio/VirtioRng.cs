@@ -1,3 +1,4 @@
+using Sharpvisor.Machine.Native;
 namespace Sharpvisor.Machine.Devices.Virtio;
 
 /// <summary>
@@ -77,7 +78,7 @@ public sealed class VirtioRng : IVirtioDevice
         {
             int n = (int)Math.Min(chain.LengthOf(i), (uint)budget);
             if (n == 0) continue;
-            HostCalls.FillRandom(chain.SpanOf(i)[..n]);
+            Libc.FillRandom(chain.SpanOf(i)[..n]);
             chain.MarkWritten(i, (uint)n);
             written += (uint)n;
             budget -= n;

@@ -1,5 +1,6 @@
 using Sharpvisor.Machine.Devices.Virtio;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Machine.Tests.Devices.Virtio;
 
@@ -191,15 +192,12 @@ public sealed class BalloonQueuesTests : IDisposable
         Assert.True(copy.RequestStatistics());
     }
 
-    private static long ResidentPages(GuestMemoryRegion region)
+    private static unsafe long ResidentPages(GuestMemoryRegion region)
     {
         var vector = new byte[region.Size / 4096];
-        Assert.Equal(0, mincore(region.HostAddress, (nuint)region.Size, vector));
+        fixed (byte* residency = vector) Assert.Equal(0, Libc.mincore(region.HostAddress, (nuint)region.Size, residency));
         return vector.Count(x => (x & 1) != 0);
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int mincore(nint address, nuint length, [System.Runtime.InteropServices.Out] byte[] vector);
 
     /// <summary>One split virtqueue's rings at fixed addresses, as a driver lays them out.</summary>
     private sealed class Ring(FakeVirtioDriver driver, int index, ulong at)
