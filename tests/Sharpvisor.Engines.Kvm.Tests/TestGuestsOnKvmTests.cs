@@ -2,7 +2,6 @@ using Sharpvisor.Machine.Cpu;
 using Sharpvisor.TestGuests;
 using Sharpvisor.Vmm.HostCheck;
 using Sharpvisor.Vmm.Lifecycle;
-using Sharpvisor.Testing;
 
 namespace Sharpvisor.Engines.Kvm.Tests;
 

@@ -2,7 +2,6 @@ using Sharpvisor.TestGuests;
 using Sharpvisor.TestGuests.Guests;
 using Sharpvisor.Vmm.HostCheck;
 using Xunit.Abstractions;
-using Sharpvisor.Testing;
 
 namespace Sharpvisor.Engines.Kvm.Tests;
 
