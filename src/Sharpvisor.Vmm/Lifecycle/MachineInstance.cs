@@ -388,7 +388,12 @@ internal sealed class MachineInstance : IDisposable
             else RestoreNotes.Add($"the {manifest.SourceEngine} engine's own interrupt-controller and timer state stays behind; this engine starts its own afresh");
         }
         var here = Devices().ToDictionary(d => d.Location);
-        foreach (var entry in manifest.Devices)
+        // Interrupt controllers first (engine-owned records: the emulator's IOAPIC; KVM's irqchip came with the engine
+        // state above), then the devices wired to them, whose restore drives each line to the device's own level. The
+        // other way round, the controller's saved pin levels overwrote the devices': COM1's pin is edge-triggered, so
+        // a pin left high by input that reached the UART after its record was taken swallowed the next rising edge and
+        // the console heard nothing more after the restore.
+        foreach (var entry in manifest.Devices.OrderBy(e => e.EngineOwned ? 0 : 1))
         {
             var codec = DeviceStateCodecs.Default.For(entry.Kind)
                 ?? throw new SnapshotException($"the snapshot holds a device of kind '{entry.Kind}' at {entry.Location} that this build does not know");

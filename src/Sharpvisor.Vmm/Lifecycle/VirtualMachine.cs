@@ -336,7 +336,9 @@ public sealed class VirtualMachine(VmConfig config, IEngine engine, ISerialBacke
             SnapshotManifest manifest;
             try
             {
-                manifest = machine.CaptureState(DeviceCodecs, Engine.Kind);
+                // Host input waits while the records are taken (a few ms): bytes reaching the UART after its record
+                // and before the IOAPIC's would leave the two disagreeing about COM1's line.
+                lock (_inputLock) manifest = machine.CaptureState(DeviceCodecs, Engine.Kind);
                 manifest = SnapshotStore.Save(directory, manifest, machine.Memory, machine.RestoredMemoryRuns);
             }
             catch
