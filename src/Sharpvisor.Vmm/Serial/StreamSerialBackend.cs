@@ -8,6 +8,7 @@ namespace Sharpvisor.Vmm.Serial;
 public sealed class StreamSerialBackend(Stream output, Stream? input, bool escapes) : ISerialBackend
 {
     private readonly object _writeLock = new();
+    private long _stalledSince; // when writes started failing with EAGAIN, 0 while they succeed (guarded by _writeLock)
     private Thread? _reader;
     private volatile bool _disposed;
 
@@ -18,16 +19,16 @@ public sealed class StreamSerialBackend(Stream output, Stream? input, bool escap
         {
             // A full non-blocking output (EAGAIN) holds the vCPU until the reader catches up, as a real UART's THR stays
             // full: dropping the byte lost most of a 20 KB line written just before power-off to a one-page pipe.
-            long stalledSince = 0;
             while (true)
             {
                 try
                 {
                     output.WriteByte(value);
                     output.Flush();
+                    _stalledSince = 0;
                     return;
                 }
-                catch (IOException e) when (e.HResult == WritableWait.Eagain && WritableWait.Wait(output, ref stalledSince)) { }
+                catch (IOException e) when (e.HResult == WritableWait.Eagain && WritableWait.Wait(output, ref _stalledSince)) { }
                 catch (IOException) { return; } // the reader went away (a closed pipe): the guest keeps running
                 catch (ObjectDisposedException) { return; }
             }

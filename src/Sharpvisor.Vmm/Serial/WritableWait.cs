@@ -11,15 +11,15 @@ namespace Sharpvisor.Vmm.Serial;
 internal static unsafe partial class WritableWait
 {
     public const int Eagain = 11;
-    /// <summary>A reader that takes nothing for this long is gone, not slow: the rest of the guest's output is dropped.</summary>
+    /// <summary>A reader that takes nothing for this long is gone, not slow: output is dropped until it reads again.</summary>
     public static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(10);
     private const short PollOut = 0x4;
     private const int PollSliceMs = 100;
 
     /// <summary>
-    /// True once <paramref name="output"/> may take a byte (or a poll slice passed), false when the reader has taken
-    /// nothing since <paramref name="stalledSince"/> (a Stopwatch timestamp, 0 when the wait starts) for
-    /// <see cref="GiveUpAfter"/>.
+    /// True once <paramref name="output"/> may take a byte (or a 100 ms poll slice passed), false at once when the reader
+    /// has taken nothing since <paramref name="stalledSince"/> (a Stopwatch timestamp the writer keeps, 0 after a write
+    /// that succeeded) for <see cref="GiveUpAfter"/>.
     /// </summary>
     public static bool Wait(Stream output, ref long stalledSince)
     {

@@ -24,4 +24,23 @@ public sealed class StreamSerialBackendTests
         Assert.Equal(expected.Length, received.Length);
         Assert.Equal(expected, received);
     }
+
+    /// <summary>
+    /// A reader that never reads: the first byte that does not fit waits the give-up time (10 s), later ones are dropped
+    /// at once, so a stalled terminal slows the guest once instead of holding its vCPU for good.
+    /// </summary>
+    [Fact]
+    public async Task A_reader_that_never_reads_holds_the_writer_once_for_the_give_up_time_then_output_is_dropped()
+    {
+        using var pipe = new NonBlockingPipe();
+        using var backend = new StreamSerialBackend(pipe.Writer, null, escapes: false);
+        for (int i = 0; i < 4096; i++) backend.Write((byte)'x'); // fills the page
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Task.Run(() => backend.Write((byte)'y')).WaitAsync(TimeSpan.FromSeconds(30));
+        var first = clock.Elapsed;
+        clock.Restart();
+        await Task.Run(() => { for (int i = 0; i < 1000; i++) backend.Write((byte)'z'); }).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.InRange(first.TotalSeconds, 9.5, 20.0);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0.0, 2.0);
+    }
 }
