@@ -8,7 +8,7 @@ public static partial class Libc
     public const int ORdOnly = 0, ORdWr = 0x2, ONonBlock = 0x800, ODirectory = 0x10000, OCloExec = 0x80000;
     public const int EfdNonBlock = 0x800, EfdCloExec = 0x80000;
     public const int FallocateKeepSize = 0x01, FallocatePunchHole = 0x02;
-    public const short PollIn = 0x1, PollErr = 0x8, PollHup = 0x10, PollNval = 0x20;
+    public const short PollIn = 0x1, PollOut = 0x4, PollErr = 0x8, PollHup = 0x10, PollNval = 0x20;
     public const int AfInet = 2, SockDgram = 2;
 
     /// <summary>struct pollfd.</summary>

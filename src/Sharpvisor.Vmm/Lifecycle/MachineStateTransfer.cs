@@ -46,7 +46,12 @@ internal sealed class MachineStateTransfer(MachineInstance machine, DeviceStateR
             else RestoreNotes.Add($"the {manifest.SourceEngine} engine's own interrupt-controller and timer state stays behind; this engine starts its own afresh");
         }
         var here = machine.Devices().ToDictionary(d => d.Key);
-        foreach (var entry in manifest.Devices)
+        // Interrupt controllers first (engine-owned records: the emulator's IOAPIC; KVM's irqchip came with the engine
+        // state above), then the devices wired to them, whose restore drives each line to the device's own level. The
+        // other way round, the controller's saved pin levels overwrote the devices': COM1's pin is edge-triggered, so
+        // a pin left high by input that reached the UART after its record was taken swallowed the next rising edge and
+        // the console heard nothing more after the restore.
+        foreach (var entry in manifest.Devices.OrderBy(e => deviceStates.For(e.Kind)?.EngineOwned == true ? 0 : 1))
         {
             var codec = deviceStates.For(entry.Kind)
                 ?? throw new SnapshotException($"the snapshot holds a device of kind '{entry.Kind}' ({entry.Key}) that this build does not know");

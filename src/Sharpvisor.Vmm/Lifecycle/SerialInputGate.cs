@@ -39,6 +39,15 @@ internal sealed class SerialInputGate(byte[]? holdMarker)
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> with host input held back: a machine's records taken meanwhile agree about the
+    /// UART and its interrupt line (bytes arriving between the UART's record and the IOAPIC's would not).
+    /// </summary>
+    public T WhileHeld<T>(Func<T> work)
+    {
+        lock (_lock) return work();
+    }
+
     /// <summary>The boot ended: input waits for the next one.</summary>
     public void Detach()
     {

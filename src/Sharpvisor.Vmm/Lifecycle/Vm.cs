@@ -256,7 +256,7 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             SnapshotManifest manifest;
             try
             {
-                manifest = machine.CaptureState();
+                manifest = _input.WhileHeld(machine.CaptureState);   // a few ms
                 manifest = SnapshotStore.Save(directory, manifest, machine.Memory, machine.RestoredMemoryRuns);
             }
             catch
@@ -313,7 +313,7 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             MigrationSummary summary;
             try
             {
-                summary = new MigrationSource(machine, Engine.Kind, latch, options, progress, cancel)
+                summary = new MigrationSource(machine, () => _input.WhileHeld(machine.CaptureState), Engine.Kind, latch, options, progress, cancel)
                     .Run(host, port, vmWasPaused: from == VmState.Paused);
             }
             catch

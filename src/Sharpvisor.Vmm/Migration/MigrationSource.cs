@@ -24,6 +24,7 @@ internal sealed class MigrationSource
     private static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly MachineInstance _machine;
+    private readonly Func<SnapshotManifest> _captureState;
     private readonly EngineKind _engine;
     private readonly StopLatch _latch;
     private readonly MigrationOptions _options;
@@ -40,10 +41,12 @@ internal sealed class MigrationSource
     private double _dirtyRate;
     private TimeSpan _lastProgress;
 
-    public MigrationSource(MachineInstance machine, EngineKind engine, StopLatch latch,
+    /// <param name="captureState">The machine's records, taken as the VM takes them for a snapshot (host input held).</param>
+    public MigrationSource(MachineInstance machine, Func<SnapshotManifest> captureState, EngineKind engine, StopLatch latch,
         MigrationOptions options, IProgress<MigrationProgress>? progress, CancellationToken cancel)
     {
         _machine = machine;
+        _captureState = captureState;
         _engine = engine;
         _latch = latch;
         _options = options;
@@ -107,7 +110,7 @@ internal sealed class MigrationSource
             remaining = Collect(pending);
             SendRound(MigrationPhase.StopAndCopy, round, pending, remaining);
             var lastPages = downtime.Elapsed;
-            var state = new MigrationMachineState { Machine = _machine.CaptureState(), Paused = vmWasPaused };
+            var state = new MigrationMachineState { Machine = _captureState(), Paused = vmWasPaused };
             _channel.Send(MigrationSectionType.State, JsonSerializer.SerializeToUtf8Bytes(state, SnapshotFormat.Json));
             Span<byte> end = stackalloc byte[12];
             BinaryPrimitives.WriteInt32LittleEndian(end, round);

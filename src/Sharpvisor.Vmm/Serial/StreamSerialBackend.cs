@@ -2,11 +2,13 @@ namespace Sharpvisor.Vmm.Serial;
 
 /// <summary>
 /// Serial over streams: the VMM's stdin and stdout, or a file for output only. With <c>escapes</c> (a raw terminal),
-/// Ctrl-A x quits as in QEMU; piped input is passed through untouched.
+/// Ctrl-A x quits as in QEMU; piped input is passed through untouched. Output is written as the guest transmits it,
+/// waiting out a full non-blocking stdout (<see cref="WritableWait"/>), so nothing the guest wrote is lost at power-off.
 /// </summary>
 public sealed class StreamSerialBackend(Stream output, Stream? input, bool escapes) : ISerialBackend
 {
     private readonly object _writeLock = new();
+    private long _stalledSince; // when writes started failing with EAGAIN, 0 while they succeed (guarded by _writeLock)
     private Thread? _reader;
     private volatile bool _disposed;
 
@@ -15,13 +17,21 @@ public sealed class StreamSerialBackend(Stream output, Stream? input, bool escap
         if (_disposed) return;
         lock (_writeLock)
         {
-            try
+            // A full non-blocking output (EAGAIN) holds the vCPU until the reader catches up, as a real UART's THR stays
+            // full: dropping the byte lost most of a 20 KB line written just before power-off to a one-page pipe.
+            while (true)
             {
-                output.WriteByte(value);
-                output.Flush();
+                try
+                {
+                    output.WriteByte(value);
+                    output.Flush();
+                    _stalledSince = 0;
+                    return;
+                }
+                catch (IOException e) when (e.HResult == WritableWait.Eagain && WritableWait.Wait(output, ref _stalledSince)) { }
+                catch (IOException) { return; } // the reader went away (a closed pipe): the guest keeps running
+                catch (ObjectDisposedException) { return; }
             }
-            catch (IOException) { } // the reader went away (a closed pipe): the guest keeps running
-            catch (ObjectDisposedException) { }
         }
     }
 

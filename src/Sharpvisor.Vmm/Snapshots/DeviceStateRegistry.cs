@@ -41,12 +41,15 @@ public sealed class DeviceStateRegistry
     public DeviceStateRegistry Register<TDevice, TState>(string kind, bool engineOwned = false)
         where TDevice : class, IStatefulDevice<TState>
         where TState : class, IDeviceState
+        => Register(new DeviceStateCodec<TDevice, TState>(kind, engineOwned));
+
+    /// <summary>A codec of its own making (a test's that observes saves, say); kinds and device types stay unique.</summary>
+    public DeviceStateRegistry Register(DeviceStateCodec codec)
     {
-        if (_byKind.ContainsKey(kind) || _byType.ContainsKey(typeof(TDevice)))
-            throw new ArgumentException($"device state kind {kind} ({typeof(TDevice).Name}) is registered twice", nameof(kind));
-        var codec = new DeviceStateCodec<TDevice, TState>(kind, engineOwned);
-        _byType[typeof(TDevice)] = codec;
-        _byKind[kind] = codec;
+        if (_byKind.ContainsKey(codec.Kind) || _byType.ContainsKey(codec.DeviceType))
+            throw new ArgumentException($"device state kind {codec.Kind} ({codec.DeviceType.Name}) is registered twice", nameof(codec));
+        _byType[codec.DeviceType] = codec;
+        _byKind[codec.Kind] = codec;
         return this;
     }
 
