@@ -237,7 +237,9 @@ internal static class RunCommand
         try
         {
             // Raw file descriptors, not Console streams: .NET's console layer would interpret terminal input itself.
-            var stdin = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1);
+            var stdin = InheritedDescriptor.IsInherited(0)
+                ? new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(0, ownsHandle: false), FileAccess.Read, 1)
+                : null; // started with stdin closed: descriptor 0 is then one the runtime opened for itself
             var stdout = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1);
             backend = SerialBackends.Create(config.Serial, stdin, stdout, terminal is not null);
         }

@@ -26,6 +26,11 @@ public static partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
 
+    public const int FcntlGetDescriptorFlags = 1, DescriptorCloseOnExec = 1; // F_GETFD, FD_CLOEXEC
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fcntl(int fd, int command);
+
     [LibraryImport("libc", SetLastError = true)]
     public static unsafe partial nint read(int fd, byte* buffer, nuint count);
 

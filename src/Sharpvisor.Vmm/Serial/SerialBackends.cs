@@ -5,10 +5,10 @@ namespace Sharpvisor.Vmm.Serial;
 /// <summary>Makes the backend a <see cref="SerialSpec"/> names.</summary>
 public static class SerialBackends
 {
-    /// <param name="stdin">The VMM's standard input, for stdio.</param>
+    /// <param name="stdin">The VMM's standard input, for stdio; null when it has none (it was closed).</param>
     /// <param name="stdout">The VMM's standard output, for stdio.</param>
     /// <param name="rawTerminal">stdin is a terminal in raw mode, so Ctrl-A escapes apply.</param>
-    public static ISerialBackend Create(SerialSpec spec, Stream stdin, Stream stdout, bool rawTerminal) => spec.Target switch
+    public static ISerialBackend Create(SerialSpec spec, Stream? stdin, Stream stdout, bool rawTerminal) => spec.Target switch
     {
         SerialSpec.Kind.Stdio => new StreamSerialBackend(stdout, stdin, rawTerminal),
         SerialSpec.Kind.File => new StreamSerialBackend(
