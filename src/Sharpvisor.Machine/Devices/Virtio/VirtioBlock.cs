@@ -1,15 +1,13 @@
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
-using Sharpvisor.Machine.Native;
+using Sharpvisor.Machine.Storage;
 
 namespace Sharpvisor.Machine.Devices.Virtio;
 
 /// <summary>
-/// virtio-blk (virtio 1.x section 5.2) over a raw image file: reads, writes, flush (fdatasync), get-ID (the serial),
-/// and discard and write-zeroes, both of which punch holes in the file (so the range reads back as zeros and the host
-/// gets the space back). A read-only disk offers VIRTIO_BLK_F_RO and fails writes.
+/// virtio-blk (virtio 1.x section 5.2) over a block backend (raw or qcow2, <see cref="IBlockBackend"/>): reads, writes,
+/// flush, get-ID (the serial), discard and write-zeroes (the backend gives the space back where it can).
+/// A read-only disk offers VIRTIO_BLK_F_RO and fails writes.
 /// <para>
 /// Requests are processed on the device's own I/O thread, never on a vCPU: a notification only wakes that thread,
 /// which takes every available request, completes them and then interrupts the driver once for the batch.
@@ -35,9 +33,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     public const uint DiscardSectorAlignment = 8;
 
     private const int HeaderLength = 16, RangeLength = 16;
-    private static readonly byte[] Zeros = new byte[64 * 1024];
-
-    private readonly SafeFileHandle _file;
+    private readonly IBlockBackend _backend;
     private readonly byte[] _config = new byte[ConfigLength];
     private readonly byte[] _id = new byte[IdLength];
     private readonly Lock _processing = new();
@@ -48,24 +44,24 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     private volatile bool _paused;
     private IVirtioTransport? _transport;
 
+    /// <summary>A raw image file (the format is not probed: see <see cref="BlockBackendOpener"/> for that).</summary>
     /// <param name="serial">What VIRTIO_BLK_T_GET_ID returns (at most 20 ASCII bytes); default: the file's name.</param>
     public VirtioBlock(string path, bool readOnly, string? serial = null, Action<string>? log = null)
+        : this(new RawBlockBackend(path, readOnly), path, serial, log)
     {
+    }
+
+    /// <param name="backend">The disk; the device owns it from here on and disposes of it.</param>
+    /// <param name="path">The image's path, as the configuration names it.</param>
+    public VirtioBlock(IBlockBackend backend, string path, string? serial = null, Action<string>? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        _backend = backend;
         Path = path;
-        ReadOnly = readOnly;
+        ReadOnly = backend.ReadOnly;
         _log = log;
-        _file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite,
-            FileShare.Read);
-        try
-        {
-            CapacitySectors = (ulong)RandomAccess.GetLength(_file) / SectorSize;
-        }
-        catch
-        {
-            _file.Dispose();
-            throw;
-        }
+        CapacitySectors = backend.VirtualSize / SectorSize;
         Serial = serial ?? System.IO.Path.GetFileName(path);
         Encoding.ASCII.GetBytes(Serial.Length > IdLength ? Serial[..IdLength] : Serial).CopyTo(_id, 0);
 
@@ -149,7 +145,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
         _work.Set();
         _worker?.Join();
         _work.Dispose();
-        _file.Dispose();
+        _backend.Dispose();
     }
 
     private void WorkerLoop()
@@ -225,7 +221,8 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
                     status = ReadOnly ? StatusIoError : Transfer(chain, sector, dataOut, toGuest: false);
                     break;
                 case RequestFlush:
-                    status = ReadOnly || Libc.fdatasync((int)_file.DangerousGetHandle()) == 0 ? StatusOk : StatusIoError;
+                    if (!ReadOnly) _backend.Flush();
+                    status = StatusOk;
                     break;
                 case RequestGetId:
                     written = (uint)chain.Write(0, _id.AsSpan(0, (int)Math.Min(dataIn, IdLength)));
@@ -255,7 +252,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     private byte Transfer(VirtqueueChain chain, ulong sector, ulong length, bool toGuest)
     {
         if (length % SectorSize != 0 || !InRange(sector, length / SectorSize)) return StatusIoError;
-        long position = (long)(sector * SectorSize);
+        ulong position = sector * SectorSize;
         ulong remaining = length;
         // Data buffers: after the header for writes, before the status byte for reads.
         int first = toGuest ? chain.FirstWritable : 0;
@@ -273,24 +270,14 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
             var span = chain.SpanOf(i).Slice((int)skip, n);
             if (toGuest)
             {
-                int done = 0;
-                while (done < n)
-                {
-                    int got = RandomAccess.Read(_file, span[done..], position + done);
-                    if (got == 0)
-                    {
-                        span[done..].Clear();   // past the end of a file that shrank under us
-                        break;
-                    }
-                    done += got;
-                }
+                _backend.Read(span, position);
                 chain.MarkWritten(i, (uint)(skip + (ulong)n));
             }
             else
             {
-                RandomAccess.Write(_file, span, position);
+                _backend.Write(span, position);
             }
-            position += n;
+            position += (ulong)n;
             remaining -= (ulong)n;
             skip = 0;
         }
@@ -309,16 +296,10 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
             uint flags = BinaryPrimitives.ReadUInt32LittleEndian(range[12..]);
             if (!writeZeroes && flags != 0 || (flags & ~WriteZeroesUnmap) != 0) return StatusUnsupported;
             if (sectors > MaxDiscardSectors || !InRange(sector, sectors)) return StatusIoError;
-            long offset = (long)(sector * SectorSize), length = (long)sectors * SectorSize;
+            ulong offset = sector * SectorSize, length = (ulong)sectors * SectorSize;
             if (length == 0) continue;
-            int fd = (int)_file.DangerousGetHandle();
-            if (Libc.fallocate(fd, Libc.FallocatePunchHole | Libc.FallocateKeepSize, offset, length) == 0) continue;
-            int errno = Marshal.GetLastPInvokeError();
-            // A file system without hole punching: a discard is only advice, but zeroes must be written.
-            if (errno != Libc.ErrnoNotSupported) return StatusIoError;
-            if (!writeZeroes) continue;
-            for (long done = 0; done < length; done += Zeros.Length)
-                RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, length - done)), offset + done);
+            if (writeZeroes) _backend.WriteZeroes(offset, length);
+            else _backend.Discard(offset, length);
         }
         return StatusOk;
     }
