@@ -150,4 +150,24 @@ public sealed class Qcow2OracleTests : IDisposable
         Assert.Equal(QemuImg.ReadRaw(top, _dir), ReadAll(reopened));
         Assert.Equal(new byte[] { 1, 2, 3, 4, 5, 0xab }, ReadAll(reopened).AsSpan(70_001, 6).ToArray());
     }
+
+    [SkippableFact]
+    public void Filling_a_small_cluster_image_grows_the_refcount_table_and_stays_clean()
+    {
+        QemuImg.Require();
+        string image = PathOf("full.qcow2");
+        const int Size = 12 << 20;     // 24,576 clusters of 512 bytes: more than the first table's 64 blocks count
+        Qcow2ImageCreator.Create(image, Size, clusterBits: 9);
+        var model = RandomDisk(Size, 17);
+        using (var disk = BlockBackendOpener.Open(image, readOnly: false))
+        {
+            for (int at = 0; at < Size; at += 1 << 20) disk.Write(model.AsSpan(at, 1 << 20), (ulong)at);
+            Assert.Equal(model, ReadAll(disk));
+        }
+        var (_, info) = QemuImg.Run("qemu-img", "info", "--output=json", image);
+        QemuImg.Check(image);
+        Assert.Equal(model, QemuImg.ReadRaw(image, _dir));
+        using var reopened = (Qcow2BlockBackend)BlockBackendOpener.Open(image, readOnly: true);
+        Assert.True(reopened.Header.RefcountTableClusters > 1, $"the refcount table did not grow: {info}");
+    }
 }
