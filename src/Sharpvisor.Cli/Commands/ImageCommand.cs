@@ -58,6 +58,6 @@ internal static class ImageCommand
                 return ExitCodes.VmmError;
             }
         });
-        return new Command("image", "Guest images.") { pull, rootfs };
+        return new Command("image", "Guest images and disk image files.") { pull, rootfs, ImageFileCommands.Create(), ImageFileCommands.Info() };
     }
 }

@@ -56,6 +56,17 @@ public static partial class Libc
     public static partial int ftruncate(int fd, long length);
 
     [LibraryImport("libc", SetLastError = true)]
+    private static unsafe partial int fstat(int fd, byte* stat);
+
+    /// <summary>Bytes the file takes on disk (st_blocks * 512; x86-64's struct stat: 144 bytes, st_blocks at 64).</summary>
+    public static unsafe long AllocatedBytes(int fd)
+    {
+        byte* stat = stackalloc byte[144];
+        if (fstat(fd, stat) != 0) throw new IOException($"fstat: {LastErrorText()}");
+        return *(long*)(stat + 64) * 512;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
     public static unsafe partial int poll(PollDescriptor* descriptors, nuint count, int timeoutMs);
 
     [LibraryImport("libc", SetLastError = true)]
