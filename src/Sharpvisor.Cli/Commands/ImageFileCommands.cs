@@ -15,7 +15,7 @@ internal static class ImageFileCommands
         format.AcceptOnlyFromAmong("raw", "qcow2");
         var backing = new Option<string?>("-b", "--backing") { Description = "A backing file (qcow2 only), relative to the new image's folder unless absolute." };
         var file = new Argument<string>("file") { Description = "The image to create (it must not exist)." };
-        var size = new Argument<string?>("size") { Description = "Virtual size: 10G, 512M, 64K (a bare number means MiB); with -b, the backing file's size by default.", Arity = ArgumentArity.ZeroOrOne };
+        var size = new Argument<string?>("size") { Description = "Virtual size: 10G, 512M, 64K (a bare number is bytes, as qemu-img reads it; rounded up to 512-byte sectors); with -b, the backing file's size by default.", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("create", "Create a disk image.") { format, backing, file, size };
         command.SetAction(parse =>
         {
@@ -32,11 +32,11 @@ internal static class ImageFileCommands
                         : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/", backingName);
                     using var below = BlockBackendOpener.Open(resolved, readOnly: true);
                     backingFormat = below.Format;
-                    bytes = sizeText is null ? below.VirtualSize : MemorySize.Parse(sizeText);
+                    bytes = sizeText is null ? below.VirtualSize : DiskSize(sizeText);
                 }
                 else
                 {
-                    bytes = MemorySize.Parse(sizeText ?? throw new FormatException("a size is needed (or -b BACKING)"));
+                    bytes = DiskSize(sizeText ?? throw new FormatException("a size is needed (or -b BACKING)"));
                 }
                 if (kind == "qcow2") Qcow2ImageCreator.Create(path, bytes, backingName, backingFormat);
                 else
@@ -97,5 +97,13 @@ internal static class ImageFileCommands
             }
         });
         return command;
+    }
+
+    /// <summary>A disk size as qemu-img reads it: bytes unless suffixed, rounded up to whole 512-byte sectors.</summary>
+    private static ulong DiskSize(string text)
+    {
+        ulong bytes = MemorySize.Parse(text, MemorySize.Bytes);
+        if (bytes > ulong.MaxValue - 511) throw new FormatException($"'{text}' is too large");
+        return (bytes + 511) & ~511UL;
     }
 }
