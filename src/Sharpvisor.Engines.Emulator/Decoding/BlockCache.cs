@@ -38,6 +38,10 @@ public sealed class BlockCache
     private readonly InstructionTable _table;
     private readonly EmulatedMemory _memory;
     private readonly byte[] _window = new byte[4096 + MaxInstructionLength];
+    // Decoding fills these (on the owning thread only); a block keeps copies sized to what it holds. Blocks average a
+    // few instructions, so arrays of the maximum length (3 KiB a block) made the cache most of an idle VM's heap.
+    private readonly Instruction[] _decodedInstructions = new Instruction[MaxInstructionsPerBlock];
+    private readonly nint[] _decodedHandlers = new nint[MaxInstructionsPerBlock];
     private long _invalidations;
 
     public long BlocksDecoded { get; private set; }
@@ -147,8 +151,8 @@ public sealed class BlockCache
         _memory.ReadBytes(linear, _window.AsSpan(0, inPage), AccessKind.Execute);
         int available = inPage;
         var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(_window, 0, available), rip);
-        var instructions = new Instruction[MaxInstructionsPerBlock];
-        var handlers = new nint[MaxInstructionsPerBlock];
+        var instructions = _decodedInstructions;
+        var handlers = _decodedHandlers;
         ulong lastPage = physical >> 12;
         int count = 0;
         while (count < MaxInstructionsPerBlock)
@@ -175,7 +179,7 @@ public sealed class BlockCache
             if (StringInstructions.IsRepeated(instruction)) break; // it may set RIP back to itself to resume later
             if (instruction.NextIP - rip > (ulong)inPage) break; // ended in the next page
         }
-        return new DecodedBlock(physical, bitness, rip, instructions, handlers, count, lastPage);
+        return new DecodedBlock(physical, bitness, rip, instructions.AsSpan(0, count).ToArray(), handlers.AsSpan(0, count).ToArray(), count, lastPage);
     }
 
     private unsafe nint Resolve(in Instruction instruction, int bitness)
