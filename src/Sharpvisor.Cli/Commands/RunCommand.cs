@@ -265,6 +265,7 @@ internal static class RunCommand
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; vm.Stop("SIGINT"); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; vm.Stop("SIGTERM"); });
         if (reportInstructions) ReportInstructionsAtReadyLine(vm);
+        if (Environment.GetEnvironmentVariable("SHARPVISOR_DEBUG_MEMORY") is { Length: > 0 } everySeconds) ReportMemoryPeriodically(vm, everySeconds);
         var result = vm.Run();
         terminal?.Dispose();
         string line = terminal is not null ? "\r\n" : "\n";
@@ -294,6 +295,28 @@ internal static class RunCommand
             if (vm.GuestInstructionsRetired is { } retired)
                 Console.Error.WriteLine($"sharpvisor: guest instructions retired at the ready line: {retired}");
         };
+    }
+
+    // SHARPVISOR_DEBUG_MEMORY=SECONDS: every so many seconds, a line on stderr with the .NET GC's heap figures (after
+    // the last collection) and the guest RAM present in host memory; for finding where a VM's host memory goes.
+    private static void ReportMemoryPeriodically(Vm vm, string everySeconds)
+    {
+        int period = int.TryParse(everySeconds, out int s) && s > 0 ? s * 1000 : 10_000;
+        var thread = new Thread(() =>
+        {
+            while (true)
+            {
+                Thread.Sleep(period);
+                var info = GC.GetGCMemoryInfo(GCKind.Any);
+                const double M = 1024.0 * 1024.0;
+                var generations = string.Join(" ", info.GenerationInfo.ToArray().Select((g, n) => $"gen{n}={g.SizeAfterBytes / M:0.0}"));
+                Console.Error.Write($"sharpvisor: memory: gc heap {info.HeapSizeBytes / M:0.0} MiB ({generations}; fragmented {info.FragmentedBytes / M:0.0})" +
+                                    $", committed {info.TotalCommittedBytes / M:0.0} MiB, allocated so far {GC.GetTotalAllocatedBytes() / M:0.0} MiB" +
+                                    $", collections {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}" +
+                                    $", guest RAM resident {(vm.GuestResidentBytes ?? 0) / M:0.0} MiB\r\n");
+            }
+        }) { IsBackground = true, Name = "memory report" };
+        thread.Start();
     }
 
     private static int Fail(int code, string message)

@@ -25,6 +25,12 @@ public sealed class BlockCache
     private const int MaxInstructionLength = 15;
     // 16,384 slots: a Linux boot missed 8.2% of block lookups with 1,024 (dictionary lookups were 7% of the boot) and 0.85% with these.
     private const int RecentSlots = 16384;
+    /// <summary>
+    /// The most blocks one cache holds (about 400 bytes each with their instructions): past it, the cache starts over
+    /// empty, as QEMU flushes its translations when its code buffer is full. A Debian boot to its shell holds about
+    /// 60,000 (90,000 decoded), so the bound only stops a long-lived guest's cache from growing without end.
+    /// </summary>
+    public const int DefaultMaxBlocks = 131072;
 
     private readonly Dictionary<(ulong Physical, int Bitness), DecodedBlock> _blocks = [];
     private readonly Dictionary<ulong, List<DecodedBlock>> _blocksByPage = [];
@@ -38,15 +44,27 @@ public sealed class BlockCache
     private readonly InstructionTable _table;
     private readonly EmulatedMemory _memory;
     private readonly byte[] _window = new byte[4096 + MaxInstructionLength];
+    // Decoding fills these (on the owning thread only); a block keeps copies sized to what it holds. Blocks average a
+    // few instructions, so arrays of the maximum length (3 KiB a block) made the cache most of an idle VM's heap.
+    private readonly Instruction[] _decodedInstructions = new Instruction[MaxInstructionsPerBlock];
+    private readonly nint[] _decodedHandlers = new nint[MaxInstructionsPerBlock];
     private long _invalidations;
+
+    private readonly int _maxBlocks;
 
     public long BlocksDecoded { get; private set; }
     public long Invalidations => Interlocked.Read(ref _invalidations);
+    /// <summary>How often the cache was full and started over (see <see cref="DefaultMaxBlocks"/>).</summary>
+    public long Flushes { get; private set; }
+    /// <summary>The blocks held now.</summary>
+    public int Count => _blocks.Count;
 
-    public BlockCache(EmulatedMemory memory, InstructionTable table)
+    public BlockCache(EmulatedMemory memory, InstructionTable table, int maxBlocks = DefaultMaxBlocks)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBlocks, 1);
         _memory = memory;
         _table = table;
+        _maxBlocks = maxBlocks;
         memory.CodePages.CodePageWritten += InvalidatePage;
     }
 
@@ -98,6 +116,11 @@ public sealed class BlockCache
 
     private DecodedBlock DecodeAndRegister(ulong rip, ulong linear, ulong physical, int bitness)
     {
+        if (_blocks.Count >= _maxBlocks)
+        {
+            Clear();
+            Flushes++;
+        }
         long epoch = Interlocked.Read(ref _invalidationEpoch);
         var block = Decode(rip, linear, physical, bitness);
         BlocksDecoded++;
@@ -147,8 +170,8 @@ public sealed class BlockCache
         _memory.ReadBytes(linear, _window.AsSpan(0, inPage), AccessKind.Execute);
         int available = inPage;
         var decoder = Decoder.Create(bitness, new ByteArrayCodeReader(_window, 0, available), rip);
-        var instructions = new Instruction[MaxInstructionsPerBlock];
-        var handlers = new nint[MaxInstructionsPerBlock];
+        var instructions = _decodedInstructions;
+        var handlers = _decodedHandlers;
         ulong lastPage = physical >> 12;
         int count = 0;
         while (count < MaxInstructionsPerBlock)
@@ -175,7 +198,7 @@ public sealed class BlockCache
             if (StringInstructions.IsRepeated(instruction)) break; // it may set RIP back to itself to resume later
             if (instruction.NextIP - rip > (ulong)inPage) break; // ended in the next page
         }
-        return new DecodedBlock(physical, bitness, rip, instructions, handlers, count, lastPage);
+        return new DecodedBlock(physical, bitness, rip, instructions.AsSpan(0, count).ToArray(), handlers.AsSpan(0, count).ToArray(), count, lastPage);
     }
 
     private unsafe nint Resolve(in Instruction instruction, int bitness)

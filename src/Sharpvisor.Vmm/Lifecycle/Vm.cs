@@ -1,3 +1,4 @@
+using Microsoft.Win32.SafeHandles;
 using System.Diagnostics;
 using Sharpvisor.Engines;
 using Sharpvisor.Vmm.Configuration;
@@ -128,8 +129,11 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     private VmRunResult RunBoots()
     {
         var clock = Stopwatch.StartNew();
-        byte[] kernel = [], initrd = [];
-        bool haveKernel = false;
+        // The guest's files stay open, not in memory (15 MiB for the default guest, for the VM's whole life): each boot
+        // reads them again through the same handles, so a reboot boots the files the VM started with even if their
+        // paths were replaced meanwhile.
+        SafeFileHandle? kernelFile = null, initrdFile = null;
+        using var closeKernel = new HandleCloser(() => { kernelFile?.Dispose(); initrdFile?.Dispose(); });
 
         var bootStart = new BootStart(Config, Engine, _networks, DeviceStates);
         serial.Start(SendSerialInput, () => Stop("quit from the console (Ctrl-A x)"));
@@ -140,13 +144,15 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             if (_stopRequested) return new(VmOutcome.Stopped, _stopReason, null, boot - 1, clock.Elapsed);
             var restore = boot == 1 ? RestoreFrom : null;
             var incoming = boot == 1 ? Incoming : null;
-            if (restore is null && incoming is null && !haveKernel)
+            byte[] kernel = [], initrd = [];
+            if (restore is null && incoming is null)
             {
                 try
                 {
-                    kernel = File.ReadAllBytes(Config.KernelPath);
-                    initrd = Config.InitrdPath is null ? [] : File.ReadAllBytes(Config.InitrdPath);
-                    haveKernel = true;
+                    kernelFile ??= File.OpenHandle(Config.KernelPath);
+                    if (Config.InitrdPath is not null) initrdFile ??= File.OpenHandle(Config.InitrdPath);
+                    kernel = ReadWhole(kernelFile);
+                    initrd = initrdFile is null ? [] : ReadWhole(initrdFile);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -154,6 +160,13 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
                 }
             }
             var (built, failure) = bootStart.Build(kernel, initrd, OnSerialOutput, latch, restore, incoming);
+            if (kernel.Length > 0)
+            {
+                // The files' bytes (and engine selection's look at the kernel) are garbage now, in the large object heap,
+                // which gives its free space back to the system only when compacted: once per boot, before the vCPUs run.
+                kernel = initrd = [];
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            }
             if (failure is not null) return new(failure.Outcome, failure.Message, null, boot - 1, clock.Elapsed);
             var machine = built!;
             if (restore is not null || incoming is not null) RestoreNotes = machine.RestoreNotes.ToArray();
@@ -185,6 +198,23 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             if (reason.Reboot && !Config.NoReboot && !_stopRequested) continue;
             return new(reason.Outcome, reason.Message, reason.DebugExitStatus, boot, clock.Elapsed);
         }
+    }
+
+    private static byte[] ReadWhole(SafeFileHandle file)
+    {
+        var bytes = new byte[checked((int)RandomAccess.GetLength(file))];
+        for (int done = 0; done < bytes.Length;)
+        {
+            int read = RandomAccess.Read(file, bytes.AsSpan(done), done);
+            if (read == 0) throw new IOException("the file got shorter while it was read");
+            done += read;
+        }
+        return bytes;
+    }
+
+    private sealed class HandleCloser(Action close) : IDisposable
+    {
+        public void Dispose() => close();
     }
 
     /// <summary>

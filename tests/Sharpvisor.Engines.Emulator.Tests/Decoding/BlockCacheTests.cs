@@ -8,6 +8,42 @@ namespace Sharpvisor.Engines.Emulator.Tests.Decoding;
 public class BlockCacheTests
 {
     [Fact]
+    public void AFullCacheStartsOverAndTheGuestRunsOnCorrectly()
+    {
+        using var h = new EmulatorHarness();
+        // A loop of three blocks (each ends at a jump), run with room for two: the cache fills and starts over again and again.
+        const int n = 1000;
+        ulong end = h.Load(a =>
+        {
+            var loop = a.CreateLabel();
+            var second = a.CreateLabel();
+            var third = a.CreateLabel();
+            a.mov(ecx, n);
+            a.xor(eax, eax);
+            a.Label(ref loop);
+            a.add(rax, rcx);
+            a.jmp(second);
+            a.Label(ref second);
+            a.inc(rdx);
+            a.jmp(third);
+            a.Label(ref third);
+            a.dec(rcx);
+            a.jnz(loop);
+            a.ud2();
+        }) - 2;
+        var blocks = new Sharpvisor.Engines.Emulator.Decoding.BlockCache(h.Memory, Sharpvisor.Engines.Emulator.Instructions.InstructionTable.Default, maxBlocks: 2);
+        var interpreter = new Interpreter(h.Cpu, blocks);
+        h.Cpu.Rip = EmulatorHarness.CodeAddress;
+        for (int i = 0; i < 100_000 && interpreter.Run(1000) != StopReason.Fault; i++) { }
+
+        Assert.Equal(end, h.Cpu.Rip);
+        Assert.Equal((ulong)n * (n + 1) / 2, h.Cpu.Gpr[CpuCore.Rax]);
+        Assert.Equal((ulong)n, h.Cpu.Gpr[CpuCore.Rdx]);
+        Assert.True(blocks.Flushes > 0);
+        Assert.True(blocks.Count <= 2);
+    }
+
+    [Fact]
     public void AStoreFromAnotherThreadStopsTheRunningBlockAndIsSeen()
     {
         using var h = new EmulatorHarness();
