@@ -1,4 +1,3 @@
-using Microsoft.Win32.SafeHandles;
 using System.Diagnostics;
 using Sharpvisor.Engines;
 using Sharpvisor.Vmm.Configuration;
@@ -129,11 +128,7 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     private VmRunResult RunBoots()
     {
         var clock = Stopwatch.StartNew();
-        // The guest's files stay open, not in memory (15 MiB for the default guest, for the VM's whole life): each boot
-        // reads them again through the same handles, so a reboot boots the files the VM started with even if their
-        // paths were replaced meanwhile.
-        SafeFileHandle? kernelFile = null, initrdFile = null;
-        using var closeKernel = new HandleCloser(() => { kernelFile?.Dispose(); initrdFile?.Dispose(); });
+        using var guestFiles = new GuestBootFiles(Config);
 
         var bootStart = new BootStart(Config, Engine, _networks, DeviceStates);
         serial.Start(SendSerialInput, () => Stop("quit from the console (Ctrl-A x)"));
@@ -149,10 +144,7 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             {
                 try
                 {
-                    kernelFile ??= File.OpenHandle(Config.KernelPath);
-                    if (Config.InitrdPath is not null) initrdFile ??= File.OpenHandle(Config.InitrdPath);
-                    kernel = ReadWhole(kernelFile);
-                    initrd = initrdFile is null ? [] : ReadWhole(initrdFile);
+                    (kernel, initrd) = guestFiles.Read();
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -198,23 +190,6 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             if (reason.Reboot && !Config.NoReboot && !_stopRequested) continue;
             return new(reason.Outcome, reason.Message, reason.DebugExitStatus, boot, clock.Elapsed);
         }
-    }
-
-    private static byte[] ReadWhole(SafeFileHandle file)
-    {
-        var bytes = new byte[checked((int)RandomAccess.GetLength(file))];
-        for (int done = 0; done < bytes.Length;)
-        {
-            int read = RandomAccess.Read(file, bytes.AsSpan(done), done);
-            if (read == 0) throw new IOException("the file got shorter while it was read");
-            done += read;
-        }
-        return bytes;
-    }
-
-    private sealed class HandleCloser(Action close) : IDisposable
-    {
-        public void Dispose() => close();
     }
 
     /// <summary>
