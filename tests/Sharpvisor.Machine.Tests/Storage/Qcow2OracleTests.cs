@@ -105,17 +105,26 @@ public sealed class Qcow2OracleTests : IDisposable
         Assert.Equal(source, QemuImg.ReadRaw(image, _dir));
     }
 
-    [SkippableFact]
-    public void Compressed_clusters_written_by_qemu_img_read_back_and_can_be_overwritten()
+    [SkippableTheory]
+    [InlineData("zlib", 0)]
+    [InlineData("zstd", 1)]
+    public void Compressed_clusters_written_by_qemu_img_read_back_and_can_be_overwritten(string compression, int type)
     {
         QemuImg.Require();
         string raw = PathOf("source.raw"), image = PathOf("compressed.qcow2");
         var source = RandomDisk(4 << 20, 11);
         for (int i = 0; i < source.Length; i += 4) source[i] = 0x55;      // compressible, so clusters stay compressed
         File.WriteAllBytes(raw, source);
-        QemuImg.Ok("qemu-img", "convert", "-c", "-O", "qcow2", raw, image);
-        using (var disk = BlockBackendOpener.Open(image, readOnly: true))
+        QemuImg.Ok("qemu-img", "convert", "-c", "-O", "qcow2", "-o", $"compression_type={compression}", raw, image);
+        var (_, checkBefore) = QemuImg.Run("qemu-img", "check", image);
+        var compressedShare = System.Text.RegularExpressions.Regex.Match(checkBefore, @"([0-9.]+)% compressed clusters");
+        Assert.True(compressedShare.Success && double.Parse(compressedShare.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 50,
+            $"qemu-img left too few clusters compressed: {checkBefore}");
+        using (var disk = (Qcow2BlockBackend)BlockBackendOpener.Open(image, readOnly: true))
+        {
+            Assert.Equal(type, disk.Header.CompressionType);
             Assert.Equal(source, ReadAll(disk));
+        }
 
         using (var disk = BlockBackendOpener.Open(image, readOnly: false))
         {

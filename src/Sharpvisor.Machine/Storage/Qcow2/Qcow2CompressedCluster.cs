@@ -4,8 +4,9 @@ using Microsoft.Win32.SafeHandles;
 namespace Sharpvisor.Machine.Storage.Qcow2;
 
 /// <summary>
-/// Reads compressed clusters (raw deflate; zstd is refused by name), keeping the last one decompressed, since guests
-/// read a cluster in several requests.
+/// Reads compressed clusters (compression type 0: raw deflate; type 1: a zstd stream), keeping the last one
+/// decompressed, since guests read a cluster in several requests. The host range an entry gives covers whole sectors, so
+/// the compressed stream may be followed by unrelated bytes: decompression stops once the cluster is full.
 /// </summary>
 internal sealed class Qcow2CompressedCluster(SafeFileHandle file, Qcow2Header header)
 {
@@ -27,13 +28,14 @@ internal sealed class Qcow2CompressedCluster(SafeFileHandle file, Qcow2Header he
     public ReadOnlySpan<byte> Read(ulong entry, ulong fileEnd)
     {
         if (entry == _cached) return _cluster;
-        if (header.CompressionType != 0)
-            throw new Qcow2FormatException("compression_type", "zstd-compressed clusters are not supported yet");
         var (offset, sectorStart, length) = Range(entry);
         if (offset >= fileEnd) throw new Qcow2FormatException("L2 entry", $"compressed data at 0x{offset:x} is beyond the end of the file");
         int size = (int)Math.Min(length - (offset - sectorStart), fileEnd - offset);   // the last sector may be cut short
         int got = RandomAccess.Read(file, _input.AsSpan(0, size), (long)offset);
-        using var stream = new DeflateStream(new MemoryStream(_input, 0, got, writable: false), CompressionMode.Decompress);
+        var input = new MemoryStream(_input, 0, got, writable: false);
+        using Stream stream = header.CompressionType == 0
+            ? new DeflateStream(input, CompressionMode.Decompress)
+            : new ZstdSharp.DecompressionStream(input);
         int done = 0;
         try
         {
@@ -44,7 +46,7 @@ internal sealed class Qcow2CompressedCluster(SafeFileHandle file, Qcow2Header he
                 done += n;
             }
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException)
         {
             throw new Qcow2FormatException("compressed cluster", $"at 0x{offset:x}: {e.Message}");
         }
