@@ -11,6 +11,8 @@ namespace Sharpvisor.Machine.Storage.Qcow2;
 /// reference to a cluster that was not written: data and refcounts are written at once; L2 tables are written back
 /// after an fdatasync, L1 after another; clusters are freed (refcount to 0) only once the tables that dropped them
 /// are on disk. Refcounts stay exact, so the dirty bit and lazy refcounts are never used.
+/// On a writable image an L1 entry must point at a known L2 table, and an L2 entry's host clusters must hold no
+/// metadata before they are written in place or freed (see <see cref="Qcow2MetadataMap"/>).
 /// </summary>
 public sealed class Qcow2BlockBackend : IBlockBackend
 {
@@ -24,6 +26,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     private readonly byte[] _l1;                     // big-endian, as on disk
     private readonly Qcow2TableCache _l2;
     private readonly Qcow2Refcounts? _refcounts;     // writable images only
+    private readonly Qcow2MetadataMap? _metadata;    // writable images only
     private readonly Qcow2CompressedCluster _compressed;
     private readonly ulong _fileEnd;                 // read-only images: the file's length in whole clusters
     private readonly byte[]? _cow;
@@ -53,7 +56,16 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         _l2 = new Qcow2TableCache(file, L2CacheSlots, (int)_clusterSize, Sync);
         if (!readOnly)
         {
-            _refcounts = new Qcow2Refcounts(file, header, _fileEnd) { TableMoved = WriteRefcountTableLocation };
+            // Header and tables first, so an L1 entry pointing at one of them keeps that kind and is refused when used.
+            _metadata = new Qcow2MetadataMap(_clusterBits);
+            _metadata.Add(0, _clusterSize, Qcow2Metadata.Header);
+            _metadata.Add(header.L1TableOffset, header.L1Size * 8UL, Qcow2Metadata.L1Table);
+            _refcounts = new Qcow2Refcounts(file, header, _fileEnd, _metadata) { TableMoved = WriteRefcountTableLocation };
+            for (uint i = 0; i < header.L1Size; i++)
+            {
+                ulong l2 = L1Entry(i) & OffsetMask;
+                if (l2 != 0) _metadata.Add(l2, _clusterSize, Qcow2Metadata.L2Table);
+            }
             _cow = new byte[_clusterSize];
         }
         if (header.BackingFile is { } name)
@@ -157,6 +169,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
             {
                 ulong entry = LookUp(at, out var table, out int slot);
                 if (table is null || (entry & ~(Copied | ZeroFlag)) == 0) continue;
+                CheckNotMetadata(entry, at);
                 SetL2(table, at, slot, 0);
                 FreeLater(entry);
             }
@@ -185,6 +198,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     private void ZeroCluster(ulong offset)
     {
         ulong entry = LookUp(offset, out var table, out int slot);
+        CheckNotMetadata(entry, offset);
         bool v3 = Header.Version >= 3;
         if (Backing is null && (entry & ~Copied) == 0) return;                     // unallocated: reads zeros already
         if (v3 && (entry & ~Copied) == ZeroFlag) return;
@@ -202,6 +216,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     {
         var table = L2ForWrite(offset, out int slot);
         ulong entry = ReadL2(table, slot);
+        CheckNotMetadata(entry, offset);      // written in place when ours, else freed: either way not metadata
         ulong host = entry & OffsetMask;
         ulong inCluster = offset & (_clusterSize - 1);
         bool ours = (entry & Copied) != 0 && (entry & CompressedFlag) == 0 && host != 0
@@ -281,6 +296,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
             table = null;
             return 0;
         }
+        CheckL2Table(l2, guestOffset);
         table = _l2.Get(l2);
         return ReadL2(table, slot);
     }
@@ -290,8 +306,13 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         ulong index = guestOffset >> (2 * _clusterBits - 3);
         slot = (int)((guestOffset >> _clusterBits) & (Header.L2Entries - 1));
         ulong l2 = L1Entry(index) & OffsetMask;
-        if (l2 != 0) return _l2.Get(l2);
+        if (l2 != 0)
+        {
+            CheckL2Table(l2, guestOffset);
+            return _l2.Get(l2);
+        }
         l2 = _refcounts!.Allocate();
+        _metadata!.Add(l2, _clusterSize, Qcow2Metadata.L2Table);
         var table = _l2.Get(l2, fresh: true);
         _l2.MarkDirty(l2);
         BinaryPrimitives.WriteUInt64BigEndian(_l1.AsSpan((int)(index * 8)), l2 | Copied);
@@ -313,6 +334,42 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     {
         if (host % _clusterSize != 0) throw new Qcow2FormatException("L2 entry", $"data cluster 0x{host:x} is not cluster-aligned");
         if (host > FileEnd - _clusterSize) throw new Qcow2FormatException("L2 entry", $"data cluster 0x{host:x} is beyond the end of the file");
+    }
+
+    /// <summary>An L2 table offset from L1 must be a cluster we know as an L2 table (writable images), not other metadata.</summary>
+    private void CheckL2Table(ulong l2, ulong guestOffset)
+    {
+        if (_metadata is null) return;
+        var kind = _metadata.At(l2);
+        if (kind != Qcow2Metadata.L2Table)
+            throw new Qcow2FormatException("L1 entry", $"the L1 entry for guest offset 0x{guestOffset & ~(_clusterSize - 1):x} points at {Qcow2MetadataMap.Describe(kind)} (0x{l2:x})");
+    }
+
+    /// <summary>
+    /// Before an L2 entry's host cluster is written in place or freed (writable images): it must hold no metadata, or a
+    /// guest write (or the reuse of the freed cluster) would overwrite the image's own tables.
+    /// </summary>
+    private void CheckNotMetadata(ulong entry, ulong guestOffset)
+    {
+        if (_metadata is null) return;
+        ulong start, end;
+        if ((entry & CompressedFlag) != 0)
+        {
+            var (_, sector, length) = _compressed.Range(entry);
+            (start, end) = (sector, sector + length);
+        }
+        else
+        {
+            start = entry & OffsetMask;
+            if (start == 0) return;
+            end = start + 1;
+        }
+        for (ulong at = start & ~(_clusterSize - 1); at < end; at += _clusterSize)
+        {
+            var kind = _metadata.At(at);
+            if (kind != Qcow2Metadata.None)
+                throw new Qcow2FormatException("L2 entry", $"the L2 entry for guest offset 0x{guestOffset & ~(_clusterSize - 1):x} points at {Qcow2MetadataMap.Describe(kind)} (0x{at:x})");
+        }
     }
 
     /// <summary>Host clusters a dropped entry held; released once the tables without it are on disk.</summary>

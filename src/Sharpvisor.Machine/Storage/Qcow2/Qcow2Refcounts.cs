@@ -18,6 +18,7 @@ internal sealed class Qcow2Refcounts
     private readonly int _entryBytes;             // 1, 2, 4 or 8 (refcount_order 3..6)
     private readonly ulong _perBlock;             // refcounts in one block
     private readonly Qcow2TableCache _blocks;
+    private readonly Qcow2MetadataMap _metadata;
     private readonly byte[] _entry = new byte[8];
     private ulong[] _table;
     private ulong _tableOffset;
@@ -25,9 +26,12 @@ internal sealed class Qcow2Refcounts
     private ulong _inFlight = ulong.MaxValue;     // handed out by Allocate, its count not yet written
     private ulong _end;                           // first cluster index past everything used or reserved
 
-    public Qcow2Refcounts(SafeFileHandle file, Qcow2Header header, ulong fileLength)
+    /// <param name="metadata">Gets the refcount table and blocks, kept up to date as they move or are added; clusters
+    /// in it are never handed out, whatever their refcount says.</param>
+    public Qcow2Refcounts(SafeFileHandle file, Qcow2Header header, ulong fileLength, Qcow2MetadataMap metadata)
     {
         _file = file;
+        _metadata = metadata;
         _clusterBits = header.ClusterBits;
         _clusterSize = header.ClusterSize;
         _entryBytes = 1 << (header.RefcountOrder - 3);
@@ -45,6 +49,8 @@ internal sealed class Qcow2Refcounts
                 throw new Qcow2FormatException("refcount table entry", $"{i}: block at 0x{offset:x} is not an aligned cluster inside the file");
             _table[i] = offset;
         }
+        metadata.Add(_tableOffset, (ulong)raw.Length, Qcow2Metadata.RefcountTable);
+        foreach (ulong block in _table) if (block != 0) metadata.Add(block, _clusterSize, Qcow2Metadata.RefcountBlock);
         _end = (fileLength + _clusterSize - 1) >> _clusterBits;
     }
 
@@ -98,7 +104,7 @@ internal sealed class Qcow2Refcounts
     private ulong Reserve()
     {
         ulong cluster = _freeHint;
-        while (cluster < _end && (cluster == _inFlight || Get(cluster) != 0)) cluster++;
+        while (cluster < _end && (cluster == _inFlight || Get(cluster) != 0 || _metadata.IsMetadataCluster(cluster))) cluster++;
         _freeHint = cluster + 1;
         if (cluster >= _end) _end = cluster + 1;
         return cluster;
@@ -115,6 +121,7 @@ internal sealed class Qcow2Refcounts
         RandomAccess.Write(_file, block, (long)offset);
         Sync();
         _table[index] = offset;
+        _metadata.Add(offset, _clusterSize, Qcow2Metadata.RefcountBlock);
         BinaryPrimitives.WriteUInt64BigEndian(_entry, offset);
         RandomAccess.Write(_file, _entry, (long)(_tableOffset + index * 8));
     }
@@ -162,7 +169,11 @@ internal sealed class Qcow2Refcounts
             if (fresh.TryGetValue(i, out var block)) WriteEntry(block, c % _perBlock, 1);
             else Set(c, 1);                                   // an existing block: no allocation
         }
-        foreach (var (i, block) in fresh) RandomAccess.Write(_file, block, (long)table[i]);
+        foreach (var (i, block) in fresh)
+        {
+            RandomAccess.Write(_file, block, (long)table[i]);
+            _metadata.Add(table[i], _clusterSize, Qcow2Metadata.RefcountBlock);
+        }
         var raw = new byte[tableClusters << _clusterBits];
         for (int i = 0; i < table.Length; i++) BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), table[i]);
         ulong tableOffset = start << _clusterBits;
@@ -173,6 +184,8 @@ internal sealed class Qcow2Refcounts
         ulong oldOffset = _tableOffset, oldClusters = ((ulong)_table.Length * 8) >> _clusterBits;
         _table = table;
         _tableOffset = tableOffset;
+        _metadata.Remove(oldOffset, oldClusters << _clusterBits);
+        _metadata.Add(tableOffset, tableClusters << _clusterBits, Qcow2Metadata.RefcountTable);
         for (ulong c = 0; c < oldClusters; c++) Release(oldOffset + (c << _clusterBits));
     }
 
