@@ -58,4 +58,38 @@ public sealed class Qcow2HostileHeaderTests : IDisposable
         Assert.Equal("L2 entry", error.Field);
         Assert.IsAssignableFrom<IOException>(error);
     }
+
+    [SkippableTheory]
+    [InlineData("zlib")]
+    [InlineData("zstd")]
+    public void A_garbled_compressed_cluster_fails_the_read_by_name(string compression)
+    {
+        QemuImg.Require();
+        string raw = _path + ".raw";
+        try
+        {
+            var source = new byte[1 << 20];
+            new Random(1).NextBytes(source);
+            for (int i = 0; i < source.Length; i += 4) source[i] = 0x55;      // compressible
+            File.WriteAllBytes(raw, source);
+            QemuImg.Ok("qemu-img", "convert", "-c", "-O", "qcow2", "-o", $"compression_type={compression}", raw, _path);
+        }
+        finally
+        {
+            File.Delete(raw);
+        }
+        var bytes = File.ReadAllBytes(_path);
+        int clusterBits = (int)BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(20));
+        ulong l1 = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan(40));
+        ulong l2 = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan((int)l1)) & 0x00FF_FFFF_FFFF_FE00;
+        ulong entry = BinaryPrimitives.ReadUInt64BigEndian(bytes.AsSpan((int)l2));
+        Assert.True((entry & (1UL << 62)) != 0, "guest cluster 0 is not compressed");
+        ulong data = entry & ((1UL << (62 - (clusterBits - 8))) - 1);
+        bytes.AsSpan((int)data, 64).Fill(0xA5);
+        File.WriteAllBytes(_path, bytes);
+
+        using var opened = Qcow2BlockBackend.Open(_path, readOnly: true);
+        var error = Assert.Throws<Qcow2FormatException>(() => opened.Read(new byte[512], 0));
+        Assert.Equal("compressed cluster", error.Field);
+    }
 }
