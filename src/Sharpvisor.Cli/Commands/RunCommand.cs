@@ -27,7 +27,7 @@ internal static class RunCommand
         var serial = new Option<string>("--serial") { Description = "Where COM1 goes: stdio, none, file:PATH or unix:PATH.", DefaultValueFactory = _ => "stdio" };
         var testDevices = new Option<bool>("--test-devices") { Description = "Attach the debug-exit port (0xF4) and the pc-testdev echo device our test guests use." };
         var reportInstructions = new Option<bool>("--report-instructions") { Description = "Print the guest instructions the emulator's vCPUs retired: at the default guest's ready line and at the end." };
-        var disks = new Option<string[]>("--disk") { Description = "A raw disk image as virtio-blk: PATH[,ro]. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
+        var disks = new Option<string[]>("--disk") { Description = "A disk image (raw or qcow2) as virtio-blk: PATH[,ro][,format=raw|qcow2]; without format= it is found by its magic, and a probed raw disk refuses guest writes of the qcow2 magic. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
         var nets = new Option<string[]>("--net") { Description = "A virtio-net interface on a tap: tap=NAME[,mac=52:54:00:12:34:56]. The tap is created (root) when it does not exist and brought up. Repeat for more (eth0, eth1, ...).", Arity = ArgumentArity.ZeroOrMore };
         var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (statistics, free page reporting; resize it with `sharpvisor balloon`)." };

@@ -5,12 +5,12 @@ namespace Sharpvisor.Machine.Storage;
 /// <summary>Opens a disk image as its format: qcow2 when it starts with the qcow2 magic, raw otherwise.</summary>
 public static class BlockBackendOpener
 {
-    /// <param name="format">"raw" or "qcow2" to skip probing (a backing file's declared format); null probes.</param>
+    /// <param name="format">"raw" or "qcow2" to skip probing (the user's word, a backing file's declared format); null probes.</param>
     public static IBlockBackend Open(string path, bool readOnly, string? format = null, int depth = 0) =>
         (format ?? Probe(path)) switch
         {
             "qcow2" => Qcow2BlockBackend.Open(path, readOnly, depth),
-            "raw" => new RawBlockBackend(path, readOnly),
+            "raw" => new RawBlockBackend(path, readOnly, formatWasProbed: format is null),
             var other => throw new IOException($"{path}: unsupported image format '{other}'"),
         };
 

@@ -9,11 +9,18 @@ public sealed class RawBlockBackend : IBlockBackend
 {
     private static readonly byte[] Zeros = new byte[64 * 1024];
     private readonly SafeFileHandle _file;
+    private readonly bool _formatWasProbed;
 
-    public RawBlockBackend(string path, bool readOnly)
+    /// <param name="formatWasProbed">
+    /// Raw because its first bytes are not another format's magic, not because the user said so. The guest may then
+    /// not write such a magic there: the next open would take its disk for a qcow2 image whose backing file the guest
+    /// names, any file on the host (as QEMU refuses the same write to a probed raw image).
+    /// </param>
+    public RawBlockBackend(string path, bool readOnly, bool formatWasProbed = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ReadOnly = readOnly;
+        _formatWasProbed = formatWasProbed;
         _file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.Read);
         try
         {
@@ -48,7 +55,20 @@ public sealed class RawBlockBackend : IBlockBackend
     public void Write(ReadOnlySpan<byte> data, ulong offset)
     {
         ThrowIfReadOnly();
+        if (_formatWasProbed && offset < MagicLength && WouldLookLikeQcow2(data, offset))
+            throw new IOException("a write that would give this probed raw image the qcow2 magic is refused (name its format: --disk PATH,format=raw)");
         RandomAccess.Write(_file, data, (long)offset);
+    }
+
+    private const int MagicLength = 4;
+
+    // The file's first bytes as they would be after the write: what is there now, overlaid with the write's bytes.
+    private bool WouldLookLikeQcow2(ReadOnlySpan<byte> data, ulong offset)
+    {
+        Span<byte> start = stackalloc byte[MagicLength];
+        Read(start, 0);
+        data[..Math.Min(data.Length, MagicLength - (int)offset)].CopyTo(start[(int)offset..]);
+        return Qcow2.Qcow2Header.HasMagic(start);
     }
 
     public void Flush()

@@ -16,7 +16,7 @@ internal static class VirtioDeviceSet
         if (config.EntropyDevice) yield return (new VirtioRng(), "virtio-rng");
         if (config.BalloonDevice) yield return (new VirtioBalloon(), "virtio-balloon");
         for (int i = 0; i < config.Disks.Count; i++)
-            yield return (new VirtioBlock(BlockBackendOpener.Open(config.Disks[i].Path, config.Disks[i].ReadOnly), config.Disks[i].Path, $"sharpvisor-{DiskName(i)}", log), $"virtio-blk {DiskName(i)}");
+            yield return (new VirtioBlock(BlockBackendOpener.Open(config.Disks[i].Path, config.Disks[i].ReadOnly, config.Disks[i].Format), config.Disks[i].Path, $"sharpvisor-{DiskName(i)}", log), $"virtio-blk {DiskName(i)}");
         foreach (var net in config.Networks)
             yield return (new VirtioNet(networks.For(net, log), net.MacBytes(), log), $"virtio-net {net.Tap}");
     }

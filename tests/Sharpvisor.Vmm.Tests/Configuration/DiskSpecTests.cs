@@ -13,9 +13,20 @@ public sealed class DiskSpecTests
         Assert.Equal(new DiskSpec(path, readOnly), DiskSpec.Parse(text));
 
     [Theory]
+    [InlineData("/img/a.qcow2,format=qcow2", "/img/a.qcow2", false, "qcow2")]
+    [InlineData("/img/a.raw,format=raw,ro", "/img/a.raw", true, "raw")]
+    [InlineData("/img/with,comma.raw,ro,format=raw", "/img/with,comma.raw", true, "raw")]
+    public void Parses_a_named_format(string text, string path, bool readOnly, string format)
+    {
+        Assert.Equal(new DiskSpec(path, readOnly, format), DiskSpec.Parse(text));
+        Assert.Equal(DiskSpec.Parse(text), DiskSpec.Parse(DiskSpec.Parse(text).ToString()));
+    }
+
+    [Theory]
     [InlineData("")]
     [InlineData(",ro")]
     [InlineData("/img/a.raw,readonly")]
+    [InlineData("/img/a.raw,format=vmdk")]
     public void Rejects_bad_specs(string text) => Assert.Throws<FormatException>(() => DiskSpec.Parse(text));
 
     [Fact]
