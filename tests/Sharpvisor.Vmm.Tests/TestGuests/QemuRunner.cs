@@ -11,7 +11,7 @@ internal static class QemuRunner
         public IReadOnlyList<string> Lines => Output.Split('\n').Select(l => l.TrimEnd('\r')).ToList();
     }
 
-    public static string Binary { get; } = FindBinary();
+    public static string Binary { get; } = HostRequires.FindOnPath("qemu-system-x86_64") ?? "";
 
     /// <summary>A virtio-rng and, with <paramref name="diskPath"/>, a virtio-blk function on that raw image; modern-only
     /// (device IDs 0x1040 + type) unless <paramref name="transitional"/>, which is QEMU's default for pc.</summary>
@@ -22,16 +22,6 @@ internal static class QemuRunner
         if (diskPath is not null)
             args.AddRange(["-drive", $"file={diskPath},format=raw,if=none,id=vd0", "-device", "virtio-blk-pci,drive=vd0" + legacy]);
         return args;
-    }
-
-    private static string FindBinary()
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(dir, "qemu-system-x86_64");
-            if (File.Exists(candidate)) return candidate;
-        }
-        return "";
     }
 
     /// <param name="serialInput">Written to QEMU's stdin, which is COM1's input with -serial stdio: at once, or once the
