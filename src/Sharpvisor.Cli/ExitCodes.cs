@@ -17,4 +17,10 @@ internal static class ExitCodes
     public const int GuestReportedFailure = 5;
     /// <summary>The user quit the console (Ctrl-A x) or sent SIGINT/SIGTERM.</summary>
     public const int Stopped = 6;
+    /// <summary>`vm`, `host`, `events`: the daemon's socket or listener did not answer.</summary>
+    public const int DaemonUnreachable = 7;
+    /// <summary>`vm`, `host`, `events`: the daemon refused the request (4xx: bad input, no such VM, a conflict with its state or capacity).</summary>
+    public const int Refused = 8;
+    /// <summary>`vm`, `host`, `events`: the daemon accepted the request but it failed (5xx, or a failed operation).</summary>
+    public const int OperationFailed = 9;
 }

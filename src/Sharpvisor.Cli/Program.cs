@@ -15,6 +15,10 @@ public static class Program
             TestGuestsCommand.Create(),
             BalloonCommand.Create(),
             MigrateCommand.Create(),
+            DaemonCommand.Create(),
+            VmCommands.Create(),
+            HostCommands.Host(),
+            HostCommands.Events(),
         };
         foreach (var command in ControlCommands.Create()) root.Subcommands.Add(command);
         var parse = root.Parse(args);

@@ -36,6 +36,7 @@ internal static class RunCommand
         var control = new Option<string?>("--control") { Description = "Listen for control commands (pause, resume, snapshot, stop) on this Unix socket: see `sharpvisor pause --help`." };
         var noVerifyMemory = new Option<bool>("--no-verify-memory") { Description = "With --restore: check the memory file's size but not the SHA-256 of its pages (which reads them all), so pages load only as the guest touches them." };
         var paused = new Option<bool>("--paused") { Description = "Start with the vCPUs stopped, until `sharpvisor resume` (QEMU's -S)." };
+        var exitReport = new Option<string?>("--exit-report") { Description = "Write how the run ended (exit code, outcome, message) to this JSON file as the VMM's last act, for a supervisor that is not its parent." };
         var incoming = new Option<string?>("--incoming") { Description = "Wait for a live migration on [ADDR:]PORT (TCP; all addresses when ADDR is left out) and run the VM that arrives (`sharpvisor migrate`); its configuration comes from the source, --engine, --serial and --control apply." };
 
         var command = new Command("run", """
@@ -46,9 +47,12 @@ internal static class RunCommand
             """)
         {
             kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, nets, noRng, balloon,
-            restore, control, paused, noVerifyMemory, reportInstructions, incoming,
+            restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport,
         };
-        command.SetAction(parse =>
+        command.SetAction(parse => WithExitReport(parse.GetValue(exitReport), () => Run(parse)));
+        return command;
+
+        int Run(ParseResult parse)
         {
             if (parse.GetValue(incoming) is { } listenOn)
                 return Incoming(listenOn, parse.GetValue(engine)!, parse.GetValue(serial)!, parse.GetValue(control));
@@ -122,8 +126,26 @@ internal static class RunCommand
                 return Fail(ExitCodes.BadArguments, e.Message);
             }
             return Boot(config, selection, null, parse.GetValue(control), parse.GetValue(paused), parse.GetValue(reportInstructions));
-        });
-        return command;
+        }
+    }
+
+    // The outcome and message of the last run of this process, for the exit report.
+    private static (VmOutcome Outcome, string Message)? _ending;
+
+    private static int WithExitReport(string? path, Func<int> run)
+    {
+        int code = run();
+        if (path is null) return code;
+        var (outcome, message) = _ending ?? (VmOutcome.VmmError, _lastFailure ?? $"the VMM exited with code {code} before the VM ran");
+        try
+        {
+            new VmmExitReport(VmmExitReport.CurrentVersion, code, outcome, message, DateTimeOffset.UtcNow).Write(Path.GetFullPath(path));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"sharpvisor: cannot write the exit report {path}: {e.Message}");
+        }
+        return code;
     }
 
     /// <summary>`run --restore DIR` and `snapshot restore DIR`: loads and checks the snapshot, then runs it.</summary>
@@ -267,6 +289,7 @@ internal static class RunCommand
         if (reportInstructions) ReportInstructionsAtReadyLine(vm);
         if (Environment.GetEnvironmentVariable("SHARPVISOR_DEBUG_MEMORY") is { Length: > 0 } everySeconds) ReportMemoryPeriodically(vm, everySeconds);
         var result = vm.Run();
+        _ending = (result.Outcome, result.Message.TrimEnd());
         terminal?.Dispose();
         string line = terminal is not null ? "\r\n" : "\n";
         Console.Error.Write($"{line}sharpvisor: {result.Message.TrimEnd()} ({result.Elapsed.TotalSeconds:0.00} s){line}");
@@ -319,8 +342,11 @@ internal static class RunCommand
         thread.Start();
     }
 
+    private static string? _lastFailure;
+
     private static int Fail(int code, string message)
     {
+        _lastFailure = message;
         Console.Error.WriteLine($"sharpvisor: {message}");
         return code;
     }

@@ -4,7 +4,8 @@ namespace Sharpvisor.Vmm.Serial;
 
 /// <summary>
 /// Serial on a Unix socket the VMM listens on: one client at a time reads the guest's output and types into it, as
-/// with QEMU's -serial unix:PATH,server,nowait. Output with no client attached is dropped.
+/// with QEMU's -serial unix:PATH,server,nowait. Output before the first client connects (a supervisor connects a few
+/// milliseconds after the VMM starts) is kept, up to 64 KiB, and handed to it; later output with no client is dropped.
 /// </summary>
 public sealed class UnixSocketSerialBackend : ISerialBackend
 {
@@ -12,6 +13,10 @@ public sealed class UnixSocketSerialBackend : ISerialBackend
     private readonly Socket _listener;
     private volatile Socket? _client;
     private volatile bool _disposed;
+    private readonly object _earlyLock = new();
+    private byte[]? _early = new byte[EarlyCapacity]; // null once a client has had it
+    private int _earlyCount;
+    private const int EarlyCapacity = 64 * 1024;
 
     public UnixSocketSerialBackend(string path)
     {
@@ -25,8 +30,20 @@ public sealed class UnixSocketSerialBackend : ISerialBackend
     public void Write(byte value)
     {
         var client = _client;
+        if (client is null && _early is not null)
+        {
+            lock (_earlyLock)
+            {
+                if (_early is not null)
+                {
+                    if (_earlyCount < EarlyCapacity) _early[_earlyCount++] = value;
+                    return;
+                }
+            }
+            client = _client;
+        }
         if (client is null) return;
-        try { client.Send([value]); }
+        try { client.Send(new ReadOnlySpan<byte>(in value)); }
         catch (SocketException) { DropClient(client); }
         catch (ObjectDisposedException) { }
     }
@@ -45,7 +62,17 @@ public sealed class UnixSocketSerialBackend : ISerialBackend
             try { client = _listener.Accept(); }
             catch (SocketException) { return; }
             catch (ObjectDisposedException) { return; }
-            _client = client;
+            lock (_earlyLock)
+            {
+                // The first client gets what the guest printed before it came, then everything after, in order.
+                if (_early is not null)
+                {
+                    try { client.Send(_early.AsSpan(0, _earlyCount)); }
+                    catch (SocketException) { }
+                    _early = null;
+                }
+                _client = client;
+            }
             try
             {
                 int n;

@@ -1,0 +1,32 @@
+using Sharpvisor.Api.Rest.Routes;
+
+namespace Sharpvisor.Api.Rest;
+
+/// <summary>Every route of the API and the handler that serves it: one table, so the API can be read in one place.</summary>
+internal static class ApiRoutes
+{
+    public static void Map(WebApplication app, MetricsEndpoint metrics)
+    {
+        app.MapGet("/1.0", ServerEndpoint.Get);
+        app.MapGet("/1.0/instances", InstanceEndpoints.List);
+        app.MapPost("/1.0/instances", InstanceEndpoints.Create);
+        app.MapGet("/1.0/instances/{name}", InstanceEndpoints.Get);
+        app.MapPatch("/1.0/instances/{name}", InstanceEndpoints.Patch);
+        app.MapDelete("/1.0/instances/{name}", InstanceEndpoints.Delete);
+        app.MapGet("/1.0/instances/{name}/state", InstanceEndpoints.GetState);
+        app.MapPut("/1.0/instances/{name}/state", InstanceEndpoints.PutState);
+        app.MapGet("/1.0/instances/{name}/snapshots", SnapshotEndpoints.List);
+        app.MapPost("/1.0/instances/{name}/snapshots", SnapshotEndpoints.Create);
+        app.MapGet("/1.0/instances/{name}/snapshots/{snapshot}", SnapshotEndpoints.Get);
+        app.MapPost("/1.0/instances/{name}/snapshots/{snapshot}/restore", SnapshotEndpoints.Restore);
+        app.MapDelete("/1.0/instances/{name}/snapshots/{snapshot}", SnapshotEndpoints.Delete);
+        app.MapGet("/1.0/instances/{name}/console", ConsoleEndpoints.Get);
+        app.MapPost("/1.0/instances/{name}/migrate", MigrationEndpoints.Send);
+        app.MapPost("/1.0/migrations", MigrationEndpoints.Receive);
+        app.MapGet("/1.0/operations", OperationEndpoints.List);
+        app.MapGet("/1.0/operations/{id}", OperationEndpoints.Get);
+        app.MapGet("/1.0/events", EventEndpoints.Get);
+        app.MapGet("/1.0/host", HostEndpoints.Get);
+        app.MapGet("/metrics", metrics.Get);
+    }
+}

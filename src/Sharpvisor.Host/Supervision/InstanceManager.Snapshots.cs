@@ -1,0 +1,107 @@
+using Sharpvisor.Host.Instances;
+using Sharpvisor.Host.Operations;
+using Sharpvisor.Host.Store;
+using Sharpvisor.Vmm.Snapshots;
+
+namespace Sharpvisor.Host.Supervision;
+
+public sealed partial class InstanceManager
+{
+    public IReadOnlyList<SnapshotRecord> ListSnapshots(string name)
+    {
+        Get(name);
+        return _store.ListSnapshots(name);
+    }
+
+    public SnapshotRecord GetSnapshot(string name, string snapshot) =>
+        ListSnapshots(name).FirstOrDefault(s => s.Name == snapshot) ?? throw HostException.NotFound($"instance '{name}' has no snapshot named '{snapshot}'");
+
+    /// <summary>
+    /// Saves a running or paused VM to a snapshot (memory, vCPUs, devices); it goes on as it was. The store records the
+    /// snapshot before the VMM writes it and marks it complete after, so one cut short by a crash is found and removed.
+    /// </summary>
+    public Operation CreateSnapshot(string name, string snapshot)
+    {
+        if (InstanceDefinition.NameProblem(snapshot) is { } problem) throw HostException.BadRequest($"snapshot {problem}", "name");
+        var runtime = Runtime(name);
+        var lease = runtime.Begin("a snapshot");
+        try
+        {
+            var record = Get(name);
+            if (record.Status is not (InstanceStatus.Running or InstanceStatus.Paused))
+                throw HostException.Conflict($"instance '{name}' is {InstanceStatusNames.Format(record.Status)}; a snapshot needs it running or paused");
+            string directory = _options.Paths.SnapshotDirectory(name, snapshot);
+            try { _store.CreateSnapshot(new SnapshotRecord(name, snapshot, directory, DateTimeOffset.UtcNow, Complete: false)); }
+            catch (StoreConflictException e) { throw HostException.Conflict(e.Message); }
+            return Operations.Start($"snapshot {name}/{snapshot}", name, async _ =>
+            {
+                using (lease)
+                {
+                    try
+                    {
+                        await VmmControl.SendAsync(_options.Paths.ControlSocket(name), $"snapshot {directory}", TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+                    }
+                    catch (VmmControlException e)
+                    {
+                        _store.DeleteSnapshot(name, snapshot);
+                        DeleteDirectory(directory);
+                        throw new HostException(500, $"snapshot {name}/{snapshot} failed: {e.Message}");
+                    }
+                    _store.UpdateSnapshot(GetSnapshot(name, snapshot) with { Complete = true });
+                    Events.Publish("lifecycle", "instance-snapshot-created", name, null, $"snapshot {name}/{snapshot}");
+                }
+            });
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Brings the VM back to a snapshot: its current VMM (if any) is stopped and a new one resumes the snapshot.</summary>
+    public Operation RestoreSnapshot(string name, string snapshot)
+    {
+        var runtime = Runtime(name);
+        var lease = runtime.Begin("a restore");
+        try
+        {
+            var saved = GetSnapshot(name, snapshot);
+            if (!saved.Complete) throw HostException.Conflict($"snapshot {name}/{snapshot} is still being written");
+            return Operations.Start($"restore {name}/{snapshot}", name, async _ =>
+            {
+                using (lease)
+                {
+                    try { SnapshotStore.Load(saved.Directory, verifyMemory: true); }
+                    catch (Exception e) when (e is SnapshotException or IOException)
+                    {
+                        throw new HostException(422, $"snapshot {name}/{snapshot} cannot be restored: {e.Message}");
+                    }
+                    await StopAsync(runtime, force: true, TimeSpan.Zero, $"a restore of snapshot {snapshot}").ConfigureAwait(false);
+                    var record = Get(name);
+                    await LaunchAsync(runtime, record, VmmCommandLine.Restore(_options, record.Definition, saved.Directory),
+                        [saved.Directory], userAction: true, "instance-restored").ConfigureAwait(false);
+                }
+            });
+        }
+        catch
+        {
+            lease.Dispose();
+            throw;
+        }
+    }
+
+    public void DeleteSnapshot(string name, string snapshot)
+    {
+        using var lease = Runtime(name).Begin("a snapshot delete");
+        var saved = GetSnapshot(name, snapshot);
+        _store.DeleteSnapshot(name, snapshot);
+        DeleteDirectory(saved.Directory);
+        Events.Publish("lifecycle", "instance-snapshot-deleted", name, null, $"deleted snapshot {name}/{snapshot}");
+    }
+
+    private static void DeleteDirectory(string directory)
+    {
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+    }
+}

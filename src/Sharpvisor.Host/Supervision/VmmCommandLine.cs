@@ -1,0 +1,65 @@
+using System.Globalization;
+using Sharpvisor.Host.Instances;
+using Sharpvisor.Vmm.Images;
+
+namespace Sharpvisor.Host.Supervision;
+
+/// <summary>The `sharpvisor run` command line that runs a VM's definition in a VMM process of its own.</summary>
+internal static class VmmCommandLine
+{
+    /// <summary>
+    /// A fresh boot. For the default guest the daemon fetches its files first (once, not in every VMM at the same
+    /// time) and leaves --kernel out, so the VMM boots it as `run` does, holding console input until its ready line.
+    /// </summary>
+    public static async Task<(List<string> Command, List<string> Readable)> BootAsync(HostDaemonOptions options, InstanceDefinition definition)
+    {
+        var command = Common(options, definition.Name, definition.Engine);
+        var t = definition.Topology;
+        command.AddRange(["--memory", $"{definition.MemoryBytes / 1024}K",
+            "--topology", string.Create(CultureInfo.InvariantCulture, $"sockets={t.Sockets},cores={t.Cores},threads={t.Threads}")]);
+        var readable = new List<string>();
+        if (definition.KernelPath is { } kernel)
+        {
+            command.AddRange(["--kernel", kernel]);
+            readable.Add(kernel);
+        }
+        else
+        {
+            var image = await DefaultGuestImage.EnsureAsync().ConfigureAwait(false);
+            readable.AddRange([image.KernelPath, image.InitrdPath]);
+        }
+        if (definition.InitrdPath is { } initrd)
+        {
+            command.AddRange(["--initrd", initrd]);
+            readable.Add(initrd);
+        }
+        if (definition.CommandLine is { } cmdline) command.AddRange(["--cmdline", cmdline]);
+        foreach (var disk in definition.Disks) command.AddRange(["--disk", disk.ToString()]);
+        foreach (var nic in definition.Networks) command.AddRange(["--net", nic.ToString()]);
+        if (definition.Balloon) command.Add("--balloon");
+        return (command, readable);
+    }
+
+    /// <summary>Resuming a snapshot: its configuration comes from the snapshot.</summary>
+    public static List<string> Restore(HostDaemonOptions options, InstanceDefinition definition, string snapshotDirectory)
+    {
+        var command = Common(options, definition.Name, definition.Engine);
+        command.AddRange(["--restore", snapshotDirectory]);
+        return command;
+    }
+
+    /// <summary>Waiting for a live migration on <paramref name="listen"/> (ADDR:PORT).</summary>
+    public static List<string> Incoming(HostDaemonOptions options, InstanceDefinition definition, string listen)
+    {
+        var command = Common(options, definition.Name, definition.Engine);
+        command.AddRange(["--incoming", listen]);
+        return command;
+    }
+
+    private static List<string> Common(HostDaemonOptions options, string name, string engine)
+    {
+        var paths = options.Paths;
+        return [.. options.VmmCommand, "run", "--engine", engine, "--serial", $"unix:{paths.ConsoleSocket(name)}",
+            "--control", paths.ControlSocket(name), "--exit-report", paths.ExitReport(name)];
+    }
+}

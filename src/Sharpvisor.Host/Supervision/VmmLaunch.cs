@@ -1,0 +1,19 @@
+namespace Sharpvisor.Host.Supervision;
+
+/// <summary>
+/// One VMM process to start for a VM: its command line and what it may use. The launcher decides how it is
+/// confined (cgroup limits, mount namespace, user); the VM's folder holds its sockets and log.
+/// </summary>
+public sealed record VmmLaunch
+{
+    public required string VmName { get; init; }
+    public required string VmDirectory { get; init; }
+    public required IReadOnlyList<string> Command { get; init; }
+    public required string LogPath { get; init; }
+    /// <summary>Files it reads besides its folder: kernel, initrd, read-only disks, the .NET runtime and our build.</summary>
+    public IReadOnlyList<string> ReadablePaths { get; init; } = [];
+    /// <summary>Files it writes besides its folder: its read-write disks.</summary>
+    public IReadOnlyList<string> WritablePaths { get; init; } = [];
+    public required int Vcpus { get; init; }
+    public required ulong GuestMemoryBytes { get; init; }
+}
