@@ -122,6 +122,29 @@ public sealed class DaemonLifecycleTests : IDisposable
         Assert.Empty(again.VmmPids());
     }
 
+    [Fact]
+    public async Task A_daemon_killed_in_the_middle_of_a_snapshot_finds_the_truth_when_it_starts_again()
+    {
+        await CreateDefaultGuest("snappy");
+        await BootToReady("snappy");
+        var (status, _) = await _daemon.SendAsync(HttpMethod.Post, "/1.0/instances/snappy/snapshots", new { name = "cut" });
+        Assert.Equal(202, status);
+        _daemon.KillDaemonOnly(); // the record says "being written"; the VMM may or may not finish writing it
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        using var again = new DaemonProcess(_daemon.Root);
+        string folder = Path.Combine(_daemon.StateDirectory, "vms", "snappy", "snapshots");
+        var listed = (await again.GetAsync("/1.0/instances/snappy/snapshots")).EnumerateArray().ToArray();
+        // Either the snapshot was whole (then it is listed, complete, and restorable) or it is gone, record and folder.
+        Assert.All(listed, s => Assert.True(s.GetProperty("complete").GetBoolean()));
+        Assert.Equal(listed.Select(s => s.GetProperty("name").GetString()).Order(), Directory.GetDirectories(folder).Select(Path.GetFileName).Order());
+        if (listed.Length == 1)
+        {
+            var restore = await again.RunOperationAsync(HttpMethod.Post, "/1.0/instances/snappy/snapshots/cut/restore", null, TimeSpan.FromMinutes(3));
+            Assert.True(restore.GetProperty("status").GetString() == "success", restore.ToString());
+        }
+        Assert.Equal("running", await again.StatusAsync("snappy"));
+    }
+
     private async Task<System.Net.WebSockets.ClientWebSocket> OpenEvents()
     {
         var socket = new System.Net.WebSockets.ClientWebSocket();
