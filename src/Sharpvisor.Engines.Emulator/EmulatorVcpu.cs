@@ -59,6 +59,9 @@ public sealed class EmulatorVcpu : IVcpu, IInstructionCounter
 
     public int Index { get; }
     public CpuCore Core => _cpu;
+
+    // The counters are plain fields this vCPU's thread increments; a reader on another thread may see a slightly old sum.
+    public long IoExits => Volatile.Read(ref _cpu.PortAccesses) + Volatile.Read(ref _cpu.Memory.MmioAccesses);
     public LocalApic Apic => _apic;
     public long InstructionsRetired => _cpu.InstructionsRetired;
 

@@ -19,7 +19,8 @@ public sealed class KvmVcpu : IVcpu
     public uint ApicId { get; }
 
     /// <summary>Exits handled inside <see cref="Run"/> (port I/O and MMIO), for statistics and benchmarks.</summary>
-    public long IoExits { get; private set; }
+    private long _ioExits;
+    public long IoExits => Volatile.Read(ref _ioExits);
 
     internal unsafe KvmVcpu(KvmVirtualMachine vm, int index, uint apicId, IReadOnlyList<CpuidEntry> cpuid)
     {
@@ -87,11 +88,11 @@ public sealed class KvmVcpu : IVcpu
                 {
                     case KvmExitReasons.Io:
                         HandlePortIo();
-                        IoExits++;
+                        _ioExits++;
                         continue;
                     case KvmExitReasons.Mmio:
                         HandleMmio();
-                        IoExits++;
+                        _ioExits++;
                         continue;
                     case KvmExitReasons.IrqWindowOpen:
                         continue;

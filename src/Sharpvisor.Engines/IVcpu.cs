@@ -17,6 +17,12 @@ public interface IVcpu : IDisposable
     /// <summary>Runs guest code until something the VMM must see happens.</summary>
     VcpuExit Run();
 
+    /// <summary>
+    /// Port I/O and MMIO accesses that reached the machine's buses: what hardware virtualization turns into VM exits
+    /// (KVM counts its exits; the emulator counts the same accesses). For metrics; read from any thread.
+    /// </summary>
+    long IoExits { get; }
+
     /// <summary>Makes a running (or about to run) <see cref="Run"/> return <see cref="VcpuExitReason.Kicked"/> soon.</summary>
     void Kick();
 }

@@ -2,6 +2,7 @@ using Prometheus;
 using Sharpvisor.Host.Instances;
 using Sharpvisor.Host.Supervision;
 
+
 namespace Sharpvisor.Api.Rest.Routes;
 
 /// <summary>
@@ -13,6 +14,7 @@ internal sealed class MetricsEndpoint
     private readonly CollectorRegistry _registry = Metrics.NewCustomRegistry();
     private readonly InstanceManager _manager;
     private readonly Gauge _status, _vcpus, _memory, _resident, _cpuSeconds, _hostCapacity, _hostAllocated, _hostLimit;
+    private readonly Gauge _diskBytes, _diskRequests, _netBytes, _netFrames, _runReturns;
 
     public MetricsEndpoint(InstanceManager manager)
     {
@@ -26,7 +28,13 @@ internal sealed class MetricsEndpoint
         _hostCapacity = factory.CreateGauge("sharpvisor_host_capacity", "The host's inventory: vcpus (cores), memory_bytes, disk_bytes.", "resource");
         _hostAllocated = factory.CreateGauge("sharpvisor_host_allocated", "What the host's VMs are given, per resource.", "resource");
         _hostLimit = factory.CreateGauge("sharpvisor_host_limit", "(capacity - reserved) × allocation ratio, per resource.", "resource");
+        _diskBytes = factory.CreateGauge("sharpvisor_instance_disk_bytes", "Bytes the guest read or wrote on a virtio-blk disk in its current VMM.", "instance", "disk", "direction");
+        _diskRequests = factory.CreateGauge("sharpvisor_instance_disk_requests", "virtio-blk requests (read, write, flush) in the current VMM.", "instance", "disk", "type");
+        _netBytes = factory.CreateGauge("sharpvisor_instance_network_bytes", "Bytes of frames a virtio-net NIC received (rx) or sent (tx) in the current VMM.", "instance", "nic", "direction");
+        _netFrames = factory.CreateGauge("sharpvisor_instance_network_frames", "Frames a virtio-net NIC received (rx) or sent (tx) in the current VMM.", "instance", "nic", "direction");
+        _runReturns = factory.CreateGauge("sharpvisor_instance_vcpu_exits", "Port I/O and MMIO exits of the VM's vCPUs in its current VMM (KVM's I/O exits; the emulator counts the same accesses).", "instance");
         _registry.AddBeforeCollectCallback(Refresh);
+        _registry.AddBeforeCollectCallback(RefreshCountersAsync);
     }
 
     public async Task Get(HttpContext context)
@@ -38,7 +46,7 @@ internal sealed class MetricsEndpoint
     private void Refresh()
     {
         var records = _manager.List();
-        foreach (var gauge in new[] { _status, _vcpus, _memory, _resident, _cpuSeconds })
+        foreach (var gauge in new[] { _status, _vcpus, _memory, _resident, _cpuSeconds, _diskBytes, _diskRequests, _netBytes, _netFrames, _runReturns })
             foreach (var labels in gauge.GetAllLabelValues().ToArray())
                 if (!records.Any(r => r.Name == labels[0])) gauge.RemoveLabelled(labels);
         foreach (var record in records)
@@ -55,6 +63,36 @@ internal sealed class MetricsEndpoint
         Set(_hostCapacity, capacity.Cores, capacity.MemoryBytes, capacity.DiskBytes);
         Set(_hostAllocated, allocated.Vcpus, allocated.MemoryBytes, allocated.DiskBytes);
         Set(_hostLimit, capacity.VcpuLimit, capacity.MemoryLimitBytes, capacity.DiskLimitBytes);
+    }
+
+    // The VMMs' own counters, asked over each running VM's control socket (`stats`); a VMM that does not answer in a
+    // second keeps its last figures rather than holding up the scrape.
+    private async Task RefreshCountersAsync(CancellationToken ct)
+    {
+        var running = _manager.List().Where(r => InstanceStatusNames.HasProcess(r.Status)).ToList();
+        var replies = await Task.WhenAll(running.Select(async r =>
+        {
+            try { return (r.Name, Stats: await VmmControl.SendAsync(_manager.Options.Paths.ControlSocket(r.Name), "stats", TimeSpan.FromSeconds(1)).ConfigureAwait(false)); }
+            catch (Exception e) when (e is VmmControlException or IOException) { return (r.Name, Stats: (string?)null); }
+        })).ConfigureAwait(false);
+        foreach (var (name, stats) in replies)
+        {
+            if (stats is null) continue;
+            foreach (var pair in stats.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var (key, text) = pair.Split('=', 2) is [var k, var v] ? (k, v) : (pair, "");
+                if (!double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out double value)) continue;
+                var parts = key.Split('-');
+                switch (parts)
+                {
+                    case ["io", "exits"]: _runReturns.WithLabels(name).Set(value); break;
+                    case [var disk, var direction, "bytes"] when disk.StartsWith("disk", StringComparison.Ordinal): _diskBytes.WithLabels(name, disk, direction).Set(value); break;
+                    case [var disk, var type, "requests"] when disk.StartsWith("disk", StringComparison.Ordinal): _diskRequests.WithLabels(name, disk, type).Set(value); break;
+                    case [var nic, var direction, "bytes"] when nic.StartsWith("net", StringComparison.Ordinal): _netBytes.WithLabels(name, nic, direction).Set(value); break;
+                    case [var nic, var direction, "frames"] when nic.StartsWith("net", StringComparison.Ordinal): _netFrames.WithLabels(name, nic, direction).Set(value); break;
+                }
+            }
+        }
     }
 
     private static void Set(Gauge gauge, double vcpus, double memory, double disk)

@@ -48,6 +48,8 @@ public sealed partial class CpuCore(EmulatedMemory memory)
     public ushort GdtLimit, IdtLimit;
     /// <summary>Port I/O for IN/OUT/INS/OUTS; null for a core that has no machine around it (tests, the oracle).</summary>
     public PortIoBus? Ports;
+    /// <summary>IN/OUT/INS/OUTS accesses that reached <see cref="Ports"/> (each a VM exit under KVM).</summary>
+    public long PortAccesses;
     /// <summary>The local APIC, or null while none is attached.</summary>
     public IInterruptSource? Interrupts;
     /// <summary>Set (from any thread) when an interrupt may have become deliverable; the interpreter checks it between blocks.</summary>

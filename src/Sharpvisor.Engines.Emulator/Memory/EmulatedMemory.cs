@@ -41,6 +41,9 @@ public sealed class EmulatedMemory
     }
 
     /// <summary>A memory view with its own code-page tracker: one CPU, as in tests and the oracle.</summary>
+    /// <summary>Accesses that went to the MMIO bus (each a VM exit under KVM); this CPU's thread writes it.</summary>
+    public long MmioAccesses;
+
     public EmulatedMemory(GuestMemory ram, MmioBus mmio, IAddressTranslator translator)
         : this(ram, mmio, translator, new CodePageTracker(ram.Regions.Max(r => r.End)))
     {
@@ -238,7 +241,11 @@ public sealed class EmulatedMemory
         byte* p = RamPointer(physical, destination.Length);
         // Safe: RamPointer returns non-null only when the whole range lies in one RAM region.
         if (p != null) new ReadOnlySpan<byte>(p, destination.Length).CopyTo(destination);
-        else Mmio.Read(physical, destination);
+        else
+        {
+            MmioAccesses++;
+            Mmio.Read(physical, destination);
+        }
     }
 
     /// <summary>Writes guest-physical memory as this CPU sees it; stores to RAM holding code are reported.</summary>
@@ -258,7 +265,11 @@ public sealed class EmulatedMemory
             CodePages.NoteWrite(physical, source.Length);
             if (DirtyLog is { Enabled: true } log) log.NoteWrite(physical, source.Length);
         }
-        else Mmio.Write(physical, source);
+        else
+        {
+            MmioAccesses++;
+            Mmio.Write(physical, source);
+        }
     }
 
     /// <summary>The host address of a 4 KiB physical page if all of it is RAM this CPU reaches directly, else null.</summary>

@@ -274,6 +274,7 @@ public sealed class PagingUnit : IAddressTranslator
     {
         Span<byte> data = stackalloc byte[8];
         data.Clear();
+        _memory.MmioAccesses++;
         _memory.Mmio.Read(physical, data[..size]);
         return BitConverter.ToUInt64(data);
     }

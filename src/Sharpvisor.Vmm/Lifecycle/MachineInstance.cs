@@ -150,6 +150,9 @@ internal sealed class MachineInstance : IDisposable
     /// <summary>Waits for every vCPU thread to leave the guest.</summary>
     public void Join() => _threads.Join();
 
+    /// <summary>Port I/O and MMIO exits of every vCPU of this boot (<see cref="IVcpu.IoExits"/>).</summary>
+    public long IoExits => _vcpus.Sum(v => v.IoExits);
+
     /// <summary>Every device as snapshots see it (<see cref="DeviceWalk"/>): the buses' devices, then their parts.</summary>
     public IReadOnlyList<DeviceSite> Devices() => DeviceWalk.On(Ports, Mmio);
 

@@ -295,6 +295,9 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     /// <summary>The running boot's balloon (target, actual, statistics, counters), or null.</summary>
     public Machine.Devices.Virtio.VirtioBalloon? Balloon => _current?.Balloon;
 
+    /// <summary>The current boot's device and vCPU counters; null when no machine is built.</summary>
+    public VmStatistics? Statistics() => _current is { } machine ? VmStatistics.Of(machine) : null;
+
     /// <summary>
     /// Migrates the running (or paused) VM to the destination listening on <paramref name="host"/>:<paramref name="port"/>
     /// (`run --incoming`): pre-copy rounds while it runs, then a short pause for the last pages and the vCPU and device

@@ -15,10 +15,10 @@ public sealed class DaemonLifecycleTests : IDisposable
 
     public void Dispose() => _daemon.Dispose();
 
-    private async Task CreateDefaultGuest(string name, string restartPolicy = "no")
+    private async Task CreateDefaultGuest(string name, string restartPolicy = "no", string? disk = null)
     {
         var (status, body) = await _daemon.SendAsync(HttpMethod.Post, "/1.0/instances",
-            new { name, memory = "128M", engine = "emulator", restart_policy = restartPolicy });
+            new { name, memory = "128M", engine = "emulator", restart_policy = restartPolicy, disks = disk is null ? Array.Empty<object>() : [new { path = disk }] });
         Assert.True(status == 201, body.ToString());
     }
 
@@ -29,9 +29,11 @@ public sealed class DaemonLifecycleTests : IDisposable
     }
 
     [Fact]
-    public async Task A_VM_runs_commands_on_its_console_pauses_snapshots_restores_and_stops()
+    public async Task A_VM_runs_commands_on_its_console_shows_its_counters_pauses_snapshots_restores_and_stops()
     {
-        await CreateDefaultGuest("life");
+        string disk = Path.Combine(_daemon.DiskRoot, "life.img");
+        using (var file = File.Create(disk)) file.SetLength(8 << 20);
+        await CreateDefaultGuest("life", disk: disk);
         await BootToReady("life");
         var running = await _daemon.GetAsync("/1.0/instances/life");
         Assert.Equal("running", running.GetProperty("status").GetString());
@@ -39,19 +41,26 @@ public sealed class DaemonLifecycleTests : IDisposable
 
         using (var console = await _daemon.OpenConsoleAsync("life"))
             Assert.Contains("HELLO-42", await DaemonProcess.TypeAsync(console, "echo HELLO-$((6*7))", "HELLO-42", TimeSpan.FromSeconds(60)));
+        using (var console = await _daemon.OpenConsoleAsync("life"))
+            await DaemonProcess.TypeAsync(console, "dd if=/dev/vda of=/dev/null bs=4096 count=300 && echo READ-$((5*5))", "READ-25", TimeSpan.FromSeconds(60));
+        string metrics = await _daemon.Http.GetStringAsync("/metrics");
+        double readBytes = MetricValue(metrics, "sharpvisor_instance_disk_bytes{instance=\"life\",disk=\"disk0\",direction=\"read\"}");
+        Assert.True(readBytes >= 300 * 4096, $"disk0 read {readBytes} bytes:\n{metrics}");
+        Assert.True(MetricValue(metrics, "sharpvisor_instance_vcpu_exits{instance=\"life\"}") > 0);
+        Assert.True(MetricValue(metrics, "sharpvisor_instance_resident_bytes{instance=\"life\"}") > 16 << 20);
 
         Assert.Equal("paused", (await _daemon.SendAsync(HttpMethod.Put, "/1.0/instances/life/state", new { action = "pause" })).Body.GetProperty("metadata").GetProperty("status").GetString());
         Assert.Equal("running", (await _daemon.SendAsync(HttpMethod.Put, "/1.0/instances/life/state", new { action = "resume" })).Body.GetProperty("metadata").GetProperty("status").GetString());
 
         using (var console = await _daemon.OpenConsoleAsync("life"))
-            await DaemonProcess.TypeAsync(console, "echo before-snapshot > /tmp/mark; echo MARKED", "MARKED", TimeSpan.FromSeconds(60));
+            await DaemonProcess.TypeAsync(console, "echo before-snapshot > /tmp/mark; echo MARK$((1+1))ED", "MARK2ED", TimeSpan.FromSeconds(60));
         var snapshot = await _daemon.RunOperationAsync(HttpMethod.Post, "/1.0/instances/life/snapshots", new { name = "s1" }, TimeSpan.FromMinutes(3));
         Assert.Equal("success", snapshot.GetProperty("status").GetString());
         var snapshots = await _daemon.GetAsync("/1.0/instances/life/snapshots");
         Assert.True(snapshots[0].GetProperty("complete").GetBoolean());
 
         using (var console = await _daemon.OpenConsoleAsync("life"))
-            await DaemonProcess.TypeAsync(console, "echo after-snapshot > /tmp/mark; echo CHANGED", "CHANGED", TimeSpan.FromSeconds(60));
+            await DaemonProcess.TypeAsync(console, "echo after-snapshot > /tmp/mark; echo CHANG$((2+2))ED", "CHANG4ED", TimeSpan.FromSeconds(60));
         int pidBefore = (await _daemon.GetAsync("/1.0/instances/life")).GetProperty("pid").GetInt32();
         var restore = await _daemon.RunOperationAsync(HttpMethod.Post, "/1.0/instances/life/snapshots/s1/restore", null, TimeSpan.FromMinutes(3));
         Assert.True(restore.GetProperty("status").GetString() == "success", restore.ToString());
@@ -143,6 +152,13 @@ public sealed class DaemonLifecycleTests : IDisposable
             Assert.True(restore.GetProperty("status").GetString() == "success", restore.ToString());
         }
         Assert.Equal("running", await again.StatusAsync("snappy"));
+    }
+
+    private static double MetricValue(string metrics, string series)
+    {
+        var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
+            ?? throw new Xunit.Sdk.XunitException($"no {series} in\n{metrics}");
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private async Task<System.Net.WebSockets.ClientWebSocket> OpenEvents()

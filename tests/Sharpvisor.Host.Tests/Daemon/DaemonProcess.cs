@@ -139,9 +139,13 @@ public sealed class DaemonProcess : IDisposable
         return socket;
     }
 
-    /// <summary>Types a line into the console websocket and waits for <paramref name="expect"/> in what comes back.</summary>
+    /// <summary>
+    /// Types a line into the console websocket and waits for <paramref name="expect"/> in what comes back. The shell
+    /// echoes the line itself, so <paramref name="expect"/> must be something only running it prints (e.g. $((6*7)) -> 42).
+    /// </summary>
     public static async Task<string> TypeAsync(ClientWebSocket console, string line, string expect, TimeSpan timeout)
     {
+        Assert.DoesNotContain(expect, line);
         await console.SendAsync(Encoding.ASCII.GetBytes(line + "\n"), WebSocketMessageType.Binary, true, CancellationToken.None);
         var seen = new StringBuilder();
         using var cancel = new CancellationTokenSource(timeout);

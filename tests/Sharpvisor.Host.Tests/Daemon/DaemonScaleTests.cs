@@ -38,7 +38,7 @@ public sealed class DaemonScaleTests
         await source.StartAsync("mover");
         await source.WaitForConsoleAsync("mover", DefaultGuestImage.ReadyLinePrefix, TimeSpan.FromMinutes(4));
         using (var console = await source.OpenConsoleAsync("mover"))
-            await DaemonProcess.TypeAsync(console, "echo carried-along > /tmp/luggage; echo PACKED", "PACKED", TimeSpan.FromSeconds(60));
+            await DaemonProcess.TypeAsync(console, "echo carried-along > /tmp/luggage; echo PACK$((3*3))ED", "PACK9ED", TimeSpan.FromSeconds(60));
 
         var migrate = await source.RunOperationAsync(HttpMethod.Post, "/1.0/instances/mover/migrate", new
         {

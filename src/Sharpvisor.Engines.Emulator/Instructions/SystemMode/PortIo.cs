@@ -51,6 +51,7 @@ public static class PortIo
     public static ulong ReadPort(CpuCore cpu, ushort port, int size)
     {
         Span<byte> data = stackalloc byte[4];
+        cpu.PortAccesses++;
         if (cpu.Ports is { } bus) bus.Read(port, data[..size]);
         else data.Fill(0xFF);
         return size switch { 1 => data[0], 2 => global::System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(data), _ => global::System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(data) };
@@ -60,6 +61,7 @@ public static class PortIo
     {
         Span<byte> data = stackalloc byte[4];
         global::System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(data, (uint)value);
+        cpu.PortAccesses++;
         cpu.Ports?.Write(port, data[..size]);
     }
 

@@ -83,6 +83,14 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     public string Serial { get; }
     public ulong CapacitySectors { get; }
 
+    // Counters for metrics, written by the device's I/O thread and read from any thread.
+    private long _readRequests, _writeRequests, _flushRequests, _bytesRead, _bytesWritten;
+    public long ReadRequests => Interlocked.Read(ref _readRequests);
+    public long WriteRequests => Interlocked.Read(ref _writeRequests);
+    public long FlushRequests => Interlocked.Read(ref _flushRequests);
+    public long BytesRead => Interlocked.Read(ref _bytesRead);
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
     /// <summary>Requests completed so far (any status).</summary>
     public long RequestsCompleted => Interlocked.Read(ref _requests);
     private long _requests;
@@ -216,12 +224,17 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
                 case RequestIn:
                     status = Transfer(chain, sector, dataIn, toGuest: true);
                     if (status == StatusOk) written = (uint)dataIn;
+                    Interlocked.Increment(ref _readRequests);
+                    if (status == StatusOk) Interlocked.Add(ref _bytesRead, (long)dataIn);
                     break;
                 case RequestOut:
                     status = ReadOnly ? StatusIoError : Transfer(chain, sector, dataOut, toGuest: false);
+                    Interlocked.Increment(ref _writeRequests);
+                    if (status == StatusOk) Interlocked.Add(ref _bytesWritten, (long)dataOut);
                     break;
                 case RequestFlush:
                     if (!ReadOnly) _backend.Flush();
+                    Interlocked.Increment(ref _flushRequests);
                     status = StatusOk;
                     break;
                 case RequestGetId:

@@ -48,6 +48,10 @@ public sealed class VirtioNet : IVirtioDevice, IStatefulDevice<VirtioNetState>, 
     private IVirtioTransport? _transport;
     private int _receivedSinceSignal;
 
+    private long _bytesSent, _bytesReceived;
+    /// <summary>Bytes of the frames sent and received (Ethernet header and payload).</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
     private long _framesSent, _framesReceived, _receiveDropped, _transmitDropped, _transmitErrors, _transmitBatches, _receiveBatches;
 
     /// <param name="mac">The six-byte MAC address the guest gets.</param>
@@ -277,6 +281,7 @@ public sealed class VirtioNet : IVirtioDevice, IStatefulDevice<VirtioNetState>, 
         queue.PushUsed(chain.Head, (uint)total);
         _receivedSinceSignal++;
         Interlocked.Increment(ref _framesReceived);
+        Interlocked.Add(ref _bytesReceived, frame.Length);
         return true;
     }
 
@@ -355,6 +360,7 @@ public sealed class VirtioNet : IVirtioDevice, IStatefulDevice<VirtioNetState>, 
         {
             _backend.Send(frame);
             Interlocked.Increment(ref _framesSent);
+            Interlocked.Add(ref _bytesSent, frame.Length);
         }
         catch (IOException)
         {
