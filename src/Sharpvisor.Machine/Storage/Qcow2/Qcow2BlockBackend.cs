@@ -31,6 +31,9 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     private readonly ulong _fileEnd;                 // read-only images: the file's length in whole clusters
     private readonly byte[]? _cow;
     private byte[]? _zeros;
+    private Qcow2DeflateCompressor? _compressor;     // images written compressed (image convert -c) only
+    private Qcow2CompressedPacker? _packer;
+    private byte[]? _compressedOut;
     private readonly List<ulong> _pendingFrees = [];
     private readonly Lock _lock = new();
     private bool _l1Dirty;
@@ -191,6 +194,49 @@ public sealed class Qcow2BlockBackend : IBlockBackend
                 else WriteCluster((_zeros ??= new byte[_clusterSize]).AsSpan(0, (int)n), offset);
                 offset += n;
             }
+        }
+    }
+
+    /// <summary>
+    /// Writes one cluster-aligned cluster deflate-compressed (the disk's last cluster may be short: it is padded with
+    /// zeros, as qemu-img does); a cluster that does not shrink is written as usual. Deflate images only.
+    /// </summary>
+    public void WriteCompressed(ReadOnlySpan<byte> data, ulong offset)
+    {
+        lock (_lock)
+        {
+            ThrowIfReadOnly();
+            CheckRange(offset, (ulong)data.Length);
+            if ((offset & (_clusterSize - 1)) != 0 || ((ulong)data.Length != _clusterSize && offset + (ulong)data.Length != VirtualSize))
+                throw new ArgumentException("a compressed write is one whole, aligned cluster", nameof(data));
+            if (Header.CompressionType != 0) throw new IOException("qcow2: only deflate images (compression type 0) are written compressed");
+            var cluster = _cow!;
+            data.CopyTo(cluster);
+            cluster.AsSpan(data.Length).Clear();
+            _compressor ??= new Qcow2DeflateCompressor();
+            _compressedOut ??= new byte[_clusterSize];
+            int length = _compressor.Compress(cluster, _compressedOut.AsSpan(0, (int)_clusterSize - 1));
+            if (length < 0)
+            {
+                WriteCluster(data, offset);
+                return;
+            }
+            var table = L2ForWrite(offset, out int slot);
+            ulong entry = ReadL2(table, slot);
+            CheckNotMetadata(entry, offset);
+            var (host, newCluster) = (_packer ??= new Qcow2CompressedPacker(_refcounts!, _clusterSize)).Place(length);
+            if (newCluster)
+            {
+                _compressedOut.AsSpan(length).Clear();   // the file then covers the whole cluster
+                RandomAccess.Write(_file, _compressedOut, (long)host);
+            }
+            else
+            {
+                RandomAccess.Write(_file, _compressedOut.AsSpan(0, length), (long)host);
+            }
+            table = L2ForWrite(offset, out slot);
+            SetL2(table, offset, slot, _compressed.Entry(host, length));
+            FreeLater(entry);
         }
     }
 
@@ -406,6 +452,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         }
         _pendingFrees.Clear();
         _compressed.Forget();
+        _packer?.Forget();
         Sync();
     }
 
@@ -451,6 +498,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
                 _disposed = true;
                 _file.Dispose();
                 Backing?.Dispose();
+                _compressor?.Dispose();
             }
         }
     }

@@ -24,6 +24,13 @@ internal sealed class Qcow2CompressedCluster(SafeFileHandle file, Qcow2Header he
         return (offset, offset & ~511UL, sectors * 512);
     }
 
+    /// <summary>The L2 entry for <paramref name="length"/> compressed bytes at host offset <paramref name="offset"/>.</summary>
+    public ulong Entry(ulong offset, int length)
+    {
+        ulong extraSectors = ((offset + (ulong)length - 1) >> 9) - (offset >> 9);
+        return (1UL << 62) | (extraSectors << _offsetBits) | offset;
+    }
+
     /// <summary>The whole decompressed cluster for the entry (valid until the next call).</summary>
     public ReadOnlySpan<byte> Read(ulong entry, ulong fileEnd)
     {
