@@ -17,9 +17,9 @@ internal sealed class Qcow2CompressedPacker(Qcow2Refcounts refcounts, ulong clus
     public (ulong Offset, bool NewCluster) Place(int length)
     {
         if ((ulong)length > clusterSize) throw new ArgumentOutOfRangeException(nameof(length));
-        if (_cluster != 0 && _used + (ulong)length <= clusterSize)
+        ulong cluster = _cluster >> BitOperations.Log2(clusterSize);
+        if (_cluster != 0 && _used + (ulong)length <= clusterSize && refcounts.Get(cluster) < refcounts.MaxCount)
         {
-            ulong cluster = _cluster >> BitOperations.Log2(clusterSize);
             refcounts.Set(cluster, refcounts.Get(cluster) + 1);
             ulong at = _cluster + _used;
             _used += (ulong)length;

@@ -13,7 +13,7 @@ internal sealed class Qcow2Refcounts
     private readonly Qcow2File _file;
     private readonly int _clusterBits;
     private readonly ulong _clusterSize;
-    private readonly int _entryBytes;             // 1, 2, 4 or 8 (refcount_order 3..6)
+    private readonly int _order;                  // refcount_order: entries of 1 << order bits
     private readonly ulong _perBlock;             // refcounts in one block
     private readonly Qcow2TableCache _blocks;
     private readonly Qcow2MetadataMap _metadata;
@@ -32,8 +32,8 @@ internal sealed class Qcow2Refcounts
         _metadata = metadata;
         _clusterBits = header.ClusterBits;
         _clusterSize = header.ClusterSize;
-        _entryBytes = 1 << (header.RefcountOrder - 3);
-        _perBlock = _clusterSize / (ulong)_entryBytes;
+        _order = header.RefcountOrder;
+        _perBlock = Qcow2RefcountEntry.PerBlock(_clusterSize, _order);
         _blocks = new Qcow2TableCache(file, 4, (int)_clusterSize, () => { });
         _tableOffset = header.RefcountTableOffset;
         _table = new ulong[(header.RefcountTableClusters << _clusterBits) / 8];
@@ -101,8 +101,8 @@ internal sealed class Qcow2Refcounts
         if (_table[index] == 0) AddBlock(index);
         var block = _blocks.Get(_table[index]);
         ulong slot = cluster % _perBlock;
-        WriteEntry(block, slot, count);
-        _file.Write(block.AsSpan((int)slot * _entryBytes, _entryBytes), (long)(_table[index] + slot * (ulong)_entryBytes));
+        var (start, length) = WriteEntry(block, slot, count);
+        _file.Write(block.AsSpan(start, length), (long)_table[index] + start);
     }
 
     /// <summary>The lowest cluster with no references that nothing else holds; it counts as used from now on.</summary>
@@ -199,28 +199,10 @@ internal sealed class Qcow2Refcounts
         _file.Sync();
     }
 
-    private ulong ReadEntry(byte[] block, ulong slot)
-    {
-        var at = block.AsSpan((int)slot * _entryBytes, _entryBytes);
-        return _entryBytes switch
-        {
-            1 => at[0],
-            2 => BinaryPrimitives.ReadUInt16BigEndian(at),
-            4 => BinaryPrimitives.ReadUInt32BigEndian(at),
-            _ => BinaryPrimitives.ReadUInt64BigEndian(at),
-        };
-    }
+    /// <summary>The largest count an entry holds (1 for 1-bit refcounts: such a cluster cannot be shared).</summary>
+    public ulong MaxCount => Qcow2RefcountEntry.Max(_order);
 
-    private void WriteEntry(byte[] block, ulong slot, ulong value)
-    {
-        if (_entryBytes < 8 && value >> (_entryBytes * 8) != 0) throw new IOException($"qcow2: refcount {value} overflows its {_entryBytes * 8} bits");
-        var at = block.AsSpan((int)slot * _entryBytes, _entryBytes);
-        switch (_entryBytes)
-        {
-            case 1: at[0] = (byte)value; break;
-            case 2: BinaryPrimitives.WriteUInt16BigEndian(at, (ushort)value); break;
-            case 4: BinaryPrimitives.WriteUInt32BigEndian(at, (uint)value); break;
-            default: BinaryPrimitives.WriteUInt64BigEndian(at, value); break;
-        }
-    }
+    private ulong ReadEntry(byte[] block, ulong slot) => Qcow2RefcountEntry.Read(block, slot, _order);
+
+    private (int Start, int Length) WriteEntry(byte[] block, ulong slot, ulong value) => Qcow2RefcountEntry.Write(block, slot, _order, value);
 }
