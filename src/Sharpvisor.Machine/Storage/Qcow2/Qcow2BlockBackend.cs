@@ -244,6 +244,36 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         }
     }
 
+    /// <summary>Whether this image's own tables map the cluster holding <paramref name="offset"/> (data, compressed or
+    /// the zero flag), so its backing file does not show through there.</summary>
+    public bool MapsCluster(ulong offset)
+    {
+        lock (_lock)
+        {
+            CheckRange(offset, 0);
+            ulong entry = LookUp(offset, out _, out _);
+            return (entry & ~Copied) != 0;
+        }
+    }
+
+    /// <summary>
+    /// Names another backing file (or none) in the header, durably; what the guest reads through clusters this image
+    /// does not map changes with it, so the caller has made them the same first (<see cref="Qcow2BackingMerge"/>).
+    /// Takes effect at the next open.
+    /// </summary>
+    public void SetBackingFile(string? name, string? format)
+    {
+        lock (_lock)
+        {
+            ThrowIfReadOnly();
+            FlushLocked();
+            var first = new byte[_clusterSize];
+            _file.Read(first, 0);
+            _file.Write(Qcow2BackingFileField.Rewrite(first, Header, name, format), 0);
+            Sync();
+        }
+    }
+
     /// <summary>A whole cluster to zeros: the v3 zero flag, or unallocated where nothing shows through, or written zeros.</summary>
     private void ZeroCluster(ulong offset)
     {
