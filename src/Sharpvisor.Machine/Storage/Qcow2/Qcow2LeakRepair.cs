@@ -27,7 +27,7 @@ internal static class Qcow2LeakRepair
         {
             ulong l2 = BinaryPrimitives.ReadUInt64BigEndian(l1[i..]) & OffsetMask;
             if (l2 == 0 || metadata.At(l2) != Qcow2Metadata.L2Table) continue;
-            if (file.Read(table, (long)l2) != table.Length) continue;
+            if (!ReadFully(file, table, l2)) return 0;      // references not all known: change nothing
             for (int slot = 0; slot < table.Length; slot += 8)
             {
                 ulong entry = BinaryPrimitives.ReadUInt64BigEndian(table.AsSpan(slot));
@@ -52,5 +52,17 @@ internal static class Qcow2LeakRepair
         }
         if (lowered > 0) file.Sync();
         return lowered;
+    }
+
+    private static bool ReadFully(Qcow2File file, byte[] into, ulong offset)
+    {
+        int done = 0;
+        while (done < into.Length)
+        {
+            int got = file.Read(into.AsSpan(done), (long)offset + done);
+            if (got == 0) return false;
+            done += got;
+        }
+        return true;
     }
 }
