@@ -60,6 +60,43 @@ public sealed class ImageFileCommandTests : IDisposable
         Assert.Equal("keep me", File.ReadAllText(path));
     }
 
+    [SkippableFact]
+    public void Convert_turns_a_compressed_qemu_image_into_raw_and_back_into_compressed_qcow2_that_qemu_img_compares_equal()
+    {
+        HostRequires.Tool("qemu-img", "qemu-utils");
+        string source = Path.Combine(_directory, "source.qcow2"), raw = Path.Combine(_directory, "copy.raw"), packed = Path.Combine(_directory, "copy.qcow2");
+        Assert.Equal(0, Run("qemu-img", $"create -f qcow2 {source} 4M").ExitCode);
+        Assert.Equal(0, Run("qemu-io", $"-c \"write -P 0x61 0 300k\" -c \"write -P 0x62 3M 5000\" {source}").ExitCode);
+
+        var toRaw = SharpvisorProcess.Run($"image convert -O raw {source} {raw}");
+        Assert.True(toRaw.ExitCode == 0, toRaw.Stderr);
+        var toQcow2 = SharpvisorProcess.Run($"image convert -f raw -O qcow2 -c {raw} {packed}");
+        Assert.True(toQcow2.ExitCode == 0, toQcow2.Stderr);
+
+        Assert.Equal(4L << 20, new FileInfo(raw).Length);
+        var compare = Run("qemu-img", $"compare {source} {raw}");
+        Assert.True(compare.ExitCode == 0, compare.Output);
+        compare = Run("qemu-img", $"compare {source} {packed}");
+        Assert.True(compare.ExitCode == 0, compare.Output);
+        var check = Run("qemu-img", $"check {packed}");
+        Assert.True(check.ExitCode == 0, check.Output);
+        Assert.Contains("No errors were found", check.Output);
+        Assert.Matches(@"[1-9][0-9.]*% compressed clusters", check.Output);
+    }
+
+    [Fact]
+    public void Convert_refuses_compression_into_raw_and_a_missing_source_without_creating_anything()
+    {
+        string source = Path.Combine(_directory, "s.raw"), target = Path.Combine(_directory, "t.raw");
+        File.WriteAllBytes(source, new byte[65536]);
+        Assert.Equal(2, SharpvisorProcess.Run($"image convert -O raw -c {source} {target}").ExitCode);
+        Assert.Equal(2, SharpvisorProcess.Run($"image convert -O vmdk {source} {target}").ExitCode);
+        var missing = SharpvisorProcess.Run($"image convert -O raw {source}.missing {target}");
+        Assert.Equal(3, missing.ExitCode);
+        Assert.Contains("cannot convert", missing.Stderr);
+        Assert.Empty(Directory.GetFiles(_directory, "*t.raw*"));
+    }
+
     private static (int ExitCode, string Output) Run(string file, string arguments)
     {
         var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };

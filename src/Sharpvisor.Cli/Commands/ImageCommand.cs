@@ -26,7 +26,7 @@ internal static class ImageCommand
             }
         });
         var output = new Argument<string>("output") { Description = "Where to write the ext4 image." };
-        var size = new Option<string>("--size") { Description = "Size of the image, e.g. 256M or 1G.", DefaultValueFactory = _ => "256M" };
+        var size = new Option<string>("--size") { Description = "Size of the image, e.g. 256M or 1G (a bare number is bytes, as for every disk size).", DefaultValueFactory = _ => "256M" };
         var rootfs = new Command("rootfs", """
             Build an ext4 root file system from the default guest's busybox tree (mkfs.ext4 -d, from e2fsprogs), for
             `sharpvisor run --disk OUTPUT --cmdline "console=ttyS0 root=/dev/vda"`.
@@ -36,7 +36,7 @@ internal static class ImageCommand
             ulong bytes;
             try
             {
-                bytes = Sharpvisor.Vmm.Configuration.MemorySize.Parse(parse.GetValue(size)!);
+                bytes = Sharpvisor.Vmm.Configuration.MemorySize.Parse(parse.GetValue(size)!, Sharpvisor.Vmm.Configuration.MemorySize.Bytes);
             }
             catch (FormatException e)
             {
@@ -58,6 +58,6 @@ internal static class ImageCommand
                 return ExitCodes.VmmError;
             }
         });
-        return new Command("image", "Guest images and disk image files.") { pull, rootfs, ImageFileCommands.Create(), ImageFileCommands.Info() };
+        return new Command("image", "Guest images and disk image files.") { pull, rootfs, ImageFileCommands.Create(), ImageFileCommands.Info(), ImageFileCommands.Convert() };
     }
 }

@@ -6,7 +6,7 @@ using Sharpvisor.Vmm.Configuration;
 
 namespace Sharpvisor.Cli.Commands;
 
-/// <summary>`sharpvisor image create` and `image info`: disk image files, raw or qcow2.</summary>
+/// <summary>`sharpvisor image create`, `image info` and `image convert`: disk image files, raw or qcow2.</summary>
 internal static class ImageFileCommands
 {
     public static Command Create()
@@ -93,6 +93,40 @@ internal static class ImageFileCommands
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 Console.Error.WriteLine($"sharpvisor: cannot read {path}: {e.Message}");
+                return ExitCodes.VmmError;
+            }
+        });
+        return command;
+    }
+
+    public static Command Convert()
+    {
+        var sourceFormat = new Option<string?>("-f") { Description = "The source's format, raw or qcow2 (probed from its first bytes otherwise)." };
+        sourceFormat.AcceptOnlyFromAmong("raw", "qcow2");
+        var format = new Option<string>("-O") { Description = "The new image's format: raw (a sparse file) or qcow2.", Required = true };
+        format.AcceptOnlyFromAmong("raw", "qcow2");
+        var compress = new Option<bool>("-c") { Description = "Compress the qcow2 image's clusters (deflate, as qemu-img convert -c)." };
+        var source = new Argument<string>("source") { Description = "The image to read, with its whole backing chain." };
+        var destination = new Argument<string>("destination") { Description = "The new image (replaced if it exists, once the copy is complete)." };
+        var command = new Command("convert", "Copy what an image holds (its backing chain included) into a new raw or qcow2 image, skipping zero clusters.")
+            { sourceFormat, format, compress, source, destination };
+        command.SetAction(parse =>
+        {
+            string from = parse.GetValue(source)!, to = parse.GetValue(destination)!, kind = parse.GetValue(format)!;
+            try
+            {
+                long chunks = ImageConverter.Convert(from, parse.GetValue(sourceFormat), to, kind, parse.GetValue(compress));
+                Console.WriteLine($"{to}: {kind}{(parse.GetValue(compress) ? ", compressed" : "")}, {chunks} of 64 KiB written");
+                return 0;
+            }
+            catch (ArgumentException e)
+            {
+                Console.Error.WriteLine($"sharpvisor: {e.Message}");
+                return ExitCodes.BadArguments;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"sharpvisor: cannot convert {from} to {to}: {e.Message}");
                 return ExitCodes.VmmError;
             }
         });

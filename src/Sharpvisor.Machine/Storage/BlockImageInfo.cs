@@ -8,10 +8,11 @@ public sealed record BlockImageInfo(string Path, string Format, ulong VirtualSiz
     int? Qcow2Version, string? BackingFile, string? BackingFormat)
 {
     /// <summary>The image, then each backing file below it.</summary>
-    public static List<BlockImageInfo> Chain(string path)
+    /// <param name="format">The top image's format ("raw" or "qcow2"); null probes it.</param>
+    public static List<BlockImageInfo> Chain(string path, string? format = null)
     {
         var chain = new List<BlockImageInfo>();
-        using var top = BlockBackendOpener.Open(path, readOnly: true);
+        using var top = BlockBackendOpener.Open(path, readOnly: true, format);
         IBlockBackend? disk = top;
         string current = System.IO.Path.GetFullPath(path);
         while (disk is not null)

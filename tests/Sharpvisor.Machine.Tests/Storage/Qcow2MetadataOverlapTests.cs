@@ -5,7 +5,8 @@ namespace Sharpvisor.Machine.Tests.Storage;
 
 /// <summary>
 /// A hostile L1 or L2 entry pointing at the image's own metadata (header cluster, L1 table, refcount table, refcount
-/// blocks, L2 tables) fails the guest's request by name and leaves the file as it was.
+/// blocks, L2 tables) fails the guest's request by name and leaves the file as it was; opened read-only, a read through
+/// it fails by name instead of handing the guest the image's tables as data.
 /// </summary>
 public sealed class Qcow2MetadataOverlapTests : IDisposable
 {
@@ -38,13 +39,35 @@ public sealed class Qcow2MetadataOverlapTests : IDisposable
         return bytes;
     }
 
-    private void AssertRefused(byte[] before, string field, string named, Action<Qcow2BlockBackend> request)
+    /// <summary>The request fails by name and writes nothing (the open itself may give back the cluster the patch
+    /// orphaned: a leak, counted but no longer referenced).</summary>
+    private void AssertRefused(byte[] patched, string field, string named, Action<Qcow2BlockBackend> request)
     {
+        byte[] before;
         using (var disk = Qcow2BlockBackend.Open(_path, readOnly: false))
         {
+            before = File.ReadAllBytes(_path);
             var error = Assert.Throws<Qcow2FormatException>(() => request(disk));
             Assert.Equal(field, error.Field);
             Assert.Contains(named, error.Message);
+        }
+        Assert.Equal(before, File.ReadAllBytes(_path));
+        Assert.True(before.Length == patched.Length, "the open changed the file's length");
+        File.WriteAllBytes(_path, patched);          // as patched, for the next request
+    }
+
+    /// <summary>Opened read-only, a read through the hostile entry fails by name instead of returning metadata as data.</summary>
+    private void AssertReadRefused(string field, string named, ulong guestOffset)
+    {
+        byte[] before = File.ReadAllBytes(_path);
+        using (var disk = Qcow2BlockBackend.Open(_path, readOnly: true))
+        {
+            var error = Assert.Throws<Qcow2FormatException>(() => disk.Read(new byte[512], guestOffset));
+            Assert.Equal(field, error.Field);
+            Assert.Contains(named, error.Message);
+            var other = new byte[512];
+            disk.Read(other, 0);                      // guest cluster 0 is untouched
+            Assert.All(other, b => Assert.Equal(0x11, b));
         }
         Assert.Equal(before, File.ReadAllBytes(_path));
     }
@@ -62,6 +85,7 @@ public sealed class Qcow2MetadataOverlapTests : IDisposable
         ulong host = target switch { "l1" => l1, "refcount table" => refcountTable, "refcount block" => refcountBlock, _ => l2 };
         bytes = Patch(bytes, l2 + 8, host | Copied);          // guest cluster 1
         AssertRefused(bytes, "L2 entry", $"the L2 entry for guest offset 0x{Cluster:x} points at {named}", disk => GuestWrite(disk, Cluster));
+        AssertReadRefused("L2 entry", $"the L2 entry for guest offset 0x{Cluster:x} points at {named}", Cluster);
     }
 
     [Fact]
@@ -79,6 +103,7 @@ public sealed class Qcow2MetadataOverlapTests : IDisposable
         bytes = Patch(bytes, l2 + 8, Compressed | 0x200);      // one sector at 0x200: inside cluster 0
         AssertRefused(bytes, "L2 entry", "points at the header cluster", disk => disk.Discard(Cluster, Cluster));
         AssertRefused(bytes, "L2 entry", "points at the header cluster", disk => disk.WriteZeroes(Cluster, Cluster));
+        AssertReadRefused("L2 entry", "points at the header cluster", Cluster);
     }
 
     [Theory]
@@ -92,6 +117,10 @@ public sealed class Qcow2MetadataOverlapTests : IDisposable
         bytes = Patch(bytes, l1, host | Copied);
         AssertRefused(bytes, "L1 entry", $"the L1 entry for guest offset 0x{Cluster:x} points at {named}", disk => GuestWrite(disk, Cluster));
         AssertRefused(bytes, "L1 entry", named, disk => disk.Discard(0, Cluster));
+        using var readOnly = Qcow2BlockBackend.Open(_path, readOnly: true);
+        var error = Assert.Throws<Qcow2FormatException>(() => readOnly.Read(new byte[512], Cluster));
+        Assert.Equal("L1 entry", error.Field);
+        Assert.Contains(named, error.Message);
     }
 
     [Fact]

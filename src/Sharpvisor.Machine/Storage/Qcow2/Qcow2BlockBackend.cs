@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using Microsoft.Win32.SafeHandles;
-using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Machine.Storage.Qcow2;
 
@@ -10,9 +8,10 @@ namespace Sharpvisor.Machine.Storage.Qcow2;
 /// allocates one (copying the rest of the cluster from what the guest saw there). Ordering, so a crash leaves no
 /// reference to a cluster that was not written: data and refcounts are written at once; L2 tables are written back
 /// after an fdatasync, L1 after another; clusters are freed (refcount to 0) only once the tables that dropped them
-/// are on disk. Refcounts stay exact, so the dirty bit and lazy refcounts are never used.
-/// On a writable image an L1 entry must point at a known L2 table, and an L2 entry's host clusters must hold no
-/// metadata before they are written in place or freed (see <see cref="Qcow2MetadataMap"/>).
+/// are on disk. Refcounts stay exact, so the dirty bit and lazy refcounts are never used; a crash can only leak
+/// clusters, and the next writable open gives them back (<see cref="Qcow2LeakRepair"/>).
+/// An L1 entry must point at a known L2 table, and an L2 entry's host clusters must hold no metadata before they are
+/// read, written in place or freed (see <see cref="Qcow2MetadataMap"/>), read-only images included.
 /// </summary>
 public sealed class Qcow2BlockBackend : IBlockBackend
 {
@@ -20,23 +19,26 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     private const ulong OffsetMask = 0x00FF_FFFF_FFFF_FE00, Copied = 1UL << 63, CompressedFlag = 1UL << 62, ZeroFlag = 1;
     private const int L2CacheSlots = 16, MaxPendingFrees = 4096;
 
-    private readonly SafeFileHandle _file;
+    private readonly Qcow2File _file;
     private readonly int _clusterBits;
     private readonly ulong _clusterSize;
     private readonly byte[] _l1;                     // big-endian, as on disk
     private readonly Qcow2TableCache _l2;
-    private readonly Qcow2Refcounts? _refcounts;     // writable images only
-    private readonly Qcow2MetadataMap? _metadata;    // writable images only
+    private readonly Qcow2Refcounts _refcounts;      // read-only images only read it, to know where its blocks are
+    private readonly Qcow2MetadataMap _metadata;
     private readonly Qcow2CompressedCluster _compressed;
-    private readonly ulong _fileEnd;                 // read-only images: the file's length in whole clusters
+    private readonly ulong _fileEnd;                 // the file's length at open, in whole clusters
     private readonly byte[]? _cow;
     private byte[]? _zeros;
+    private Qcow2DeflateCompressor? _compressor;     // images written compressed (image convert -c) only
+    private Qcow2CompressedPacker? _packer;
+    private byte[]? _compressedOut;
     private readonly List<ulong> _pendingFrees = [];
     private readonly Lock _lock = new();
     private bool _l1Dirty;
     private bool _disposed;
 
-    private Qcow2BlockBackend(SafeFileHandle file, Qcow2Header header, ulong fileLength, bool readOnly, string path, int depth)
+    private Qcow2BlockBackend(Qcow2File file, Qcow2Header header, ulong fileLength, bool readOnly, string path, int depth)
     {
         _file = file;
         Header = header;
@@ -45,7 +47,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         _clusterSize = header.ClusterSize;
         _fileEnd = (fileLength + _clusterSize - 1) & ~(_clusterSize - 1);
         _l1 = new byte[header.L1Size * 8UL];
-        RandomAccess.Read(file, _l1, (long)header.L1TableOffset);
+        file.Read(_l1, (long)header.L1TableOffset);
         for (uint i = 0; i < header.L1Size; i++)
         {
             ulong l2 = L1Entry(i) & OffsetMask;
@@ -54,19 +56,20 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         }
         _compressed = new Qcow2CompressedCluster(file, header);
         _l2 = new Qcow2TableCache(file, L2CacheSlots, (int)_clusterSize, Sync);
+        // Header and tables first, so an L1 entry pointing at one of them keeps that kind and is refused when used.
+        _metadata = new Qcow2MetadataMap(_clusterBits);
+        _metadata.Add(0, _clusterSize, Qcow2Metadata.Header);
+        _metadata.Add(header.L1TableOffset, header.L1Size * 8UL, Qcow2Metadata.L1Table);
+        _refcounts = new Qcow2Refcounts(file, header, _fileEnd, _metadata) { TableMoved = WriteRefcountTableLocation };
+        for (uint i = 0; i < header.L1Size; i++)
+        {
+            ulong l2 = L1Entry(i) & OffsetMask;
+            if (l2 != 0) _metadata.Add(l2, _clusterSize, Qcow2Metadata.L2Table);
+        }
         if (!readOnly)
         {
-            // Header and tables first, so an L1 entry pointing at one of them keeps that kind and is refused when used.
-            _metadata = new Qcow2MetadataMap(_clusterBits);
-            _metadata.Add(0, _clusterSize, Qcow2Metadata.Header);
-            _metadata.Add(header.L1TableOffset, header.L1Size * 8UL, Qcow2Metadata.L1Table);
-            _refcounts = new Qcow2Refcounts(file, header, _fileEnd, _metadata) { TableMoved = WriteRefcountTableLocation };
-            for (uint i = 0; i < header.L1Size; i++)
-            {
-                ulong l2 = L1Entry(i) & OffsetMask;
-                if (l2 != 0) _metadata.Add(l2, _clusterSize, Qcow2Metadata.L2Table);
-            }
             _cow = new byte[_clusterSize];
+            LeakedClustersReclaimed = Qcow2LeakRepair.Run(file, header, _l1, _refcounts, _metadata, _compressed);
         }
         if (header.BackingFile is { } name)
         {
@@ -78,19 +81,20 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     }
 
     /// <summary>Opens an image whose magic says qcow2; a backing file is opened read-only, relative to the image's folder.</summary>
-    public static Qcow2BlockBackend Open(string path, bool readOnly, int depth = 0)
+    /// <param name="observer">Sees each write and fdatasync to this image's file first (crash-injection tests).</param>
+    public static Qcow2BlockBackend Open(string path, bool readOnly, int depth = 0, IQcow2WriteObserver? observer = null)
     {
-        var file = File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.Read);
+        var file = new Qcow2File(File.OpenHandle(path, FileMode.Open, readOnly ? FileAccess.Read : FileAccess.ReadWrite, FileShare.Read), observer);
         try
         {
-            ulong length = (ulong)RandomAccess.GetLength(file);
+            ulong length = (ulong)file.Length;
             var first = new byte[(int)Math.Min(length, 1UL << Qcow2Header.MaxClusterBits)];
-            RandomAccess.Read(file, first, 0);
+            file.Read(first, 0);
             var header = Qcow2Header.Parse(first, length);
             if (!readOnly) CheckWritable(header);
             var image = new Qcow2BlockBackend(file, header, length, readOnly, path, depth);
             if (!readOnly && header.AutoclearFeatures != 0)
-                RandomAccess.Write(file, new byte[8], Qcow2Header.AutoclearFeaturesField);   // we keep no bitmaps up to date
+                file.Write(new byte[8], Qcow2Header.AutoclearFeaturesField);   // we keep no bitmaps up to date
             return image;
         }
         catch
@@ -111,12 +115,15 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     }
 
     public Qcow2Header Header { get; }
+
+    /// <summary>Clusters a writable open found counted but unused (a crash's leaks) and gave back.</summary>
+    public int LeakedClustersReclaimed { get; }
     public IBlockBackend? Backing { get; }
     public string Format => "qcow2";
     public ulong VirtualSize => Header.VirtualSize;
     public bool ReadOnly { get; }
 
-    private ulong FileEnd => _refcounts?.EndOffset ?? _fileEnd;
+    private ulong FileEnd => _refcounts.EndOffset;
 
     public void Read(Span<byte> buffer, ulong offset)
     {
@@ -194,6 +201,79 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         }
     }
 
+    /// <summary>
+    /// Writes one cluster-aligned cluster deflate-compressed (the disk's last cluster may be short: it is padded with
+    /// zeros, as qemu-img does); a cluster that does not shrink is written as usual. Deflate images only.
+    /// </summary>
+    public void WriteCompressed(ReadOnlySpan<byte> data, ulong offset)
+    {
+        lock (_lock)
+        {
+            ThrowIfReadOnly();
+            CheckRange(offset, (ulong)data.Length);
+            if ((offset & (_clusterSize - 1)) != 0 || ((ulong)data.Length != _clusterSize && offset + (ulong)data.Length != VirtualSize))
+                throw new ArgumentException("a compressed write is one whole, aligned cluster", nameof(data));
+            if (Header.CompressionType != 0) throw new IOException("qcow2: only deflate images (compression type 0) are written compressed");
+            var cluster = _cow!;
+            data.CopyTo(cluster);
+            cluster.AsSpan(data.Length).Clear();
+            _compressor ??= new Qcow2DeflateCompressor();
+            _compressedOut ??= new byte[_clusterSize];
+            int length = _compressor.Compress(cluster, _compressedOut.AsSpan(0, (int)_clusterSize - 1));
+            if (length < 0)
+            {
+                WriteCluster(data, offset);
+                return;
+            }
+            var table = L2ForWrite(offset, out int slot);
+            ulong entry = ReadL2(table, slot);
+            CheckNotMetadata(entry, offset);
+            var (host, newCluster) = (_packer ??= new Qcow2CompressedPacker(_refcounts, _clusterSize)).Place(length);
+            if (newCluster)
+            {
+                _compressedOut.AsSpan(length).Clear();   // the file then covers the whole cluster
+                _file.Write(_compressedOut, (long)host);
+            }
+            else
+            {
+                _file.Write(_compressedOut.AsSpan(0, length), (long)host);
+            }
+            table = L2ForWrite(offset, out slot);
+            SetL2(table, offset, slot, _compressed.Entry(host, length));
+            FreeLater(entry);
+        }
+    }
+
+    /// <summary>Whether this image's own tables map the cluster holding <paramref name="offset"/> (data, compressed or
+    /// the zero flag), so its backing file does not show through there.</summary>
+    public bool MapsCluster(ulong offset)
+    {
+        lock (_lock)
+        {
+            CheckRange(offset, 0);
+            ulong entry = LookUp(offset, out _, out _);
+            return (entry & ~Copied) != 0;
+        }
+    }
+
+    /// <summary>
+    /// Names another backing file (or none) in the header, durably; what the guest reads through clusters this image
+    /// does not map changes with it, so the caller has made them the same first (<see cref="Qcow2BackingMerge"/>).
+    /// Takes effect at the next open.
+    /// </summary>
+    public void SetBackingFile(string? name, string? format)
+    {
+        lock (_lock)
+        {
+            ThrowIfReadOnly();
+            FlushLocked();
+            var first = new byte[_clusterSize];
+            _file.Read(first, 0);
+            _file.Write(Qcow2BackingFileField.Rewrite(first, Header, name, format), 0);
+            Sync();
+        }
+    }
+
     /// <summary>A whole cluster to zeros: the v3 zero flag, or unallocated where nothing shows through, or written zeros.</summary>
     private void ZeroCluster(ulong offset)
     {
@@ -224,13 +304,13 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         if (ours)
         {
             CheckDataCluster(host);
-            RandomAccess.Write(_file, data, (long)(host + inCluster));
+            _file.Write(data, (long)(host + inCluster));
             return;
         }
-        ulong fresh = _refcounts!.Allocate();
+        ulong fresh = _refcounts.Allocate();
         if ((ulong)data.Length == _clusterSize)
         {
-            RandomAccess.Write(_file, data, (long)fresh);
+            _file.Write(data, (long)fresh);
         }
         else
         {
@@ -238,7 +318,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
             ulong clusterStart = offset - inCluster;
             ReadFromEntry(entry, _cow, clusterStart);
             data.CopyTo(_cow.AsSpan((int)inCluster));
-            RandomAccess.Write(_file, _cow, (long)fresh);
+            _file.Write(_cow, (long)fresh);
         }
         table = L2ForWrite(offset, out slot);      // the same table, still cached (nothing above touches L2 tables)
         SetL2(table, offset, slot, fresh | Copied);
@@ -248,6 +328,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
     private void ReadFromEntry(ulong entry, Span<byte> into, ulong guestOffset)
     {
         ulong inCluster = guestOffset & (_clusterSize - 1);
+        CheckNotMetadata(entry, guestOffset);      // a hostile entry must not hand the guest our tables as its data
         if ((entry & CompressedFlag) != 0)
         {
             _compressed.Read(entry, FileEnd).Slice((int)inCluster, into.Length).CopyTo(into);
@@ -268,7 +349,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         int done = 0;
         while (done < into.Length)
         {
-            int got = RandomAccess.Read(_file, into[done..], (long)(host + inCluster) + done);
+            int got = _file.Read(into[done..], (long)(host + inCluster) + done);
             if (got == 0)
             {
                 into[done..].Clear();     // a last cluster the file holds only in part
@@ -311,8 +392,8 @@ public sealed class Qcow2BlockBackend : IBlockBackend
             CheckL2Table(l2, guestOffset);
             return _l2.Get(l2);
         }
-        l2 = _refcounts!.Allocate();
-        _metadata!.Add(l2, _clusterSize, Qcow2Metadata.L2Table);
+        l2 = _refcounts.Allocate();
+        _metadata.Add(l2, _clusterSize, Qcow2Metadata.L2Table);
         var table = _l2.Get(l2, fresh: true);
         _l2.MarkDirty(l2);
         BinaryPrimitives.WriteUInt64BigEndian(_l1.AsSpan((int)(index * 8)), l2 | Copied);
@@ -336,22 +417,20 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         if (host > FileEnd - _clusterSize) throw new Qcow2FormatException("L2 entry", $"data cluster 0x{host:x} is beyond the end of the file");
     }
 
-    /// <summary>An L2 table offset from L1 must be a cluster we know as an L2 table (writable images), not other metadata.</summary>
+    /// <summary>An L2 table offset from L1 must be a cluster we know as an L2 table, not other metadata.</summary>
     private void CheckL2Table(ulong l2, ulong guestOffset)
     {
-        if (_metadata is null) return;
         var kind = _metadata.At(l2);
         if (kind != Qcow2Metadata.L2Table)
             throw new Qcow2FormatException("L1 entry", $"the L1 entry for guest offset 0x{guestOffset & ~(_clusterSize - 1):x} points at {Qcow2MetadataMap.Describe(kind)} (0x{l2:x})");
     }
 
     /// <summary>
-    /// Before an L2 entry's host cluster is written in place or freed (writable images): it must hold no metadata, or a
-    /// guest write (or the reuse of the freed cluster) would overwrite the image's own tables.
+    /// Before an L2 entry's host clusters are read, written in place or freed: they must hold no metadata, or the guest
+    /// would read the image's own tables as its data, or a write (or the reuse of a freed cluster) overwrite them.
     /// </summary>
     private void CheckNotMetadata(ulong entry, ulong guestOffset)
     {
-        if (_metadata is null) return;
         ulong start, end;
         if ((entry & CompressedFlag) != 0)
         {
@@ -386,7 +465,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         if (_l1Dirty)
         {
             Sync();
-            RandomAccess.Write(_file, _l1, (long)Header.L1TableOffset);
+            _file.Write(_l1, (long)Header.L1TableOffset);
             _l1Dirty = false;
         }
         Sync();
@@ -397,15 +476,16 @@ public sealed class Qcow2BlockBackend : IBlockBackend
             {
                 var (_, start, length) = _compressed.Range(entry);
                 for (ulong c = start >> _clusterBits; c <= (start + length - 1) >> _clusterBits; c++)
-                    _refcounts!.Release(c << _clusterBits);
+                    _refcounts.Release(c << _clusterBits);
             }
             else
             {
-                _refcounts!.Release(entry & OffsetMask);
+                _refcounts.Release(entry & OffsetMask);
             }
         }
         _pendingFrees.Clear();
         _compressed.Forget();
+        _packer?.Forget();
         Sync();
     }
 
@@ -414,13 +494,13 @@ public sealed class Qcow2BlockBackend : IBlockBackend
         Span<byte> field = stackalloc byte[12];
         BinaryPrimitives.WriteUInt64BigEndian(field, offset);
         BinaryPrimitives.WriteUInt32BigEndian(field[8..], clusters);
-        RandomAccess.Write(_file, field, Qcow2Header.RefcountTableOffsetField);
+        _file.Write(field, Qcow2Header.RefcountTableOffsetField);
         Sync();
     }
 
     private void Sync()
     {
-        if (Libc.fdatasync((int)_file.DangerousGetHandle()) != 0) throw new IOException($"qcow2: fdatasync: {Libc.LastErrorText()}");
+        _file.Sync();
     }
 
     private ulong AlignUp(ulong offset) => (offset + _clusterSize - 1) & ~(_clusterSize - 1);
@@ -451,6 +531,7 @@ public sealed class Qcow2BlockBackend : IBlockBackend
                 _disposed = true;
                 _file.Dispose();
                 Backing?.Dispose();
+                _compressor?.Dispose();
             }
         }
     }

@@ -1,5 +1,4 @@
 using System.IO.Compression;
-using Microsoft.Win32.SafeHandles;
 
 namespace Sharpvisor.Machine.Storage.Qcow2;
 
@@ -8,7 +7,7 @@ namespace Sharpvisor.Machine.Storage.Qcow2;
 /// decompressed, since guests read a cluster in several requests. The host range an entry gives covers whole sectors, so
 /// the compressed stream may be followed by unrelated bytes: decompression stops once the cluster is full.
 /// </summary>
-internal sealed class Qcow2CompressedCluster(SafeFileHandle file, Qcow2Header header)
+internal sealed class Qcow2CompressedCluster(Qcow2File file, Qcow2Header header)
 {
     private readonly int _offsetBits = 62 - (header.ClusterBits - 8);
     private readonly byte[] _input = new byte[2 * header.ClusterSize];
@@ -24,6 +23,13 @@ internal sealed class Qcow2CompressedCluster(SafeFileHandle file, Qcow2Header he
         return (offset, offset & ~511UL, sectors * 512);
     }
 
+    /// <summary>The L2 entry for <paramref name="length"/> compressed bytes at host offset <paramref name="offset"/>.</summary>
+    public ulong Entry(ulong offset, int length)
+    {
+        ulong extraSectors = ((offset + (ulong)length - 1) >> 9) - (offset >> 9);
+        return (1UL << 62) | (extraSectors << _offsetBits) | offset;
+    }
+
     /// <summary>The whole decompressed cluster for the entry (valid until the next call).</summary>
     public ReadOnlySpan<byte> Read(ulong entry, ulong fileEnd)
     {
@@ -31,7 +37,7 @@ internal sealed class Qcow2CompressedCluster(SafeFileHandle file, Qcow2Header he
         var (offset, sectorStart, length) = Range(entry);
         if (offset >= fileEnd) throw new Qcow2FormatException("L2 entry", $"compressed data at 0x{offset:x} is beyond the end of the file");
         int size = (int)Math.Min(length - (offset - sectorStart), fileEnd - offset);   // the last sector may be cut short
-        int got = RandomAccess.Read(file, _input.AsSpan(0, size), (long)offset);
+        int got = file.Read(_input.AsSpan(0, size), (long)offset);
         var input = new MemoryStream(_input, 0, got, writable: false);
         using Stream stream = header.CompressionType == 0
             ? new DeflateStream(input, CompressionMode.Decompress)

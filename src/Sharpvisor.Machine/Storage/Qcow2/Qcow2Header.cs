@@ -119,8 +119,8 @@ public sealed record Qcow2Header
             throw new Qcow2FormatException("incompatible_features", "extended L2 entries (subclusters) are not supported");
         if (CompressionType > 1 || (CompressionType != 0) != ((IncompatibleFeatures & IncompatibleCompressionType) != 0))
             throw new Qcow2FormatException("compression_type", $"{CompressionType} does not match the feature bits");
-        if (RefcountOrder is < 3 or > 6)
-            throw new Qcow2FormatException("refcount_order", $"{RefcountOrder} is not supported (8- to 64-bit refcounts are)");
+        if (RefcountOrder > 6)
+            throw new Qcow2FormatException("refcount_order", $"{RefcountOrder} is beyond 6 (64-bit refcounts)");
 
         ulong needed = L1EntriesFor(VirtualSize, ClusterBits);
         if (L1Size < needed) throw new Qcow2FormatException("l1_size", $"{L1Size} entries cannot map {VirtualSize} bytes ({needed} needed)");

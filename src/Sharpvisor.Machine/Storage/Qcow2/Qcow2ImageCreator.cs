@@ -11,9 +11,11 @@ namespace Sharpvisor.Machine.Storage.Qcow2;
 public static class Qcow2ImageCreator
 {
     public static void Create(string path, ulong virtualSize, string? backingFile = null, string? backingFormat = null,
-        int version = 3, int clusterBits = 16)
+        int version = 3, int clusterBits = 16, int refcountOrder = 4)
     {
         if (version is not (2 or 3)) throw new ArgumentOutOfRangeException(nameof(version), "qcow2 version 2 or 3");
+        if (refcountOrder is < 0 or > 6 || (version == 2 && refcountOrder != 4))
+            throw new ArgumentOutOfRangeException(nameof(refcountOrder), "0..6 (1- to 64-bit refcounts); version 2 has 16-bit refcounts only");
         if (clusterBits is < Qcow2Header.MinClusterBits or > Qcow2Header.MaxClusterBits)
             throw new ArgumentOutOfRangeException(nameof(clusterBits));
         virtualSize = (virtualSize + 511) & ~511UL;
@@ -22,7 +24,7 @@ public static class Qcow2ImageCreator
         ulong l1Entries = Qcow2Header.L1EntriesFor(virtualSize, clusterBits);
         ulong l1Clusters = Math.Max(1, (l1Entries * 8 + (ulong)cluster - 1) >> clusterBits);
         ulong clusters = 3 + l1Clusters;                 // header, refcount table, refcount block, L1
-        if (clusters > (ulong)cluster / 2 || l1Entries * 8 > Qcow2Header.MaxL1Bytes)
+        if (clusters > Qcow2RefcountEntry.PerBlock((ulong)cluster, refcountOrder) || l1Entries * 8 > Qcow2Header.MaxL1Bytes)
             throw new ArgumentOutOfRangeException(nameof(virtualSize), "too large for this cluster size");
 
         var image = new byte[clusters << clusterBits];
@@ -38,7 +40,7 @@ public static class Qcow2ImageCreator
         int at = Qcow2Header.Version2Length;
         if (version == 3)
         {
-            BinaryPrimitives.WriteUInt32BigEndian(h[96..], 4);                       // 16-bit refcounts
+            BinaryPrimitives.WriteUInt32BigEndian(h[96..], (uint)refcountOrder);
             BinaryPrimitives.WriteUInt32BigEndian(h[100..], 112);                    // header length, with compression_type (0: deflate)
             at = 112;
         }
@@ -62,7 +64,7 @@ public static class Qcow2ImageCreator
         }
         BinaryPrimitives.WriteUInt64BigEndian(h[cluster..], 2UL << clusterBits);     // refcount table -> block
         for (ulong c = 0; c < clusters; c++)
-            BinaryPrimitives.WriteUInt16BigEndian(h[(2 * cluster + (int)c * 2)..], 1);
+            Qcow2RefcountEntry.Write(h.Slice(2 * cluster, cluster), c, refcountOrder, 1);
 
         using var file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write);
         RandomAccess.Write(file, image, 0);

@@ -30,6 +30,9 @@ internal sealed class Qcow2MetadataMap(int clusterBits)
 
     public bool IsMetadataCluster(ulong cluster) => _clusters.ContainsKey(cluster);
 
+    /// <summary>Every metadata cluster's index.</summary>
+    public IEnumerable<ulong> Clusters => _clusters.Keys;
+
     public static string Describe(Qcow2Metadata kind) => kind switch
     {
         Qcow2Metadata.Header => "the header cluster",

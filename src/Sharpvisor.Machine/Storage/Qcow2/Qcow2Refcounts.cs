@@ -1,6 +1,4 @@
 using System.Buffers.Binary;
-using Microsoft.Win32.SafeHandles;
-using Sharpvisor.Machine.Native;
 
 namespace Sharpvisor.Machine.Storage.Qcow2;
 
@@ -12,10 +10,10 @@ namespace Sharpvisor.Machine.Storage.Qcow2;
 /// </summary>
 internal sealed class Qcow2Refcounts
 {
-    private readonly SafeFileHandle _file;
+    private readonly Qcow2File _file;
     private readonly int _clusterBits;
     private readonly ulong _clusterSize;
-    private readonly int _entryBytes;             // 1, 2, 4 or 8 (refcount_order 3..6)
+    private readonly int _order;                  // refcount_order: entries of 1 << order bits
     private readonly ulong _perBlock;             // refcounts in one block
     private readonly Qcow2TableCache _blocks;
     private readonly Qcow2MetadataMap _metadata;
@@ -28,19 +26,19 @@ internal sealed class Qcow2Refcounts
 
     /// <param name="metadata">Gets the refcount table and blocks, kept up to date as they move or are added; clusters
     /// in it are never handed out, whatever their refcount says.</param>
-    public Qcow2Refcounts(SafeFileHandle file, Qcow2Header header, ulong fileLength, Qcow2MetadataMap metadata)
+    public Qcow2Refcounts(Qcow2File file, Qcow2Header header, ulong fileLength, Qcow2MetadataMap metadata)
     {
         _file = file;
         _metadata = metadata;
         _clusterBits = header.ClusterBits;
         _clusterSize = header.ClusterSize;
-        _entryBytes = 1 << (header.RefcountOrder - 3);
-        _perBlock = _clusterSize / (ulong)_entryBytes;
+        _order = header.RefcountOrder;
+        _perBlock = Qcow2RefcountEntry.PerBlock(_clusterSize, _order);
         _blocks = new Qcow2TableCache(file, 4, (int)_clusterSize, () => { });
         _tableOffset = header.RefcountTableOffset;
         _table = new ulong[(header.RefcountTableClusters << _clusterBits) / 8];
         var raw = new byte[_table.Length * 8];
-        RandomAccess.Read(file, raw, (long)_tableOffset);
+        file.Read(raw, (long)_tableOffset);
         for (int i = 0; i < _table.Length; i++)
         {
             ulong entry = BinaryPrimitives.ReadUInt64BigEndian(raw.AsSpan(i * 8));
@@ -88,6 +86,13 @@ internal sealed class Qcow2Refcounts
         if (count == 1 && cluster < _freeHint) _freeHint = cluster;
     }
 
+    /// <summary>Lowers a leaked cluster's refcount to the references it really has; one with none is free again.</summary>
+    public void Lower(ulong cluster, ulong references)
+    {
+        Set(cluster, references);
+        if (references == 0 && cluster < _freeHint) _freeHint = cluster;
+    }
+
     /// <summary>Sets a cluster's refcount, adding a refcount block or growing the table when it has none.</summary>
     public void Set(ulong cluster, ulong count)
     {
@@ -96,8 +101,8 @@ internal sealed class Qcow2Refcounts
         if (_table[index] == 0) AddBlock(index);
         var block = _blocks.Get(_table[index]);
         ulong slot = cluster % _perBlock;
-        WriteEntry(block, slot, count);
-        RandomAccess.Write(_file, block.AsSpan((int)slot * _entryBytes, _entryBytes), (long)(_table[index] + slot * (ulong)_entryBytes));
+        var (start, length) = WriteEntry(block, slot, count);
+        _file.Write(block.AsSpan(start, length), (long)_table[index] + start);
     }
 
     /// <summary>The lowest cluster with no references that nothing else holds; it counts as used from now on.</summary>
@@ -118,12 +123,12 @@ internal sealed class Qcow2Refcounts
         // The block counts itself when it covers its own cluster; otherwise another block counts it, first.
         if (cluster / _perBlock == index) WriteEntry(block, cluster % _perBlock, 1);
         else Set(cluster, 1);
-        RandomAccess.Write(_file, block, (long)offset);
+        _file.Write(block, (long)offset);
         Sync();
         _table[index] = offset;
         _metadata.Add(offset, _clusterSize, Qcow2Metadata.RefcountBlock);
         BinaryPrimitives.WriteUInt64BigEndian(_entry, offset);
-        RandomAccess.Write(_file, _entry, (long)(_tableOffset + index * 8));
+        _file.Write(_entry, (long)(_tableOffset + index * 8));
     }
 
     /// <summary>
@@ -171,13 +176,13 @@ internal sealed class Qcow2Refcounts
         }
         foreach (var (i, block) in fresh)
         {
-            RandomAccess.Write(_file, block, (long)table[i]);
+            _file.Write(block, (long)table[i]);
             _metadata.Add(table[i], _clusterSize, Qcow2Metadata.RefcountBlock);
         }
         var raw = new byte[tableClusters << _clusterBits];
         for (int i = 0; i < table.Length; i++) BinaryPrimitives.WriteUInt64BigEndian(raw.AsSpan(i * 8), table[i]);
         ulong tableOffset = start << _clusterBits;
-        RandomAccess.Write(_file, raw, (long)tableOffset);
+        _file.Write(raw, (long)tableOffset);
         Sync();
         (TableMoved ?? throw new InvalidOperationException("no header writer"))(tableOffset, (uint)tableClusters);
 
@@ -191,31 +196,13 @@ internal sealed class Qcow2Refcounts
 
     public void Sync()
     {
-        if (Libc.fdatasync((int)_file.DangerousGetHandle()) != 0) throw new IOException($"qcow2: fdatasync: {Libc.LastErrorText()}");
+        _file.Sync();
     }
 
-    private ulong ReadEntry(byte[] block, ulong slot)
-    {
-        var at = block.AsSpan((int)slot * _entryBytes, _entryBytes);
-        return _entryBytes switch
-        {
-            1 => at[0],
-            2 => BinaryPrimitives.ReadUInt16BigEndian(at),
-            4 => BinaryPrimitives.ReadUInt32BigEndian(at),
-            _ => BinaryPrimitives.ReadUInt64BigEndian(at),
-        };
-    }
+    /// <summary>The largest count an entry holds (1 for 1-bit refcounts: such a cluster cannot be shared).</summary>
+    public ulong MaxCount => Qcow2RefcountEntry.Max(_order);
 
-    private void WriteEntry(byte[] block, ulong slot, ulong value)
-    {
-        if (_entryBytes < 8 && value >> (_entryBytes * 8) != 0) throw new IOException($"qcow2: refcount {value} overflows its {_entryBytes * 8} bits");
-        var at = block.AsSpan((int)slot * _entryBytes, _entryBytes);
-        switch (_entryBytes)
-        {
-            case 1: at[0] = (byte)value; break;
-            case 2: BinaryPrimitives.WriteUInt16BigEndian(at, (ushort)value); break;
-            case 4: BinaryPrimitives.WriteUInt32BigEndian(at, (uint)value); break;
-            default: BinaryPrimitives.WriteUInt64BigEndian(at, value); break;
-        }
-    }
+    private ulong ReadEntry(byte[] block, ulong slot) => Qcow2RefcountEntry.Read(block, slot, _order);
+
+    private (int Start, int Length) WriteEntry(byte[] block, ulong slot, ulong value) => Qcow2RefcountEntry.Write(block, slot, _order, value);
 }

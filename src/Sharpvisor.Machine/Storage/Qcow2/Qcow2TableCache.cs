@@ -1,4 +1,3 @@
-using Microsoft.Win32.SafeHandles;
 
 namespace Sharpvisor.Machine.Storage.Qcow2;
 
@@ -7,7 +6,7 @@ namespace Sharpvisor.Machine.Storage.Qcow2;
 /// Tables stay in the file's big-endian layout. A dirty table is written back on eviction or <see cref="WriteBackDirty"/>,
 /// after <c>beforeWriteBack</c> (an fdatasync), so what it references reaches the disk first.
 /// </summary>
-internal sealed class Qcow2TableCache(SafeFileHandle file, int slots, int tableBytes, Action beforeWriteBack)
+internal sealed class Qcow2TableCache(Qcow2File file, int slots, int tableBytes, Action beforeWriteBack)
 {
     private readonly ulong[] _offsets = new ulong[slots];
     private readonly byte[][] _tables = CreateTables(slots, tableBytes);
@@ -61,7 +60,7 @@ internal sealed class Qcow2TableCache(SafeFileHandle file, int slots, int tableB
             if (!_dirty[i]) continue;
             if (!any) beforeWriteBack();
             any = true;
-            RandomAccess.Write(file, _tables[i], (long)_offsets[i]);
+            file.Write(_tables[i], (long)_offsets[i]);
             _dirty[i] = false;
         }
         return any;
@@ -70,7 +69,7 @@ internal sealed class Qcow2TableCache(SafeFileHandle file, int slots, int tableB
     private void WriteBack(int slot)
     {
         beforeWriteBack();
-        RandomAccess.Write(file, _tables[slot], (long)_offsets[slot]);
+        file.Write(_tables[slot], (long)_offsets[slot]);
         _dirty[slot] = false;
     }
 
@@ -79,7 +78,7 @@ internal sealed class Qcow2TableCache(SafeFileHandle file, int slots, int tableB
         int done = 0;
         while (done < into.Length)
         {
-            int got = RandomAccess.Read(file, into.AsSpan(done), (long)offset + done);
+            int got = file.Read(into.AsSpan(done), (long)offset + done);
             if (got == 0) throw new Qcow2FormatException("metadata table", $"the table at 0x{offset:x} is cut short by the end of the file");
             done += got;
         }
