@@ -72,6 +72,8 @@ internal sealed class MachineInstance : IDisposable
                 GuestMemoryImage.MapPrivately(Memory, restore.MemoryPath, restore.Manifest.Memory);
                 RestoredMemoryRuns = restore.Manifest.Memory.Regions.ToDictionary(r => r.Slot, r => r.Runs);
             }
+            // After the snapshot's mapping: madvise advice belongs to the mapping it was given to.
+            if (config.Ksm) Memory.MarkMergeable();
             EngineVm = engine.CreateVirtualMachine(Memory, Ports, Mmio);
             _devices = new MachineDevices(config, Memory, Ports, Mmio, EngineVm, networks, serialOutput, stop);
 
