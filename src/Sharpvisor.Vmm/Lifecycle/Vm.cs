@@ -233,8 +233,11 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
         if (State == VmState.Migrating) throw new InvalidOperationException($"cannot {what}: the VM is migrating");
         lock (_lifecycleLock)
         {
-            if (_current is not { } machine || State is not (VmState.Running or VmState.Paused))
-                throw new InvalidOperationException($"cannot {what}: the VM is {State.ToString().ToLowerInvariant()}, not running");
+            string state = State.ToString().ToLowerInvariant();
+            if (State is not (VmState.Running or VmState.Paused))
+                throw new InvalidOperationException($"cannot {what}: the VM is {state}, not running");
+            if (_current is not { } machine)
+                throw new InvalidOperationException($"cannot {what}: the VM is {state} but between two boots; try again");
             action(machine);
         }
     }
