@@ -5,7 +5,7 @@ using Sharpvisor.Vmm.Lifecycle;
 namespace Sharpvisor.Cli.Commands;
 
 /// <summary>
-/// `sharpvisor pause|resume|status|stop --control PATH` and `sharpvisor snapshot create|restore`: commands for a VM
+/// `sharpvisor pause|resume|status|stop|reset|powerdown|ctrl-alt-del --control PATH` and `sharpvisor snapshot create|restore`: commands for a VM
 /// started with `run --control PATH`, sent over that Unix socket (<see cref="VmControlServer"/>).
 /// </summary>
 internal static class ControlCommands
@@ -17,6 +17,8 @@ internal static class ControlCommands
         yield return Simple("status", "Print the VM's state: created, running, paused, saving, saved, migrating or stopped.", "status");
         yield return Simple("stop", "Stop the VM (its `run` exits with code 6).", "stop");
         yield return Simple("reset", "Reset the running VM: it boots again (QEMU's system_reset); its taps and disks stay as they are.", "reset");
+        yield return Simple("powerdown", "Press the VM's ACPI power button (QEMU's system_powerdown); the default guest powers off.", "powerdown");
+        yield return Simple("ctrl-alt-del", "Type Ctrl-Alt-Del on the VM's PS/2 keyboard (Firecracker's SendCtrlAltDel); the default guest reboots.", "ctrl-alt-del");
         yield return Snapshot();
     }
 

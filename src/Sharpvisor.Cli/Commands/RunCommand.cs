@@ -35,6 +35,7 @@ internal static class RunCommand
         var restore = new Option<string?>("--restore") { Description = "Resume the snapshot in DIR instead of booting (its configuration wins over the machine options; --engine and --serial still apply)." };
         var control = new Option<string?>("--control") { Description = "Listen for control commands (pause, resume, snapshot, stop) on this Unix socket: see `sharpvisor pause --help`." };
         var noVerifyMemory = new Option<bool>("--no-verify-memory") { Description = "With --restore: check the memory file's size but not the SHA-256 of its pages (which reads them all), so pages load only as the guest touches them." };
+        var ksm = new Option<bool>("--ksm") { Description = "Mark guest RAM mergeable (MADV_MERGEABLE), so the host's KSM, when on, may share identical pages between VMs." };
         var paused = new Option<bool>("--paused") { Description = "Start with the vCPUs stopped, until `sharpvisor resume` (QEMU's -S)." };
         var exitReport = new Option<string?>("--exit-report") { Description = "Write how the run ended (exit code, outcome, message) to this JSON file as the VMM's last act, for a supervisor that is not its parent." };
         var incoming = new Option<string?>("--incoming") { Description = "Wait for a live migration on [ADDR:]PORT (TCP; all addresses when ADDR is left out) and run the VM that arrives (`sharpvisor migrate`); its configuration comes from the source, --engine, --serial and --control apply." };
@@ -47,7 +48,7 @@ internal static class RunCommand
             """)
         {
             kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, nets, noRng, balloon,
-            restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport,
+            restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport, ksm,
         };
         command.SetAction(parse => WithExitReport(parse.GetValue(exitReport), () => Run(parse)));
         return command;
@@ -119,6 +120,7 @@ internal static class RunCommand
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
                     Disks = diskSpecs, Networks = netSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
+                    Ksm = parse.GetValue(ksm),
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)

@@ -24,6 +24,8 @@ public sealed class AcpiTableBuilder
     public HardwareReducedRegisters PowerRegisters { get; init; } = new();
     public SerialPortDescription Com1 { get; init; } = new();
     public PciHostBridgeDescription PciHostBridge { get; init; } = new();
+    public KeyboardControllerDescription KeyboardController { get; init; } = new();
+    public GenericEventDeviceDescription GenericEventDevice { get; init; } = new();
     public IReadOnlyList<InterruptSourceOverride> InterruptSourceOverrides { get; init; } = [InterruptSourceOverride.TimerToGsi2];
     public uint LocalApicAddress { get; init; } = (uint)X86MemoryLayout.LocalApicAddress;
     /// <summary>Whether the machine has a dual 8259 PIC (MADT PCAT_COMPAT).</summary>
@@ -33,7 +35,7 @@ public sealed class AcpiTableBuilder
     /// <summary>Builds every table with its final address; writes nothing.</summary>
     public AcpiTables Build()
     {
-        byte[] dsdt = DsdtTable.Build(PowerRegisters, PciHostBridge, Com1);
+        byte[] dsdt = DsdtTable.Build(PowerRegisters, PciHostBridge, Com1, KeyboardController, GenericEventDevice);
         byte[] madt = MadtTable.Build(LocalApicIds, LocalApicAddress, IoApic, InterruptSourceOverrides, Dual8259Present);
         const int pointerTableCount = 2;                  // FADT and MADT
 

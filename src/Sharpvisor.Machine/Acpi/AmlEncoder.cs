@@ -5,15 +5,23 @@ namespace Sharpvisor.Machine.Acpi;
 
 /// <summary>
 /// Encodes the small subset of AML (ACPI Machine Language, ACPI 6.x chapter 20) our DSDT needs: names, scopes,
-/// devices, packages, integers, strings, EISA ids and buffers. Every method returns the finished byte encoding of one
-/// term, so nesting is plain composition and every package length is known when it is written.
+/// devices, packages, integers, strings, EISA ids and buffers, plus the few statements a method body needs (operation
+/// regions and fields, Store, And, If, Notify). Every method returns the finished byte encoding of one term, so
+/// nesting is plain composition and every package length is known when it is written.
 /// </summary>
 public static class AmlEncoder
 {
     public const byte ZeroOp = 0x00, OneOp = 0x01, NameOp = 0x08, BytePrefix = 0x0A, WordPrefix = 0x0B,
         DWordPrefix = 0x0C, StringPrefix = 0x0D, QWordPrefix = 0x0E, ScopeOp = 0x10, BufferOp = 0x11,
         PackageOp = 0x12, DualNamePrefix = 0x2E, MultiNamePrefix = 0x2F, ExtOpPrefix = 0x5B, DeviceOp = 0x82,
-        RootChar = 0x5C, ParentPrefixChar = 0x5E, NullName = 0x00;
+        RootChar = 0x5C, ParentPrefixChar = 0x5E, NullName = 0x00, MethodOp = 0x14, Local0Op = 0x60, Arg0Op = 0x68,
+        StoreOp = 0x70, AndOp = 0x7B, NotifyOp = 0x86, IfOp = 0xA0, OpRegionOp = 0x80, FieldOp = 0x81;
+
+    /// <summary>RegionSpace of an OperationRegion (ACPI 6.x table 19.x): where its bytes are.</summary>
+    public const byte RegionSpaceSystemMemory = 0x00, RegionSpaceSystemIo = 0x01;
+
+    /// <summary>FieldFlags: AccessType in bits 3:0, LockRule in bit 4, UpdateRule in bits 6:5.</summary>
+    public const byte FieldAccessByte = 0x01, FieldUpdateWriteAsZeros = 0x40;
 
     /// <summary>
     /// The PkgLength that precedes <paramref name="contentLength"/> bytes of package content. The encoded value
@@ -23,19 +31,24 @@ public static class AmlEncoder
     public static byte[] PkgLength(int contentLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(contentLength);
-        if (contentLength + 1 <= 0x3F)
-            return [(byte)(contentLength + 1)];
-        for (int extra = 1; extra <= 3; extra++)
+        for (int extra = 0; extra <= 3; extra++)
         {
             long total = contentLength + 1L + extra;
-            if (total >= 1L << (4 + 8 * extra)) continue;
-            var bytes = new byte[1 + extra];
-            bytes[0] = (byte)((extra << 6) | (int)(total & 0xF));
-            for (int i = 1; i <= extra; i++)
-                bytes[i] = (byte)(total >> (4 + 8 * (i - 1)));
-            return bytes;
+            if (FitsLengthEncoding(total, extra)) return EncodeLength(total, extra);
         }
         throw new ArgumentOutOfRangeException(nameof(contentLength), "an AML package cannot exceed 2^28 bytes");
+    }
+
+    private static bool FitsLengthEncoding(long value, int extra) => extra == 0 ? value <= 0x3F : value < 1L << (4 + 8 * extra);
+
+    private static byte[] EncodeLength(long value, int extra)
+    {
+        if (extra == 0) return [(byte)value];
+        var bytes = new byte[1 + extra];
+        bytes[0] = (byte)((extra << 6) | (int)(value & 0xF));
+        for (int i = 1; i <= extra; i++)
+            bytes[i] = (byte)(value >> (4 + 8 * (i - 1)));
+        return bytes;
     }
 
     /// <summary>The shortest encoding of an integer constant: ZeroOp, OneOp or a Byte/Word/DWord/QWord prefix.</summary>
@@ -182,6 +195,66 @@ public static class AmlEncoder
     /// <summary>Buffer() { bytes }, its size given as an integer before the bytes.</summary>
     public static byte[] Buffer(ReadOnlySpan<byte> data) =>
         WithPkgLength([BufferOp], [Integer((ulong)data.Length), data.ToArray()]);
+
+    /// <summary>Method(name, argCount, Serialized or NotSerialized) { terms }, sync level 0.</summary>
+    public static byte[] Method(string name, int argumentCount, bool serialized, params byte[][] terms)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(argumentCount);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(argumentCount, 7);
+        byte flags = (byte)(argumentCount | (serialized ? 0x08 : 0));
+        return WithPkgLength([MethodOp], [NameString(name), [flags], .. terms]);
+    }
+
+    /// <summary>OperationRegion(name, space, offset, length).</summary>
+    public static byte[] OperationRegion(string name, byte regionSpace, ulong offset, ulong length) =>
+        [ExtOpPrefix, OpRegionOp, .. NameString(name), regionSpace, .. Integer(offset), .. Integer(length)];
+
+    /// <summary>
+    /// Field(region, flags) { name, bits, ... }: named fields laid out one after another from bit 0 of the region. A
+    /// field's width is written as a PkgLength-style number that, unlike a package's, does not count its own bytes.
+    /// </summary>
+    public static byte[] Field(string region, byte flags, params (string Name, int Bits)[] fields)
+    {
+        var list = new List<byte[]> { NameString(region), new[] { flags } };
+        foreach (var (name, bits) in fields)
+        {
+            if (name.Length != 4) throw new ArgumentException($"a field name is one 4-character segment, not \"{name}\"", nameof(fields));
+            if (bits is <= 0 or >= 1 << 28) throw new ArgumentOutOfRangeException(nameof(fields), $"field {name} has {bits} bits");
+            list.Add(NameString(name));
+            int extra = 0;
+            while (!FitsLengthEncoding(bits, extra)) extra++;
+            list.Add(EncodeLength(bits, extra));
+        }
+        return WithPkgLength([ExtOpPrefix, FieldOp], [.. list]);
+    }
+
+    /// <summary>LocalN (0-7), a method's local variable.</summary>
+    public static byte[] Local(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(index, 7);
+        return [(byte)(Local0Op + index)];
+    }
+
+    /// <summary>ArgN (0-6), a method's argument.</summary>
+    public static byte[] Arg(int index)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(index, 6);
+        return [(byte)(Arg0Op + index)];
+    }
+
+    /// <summary>Store(source, target).</summary>
+    public static byte[] Store(byte[] source, byte[] target) => [StoreOp, .. source, .. target];
+
+    /// <summary>And(left, right): the bitwise AND as a value, stored nowhere.</summary>
+    public static byte[] And(byte[] left, byte[] right) => [AndOp, .. left, .. right, NullName];
+
+    /// <summary>If(predicate) { terms }: the terms run when the predicate is a non-zero integer.</summary>
+    public static byte[] If(byte[] predicate, params byte[][] terms) => WithPkgLength([IfOp], [predicate, .. terms]);
+
+    /// <summary>Notify(object, value): tells OSPM's handler for the object about event <paramref name="value"/>.</summary>
+    public static byte[] Notify(string objectPath, ulong value) => [NotifyOp, .. NameString(objectPath), .. Integer(value)];
 
     private static byte[] WithPkgLength(byte[] opcode, byte[][] parts)
     {

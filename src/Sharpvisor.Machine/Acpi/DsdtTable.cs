@@ -4,24 +4,61 @@ using static Sharpvisor.Machine.Acpi.AmlEncoder;
 namespace Sharpvisor.Machine.Acpi;
 
 /// <summary>
-/// The Differentiated System Description Table: \_S5 for power-off, the PCI host bridge \_SB.PCI0 (with its _PRT) and the
-/// serial port \_SB.COM1, in AML encoded by <see cref="AmlEncoder"/>.
+/// The Differentiated System Description Table: \_S5 for power-off, the PCI host bridge \_SB.PCI0 (with its _PRT), the
+/// serial port \_SB.COM1, the keyboard controller \_SB.KBD, and the power button \_SB.PWRB with the Generic Event Device \_SB.GED0 that signals it, in
+/// AML encoded by <see cref="AmlEncoder"/>.
 /// </summary>
 public static class DsdtTable
 {
     public const string Signature = "DSDT";
     public const byte Revision = 2;                     // 64-bit AML integers
 
-    public static byte[] Build(HardwareReducedRegisters registers, PciHostBridgeDescription pci, SerialPortDescription com1) =>
-        AcpiTableEncoding.CreateTable(Signature, Revision, BuildAml(registers, pci, com1));
+    public static byte[] Build(HardwareReducedRegisters registers, PciHostBridgeDescription pci, SerialPortDescription com1,
+        KeyboardControllerDescription keyboard, GenericEventDeviceDescription events) =>
+        AcpiTableEncoding.CreateTable(Signature, Revision, BuildAml(registers, pci, com1, keyboard, events));
 
     /// <summary>The table's AML body (the definition block without its header).</summary>
-    public static byte[] BuildAml(HardwareReducedRegisters registers, PciHostBridgeDescription pci, SerialPortDescription com1)
+    public static byte[] BuildAml(HardwareReducedRegisters registers, PciHostBridgeDescription pci, SerialPortDescription com1,
+        KeyboardControllerDescription keyboard, GenericEventDeviceDescription events)
     {
         // \_S5: {SLP_TYPa, SLP_TYPb, reserved, reserved}; hardware-reduced OSPM writes SLP_TYPa to the sleep control register.
         byte[] s5 = Name("\\_S5", Package(Integer(registers.S5SleepType), Integer(0), Integer(0), Integer(0)));
-        return [.. s5, .. Scope("\\_SB", PciHostBridge(pci), SerialPort("COM1", com1))];
+        return [.. s5, .. Scope("\\_SB", PciHostBridge(pci), SerialPort("COM1", com1), KeyboardController(keyboard),
+            PowerButton(), GenericEventDevice(events))];
     }
+
+    private static byte[] KeyboardController(KeyboardControllerDescription keyboard) =>
+        Device("KBD",
+            Name("_HID", EisaId("PNP0303")),            // IBM enhanced (101/102-key) keyboard controller
+            Name("_CRS", new ResourceTemplate()
+                .Io(keyboard.DataPort, keyboard.DataPort, 1, 1)
+                .Io(keyboard.CommandPort, keyboard.CommandPort, 1, 1)
+                .IrqNoFlags(keyboard.Irq)
+                .ToAmlBuffer()));
+
+    private const string PowerButtonPath = "\\_SB.PWRB";
+
+    // The power button of a hardware-reduced platform: a control-method button (PNP0C0C) that only hears Notify 0x80.
+    private static byte[] PowerButton() =>
+        Device("PWRB",
+            Name("_HID", EisaId("PNP0C0C")),
+            Name("_UID", Integer(0)));
+
+    /// <summary>
+    /// GED0: Linux's ACPI0013 driver requests the _CRS interrupt and, on each, runs _EVT(GSI). _EVT reads the event
+    /// register once (the read clears it and lowers the line) and notifies the devices whose bits were set.
+    /// </summary>
+    private static byte[] GenericEventDevice(GenericEventDeviceDescription events) =>
+        Device("GED0",
+            Name("_HID", String("ACPI0013")),
+            Name("_UID", Integer(0)),
+            Name("_CRS", new ResourceTemplate().Interrupt(edgeTriggered: false, activeLow: false, events.Gsi).ToAmlBuffer()),
+            OperationRegion("EREG", RegionSpaceSystemIo, events.EventPort, 1),
+            Field("EREG", FieldAccessByte | FieldUpdateWriteAsZeros, ("ESEL", 8)),
+            Method("_EVT", 1, serialized: true,
+                Store(NameString("ESEL"), Local(0)),
+                If(And(Local(0), Integer(GenericEventDeviceDescription.PowerButtonEvent)),
+                    Notify(PowerButtonPath, GenericEventDeviceDescription.ButtonPressedNotification))));
 
     private static byte[] PciHostBridge(PciHostBridgeDescription pci)
     {

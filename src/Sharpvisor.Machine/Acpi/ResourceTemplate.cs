@@ -44,6 +44,29 @@ public sealed class ResourceTemplate
         return this;
     }
 
+    /// <summary>
+    /// Interrupt(ResourceConsumer, Level or Edge, ActiveHigh or ActiveLow, Exclusive) { gsis }: the extended interrupt
+    /// descriptor (large item 0x09), which names global system interrupts rather than ISA IRQs.
+    /// </summary>
+    public ResourceTemplate Interrupt(bool edgeTriggered, bool activeLow, params uint[] gsis)
+    {
+        if (gsis.Length is 0 or > 255) throw new ArgumentException("an interrupt descriptor lists 1 to 255 interrupts", nameof(gsis));
+        _bytes.Add(0x89);
+        int length = 2 + 4 * gsis.Length;
+        _bytes.Add((byte)length);
+        _bytes.Add((byte)(length >> 8));
+        // Bit 0 consumer, bit 1 edge, bit 2 active low; bit 3 (shared) and bit 4 (wake capable) clear.
+        _bytes.Add((byte)(1 | (edgeTriggered ? 2 : 0) | (activeLow ? 4 : 0)));
+        _bytes.Add((byte)gsis.Length);
+        Span<byte> gsi = stackalloc byte[4];
+        foreach (uint number in gsis)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(gsi, number);
+            _bytes.AddRange(gsi);
+        }
+        return this;
+    }
+
     /// <summary>WordBusNumber(ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, min, max, 0, count).</summary>
     public ResourceTemplate WordBusNumber(ushort minimum, ushort maximum) =>
         WordAddress(AddressSpaceBusNumber, 0, minimum, maximum);

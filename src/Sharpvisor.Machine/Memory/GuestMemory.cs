@@ -44,6 +44,12 @@ public sealed class GuestMemory : IDisposable
     public bool IsRam(ulong gpa, ulong length = 1) => FindRegion(gpa, length) != null;
 
     /// <summary>Bytes of guest RAM present in host memory, over all regions (see <see cref="GuestMemoryRegion.ResidentBytes"/>).</summary>
+    /// <summary>Marks every region mergeable for KSM (<see cref="GuestMemoryRegion.MarkMergeable"/>).</summary>
+    public void MarkMergeable()
+    {
+        foreach (var region in _regions) region.MarkMergeable();
+    }
+
     public ulong ResidentBytes()
     {
         ulong total = 0;

@@ -51,6 +51,17 @@ public sealed class GuestMemoryRegion : IDisposable
     }
 
     /// <summary>
+    /// Lets the kernel's KSM merge this region's pages with identical ones (madvise MADV_MERGEABLE). Call again after
+    /// anything maps over the region (a snapshot's memory file): the advice belongs to the mapping.
+    /// </summary>
+    public void MarkMergeable()
+    {
+        if (Libc.madvise(HostAddress, (nuint)Size, Libc.MadvMergeable) != 0)
+            throw new GuestMemoryException($"madvise(MERGEABLE) of {Size >> 20} MiB of guest memory failed: {Libc.LastErrorText()} " +
+                                           "(is the host kernel built with CONFIG_KSM?)");
+    }
+
+    /// <summary>
     /// Bytes of this region present in host memory (mincore): what the guest has touched and not given back. For a VM
     /// restored from a snapshot, pages of the memory file still in the page cache count as well.
     /// </summary>

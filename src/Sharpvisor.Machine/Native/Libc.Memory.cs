@@ -8,7 +8,7 @@ public static partial class Libc
     public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
     public const int MapShared = 0x01, MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, MapNoReserve = 0x4000;
     public const int MapFixedNoReplace = 0x100000;
-    public const int MadvDontNeed = 4;
+    public const int MadvDontNeed = 4, MadvMergeable = 12;
     public const uint MfdCloExec = 1;
     public static readonly nint MapFailed = -1;
 

@@ -5,7 +5,7 @@ namespace Sharpvisor.Vmm.Configuration;
 /// <summary>Everything needed to build a VM: plain data, so it can be written next to a VM's disks and snapshots.</summary>
 public sealed record VmConfig
 {
-    public const int CurrentVersion = 1;
+    public const int CurrentVersion = 2; // 2: Ksm
     public int Version { get; init; } = CurrentVersion;
 
     public required string KernelPath { get; init; }
@@ -31,6 +31,8 @@ public sealed record VmConfig
     public bool EntropyDevice { get; init; } = true;
     /// <summary>A virtio-balloon device (its target starts at 0 pages: the guest keeps all its memory).</summary>
     public bool BalloonDevice { get; init; }
+    /// <summary>Guest RAM is marked MADV_MERGEABLE, so the host's KSM (when switched on) may share identical pages.</summary>
+    public bool Ksm { get; init; }
 
     public const ulong MinMemory = 16UL << 20;
 

@@ -5,12 +5,16 @@ namespace Sharpvisor.Vmm.Images;
 
 /// <summary>
 /// Builds the default guest's initramfs (a gzip'd newc cpio): a static busybox with a link per applet, the virtio
-/// modules of the kernel with their dependencies at /lib/modules/&lt;release&gt;/..., a matching modules.dep, the
-/// basic directories and device nodes, and the /init from <see cref="GuestInitScript"/>.
+/// modules of the kernel (and the ACPI button and evdev, for the power button) with their dependencies at
+/// /lib/modules/&lt;release&gt;/..., a matching modules.dep, the basic directories and device nodes, the /init from
+/// <see cref="GuestInitScript"/>, and the power button's acpid action.
 /// </summary>
 public sealed class InitramfsBuilder
 {
-    /// <summary>The virtio drivers a Sharpvisor guest uses, listed so that dependencies tend to come first.</summary>
+    /// <summary>
+    /// The virtio drivers a Sharpvisor guest uses, listed so that dependencies tend to come first, then what the power
+    /// button needs: the ACPI button driver (PNP0C0C, an input device) and evdev (its /dev/input/event node).
+    /// </summary>
     public static readonly IReadOnlyList<ModuleRequest> DefaultModules =
     [
         new("virtio_ring", true),
@@ -27,6 +31,8 @@ public sealed class InitramfsBuilder
         new("virtio_rng", true),
         new("virtio_balloon", true),
         new("virtio_console", true),
+        new("evdev", true),
+        new("button", true),
     ];
 
     private const UnixFileMode ReadWriteOwner = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -141,6 +147,11 @@ public sealed class InitramfsBuilder
             cpio.AddFileFromDisk($"{modulesRoot}/{module.RelativePath}", Path.Combine(_modulesDirectory, module.RelativePath));
         cpio.AddFile($"{modulesRoot}/{ModuleDependencyGraph.ModulesDepFileName}",
             Encoding.UTF8.GetBytes(graph.FormatModulesDep(modules)));
+
+        cpio.AddDirectory("etc/acpi");
+        cpio.AddDirectory(Path.GetDirectoryName(GuestInitScript.PowerButtonAction)!.TrimStart('/'));
+        cpio.AddFile(GuestInitScript.PowerButtonAction.TrimStart('/'), Encoding.UTF8.GetBytes(GuestInitScript.PowerButtonScript),
+            CpioNewcWriter.ExecutableFileMode);
 
         cpio.AddFile("init", Encoding.UTF8.GetBytes(
                 GuestInitScript.Generate(_kernelRelease, modules.Select(m => m.RelativePath))),

@@ -28,6 +28,12 @@ internal sealed class MachineDevices : IDisposable
     /// <summary>The virtio-balloon model when the configuration asks for one.</summary>
     public VirtioBalloon? Balloon { get; }
 
+    /// <summary>The i8042 keyboard controller with its PS/2 keyboard.</summary>
+    public I8042Controller Keyboard { get; }
+
+    /// <summary>The Generic Event Device behind the DSDT's power button.</summary>
+    public AcpiGenericEventDevice GenericEvents { get; }
+
     public MachineDevices(VmConfig config, GuestMemory memory, PortIoBus ports, MmioBus mmio, IVirtualMachine engineVm,
         NetworkBackends networks, Action<byte> serialOutput, StopLatch stop)
     {
@@ -35,10 +41,10 @@ internal sealed class MachineDevices : IDisposable
         {
             Uart = new Uart16550(serialOutput, new InterruptLine(engineVm, Uart16550.Com1Irq));
             ports.Register(Uart16550.Com1Port, Uart16550.PortCount, Uart, "COM1 (16550A)");
-            new I8042Controller(
-                    () => stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through the i8042 controller", Reboot: true)),
-                    new InterruptLine(engineVm, I8042Controller.KeyboardIrq), new InterruptLine(engineVm, I8042Controller.AuxIrq))
-                .Attach(ports);
+            Keyboard = new I8042Controller(
+                () => stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through the i8042 controller", Reboot: true)),
+                new InterruptLine(engineVm, I8042Controller.KeyboardIrq), new InterruptLine(engineVm, I8042Controller.AuxIrq));
+            Keyboard.Attach(ports);
             ports.Register(CmosRtc.IndexPort, CmosRtc.PortCount, new CmosRtc(config.MemoryBytes), "CMOS RTC");
 
             var pci = new PciRoot();
@@ -57,6 +63,8 @@ internal sealed class MachineDevices : IDisposable
                 powerOffRequested: () => stop.TrySet(new(VmOutcome.PoweredOff, "the guest powered off")),
                 resetRequested: () => stop.TrySet(new(VmOutcome.ResetRequested, "the guest reset the machine through ACPI", Reboot: true)));
             ports.Register(AcpiPowerDevice.BasePort, AcpiPowerDevice.PortCount, power, "ACPI power registers");
+            GenericEvents = new AcpiGenericEventDevice(new InterruptLine(engineVm, AcpiGenericEventDevice.Gsi));
+            ports.Register(AcpiGenericEventDevice.EventPort, AcpiGenericEventDevice.PortCount, GenericEvents, "ACPI generic event device");
             if (config.TestDevices)
             {
                 ports.Register(DebugExitDevice.DefaultPort, DebugExitDevice.DefaultPortCount, new DebugExitDevice(code => stop.TrySet(DebugExit(code))), "debug exit");

@@ -36,6 +36,10 @@ internal sealed class MachineInstance : IDisposable
     public Uart16550 Uart => _devices.Uart;
     /// <summary>The virtio-balloon model when the configuration asks for one.</summary>
     public VirtioBalloon? Balloon => _devices.Balloon;
+    /// <summary>The i8042 controller and its PS/2 keyboard.</summary>
+    public Machine.Devices.Input.I8042Controller Keyboard => _devices.Keyboard;
+    /// <summary>The ACPI Generic Event Device that signals the guest's power button.</summary>
+    public Machine.Devices.Power.AcpiGenericEventDevice GenericEvents => _devices.GenericEvents;
     /// <summary>The device kinds this machine saves and restores, the same both ways.</summary>
     public DeviceStateRegistry DeviceStates { get; }
     /// <summary>For a machine restored from a snapshot: the stored pages of each region (slot -> runs), else null.</summary>
@@ -68,6 +72,8 @@ internal sealed class MachineInstance : IDisposable
                 GuestMemoryImage.MapPrivately(Memory, restore.MemoryPath, restore.Manifest.Memory);
                 RestoredMemoryRuns = restore.Manifest.Memory.Regions.ToDictionary(r => r.Slot, r => r.Runs);
             }
+            // After the snapshot's mapping: madvise advice belongs to the mapping it was given to.
+            if (config.Ksm) Memory.MarkMergeable();
             EngineVm = engine.CreateVirtualMachine(Memory, Ports, Mmio);
             _devices = new MachineDevices(config, Memory, Ports, Mmio, EngineVm, networks, serialOutput, stop);
 

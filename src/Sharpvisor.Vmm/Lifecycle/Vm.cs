@@ -207,6 +207,41 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
         }
     }
 
+    /// <summary>
+    /// Presses the machine's ACPI power button (QEMU's system_powerdown): the guest hears it through the Generic Event
+    /// Device and decides what to do (the default guest powers off). Any thread; a paused VM hears it once resumed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The VM is not running or paused.</exception>
+    public void PressPowerButton() => WithRunningMachine("press the power button", m => m.GenericEvents.PressPowerButton());
+
+    /// <summary>
+    /// Types Ctrl-Alt-Del on the machine's PS/2 keyboard (Firecracker's SendCtrlAltDel): Linux reboots, or signals its
+    /// init, which the default guest answers with a reboot. Any thread; a paused VM gets the keys once resumed.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The VM is not running or paused, or the guest's keyboard has scanning
+    /// off or has not read the keys sent before.</exception>
+    public void SendCtrlAltDel() => WithRunningMachine("send Ctrl-Alt-Del", m =>
+    {
+        if (!m.Keyboard.TypeCtrlAltDel())
+            throw new InvalidOperationException("the guest's keyboard did not take Ctrl-Alt-Del: its scanning is off or it has not read the keys sent before");
+    });
+
+    // The lifecycle lock keeps the machine from ending under the device call; a migration holds that lock throughout,
+    // so it is refused first rather than waited for.
+    private void WithRunningMachine(string what, Action<MachineInstance> action)
+    {
+        if (State == VmState.Migrating) throw new InvalidOperationException($"cannot {what}: the VM is migrating");
+        lock (_lifecycleLock)
+        {
+            string state = State.ToString().ToLowerInvariant();
+            if (State is not (VmState.Running or VmState.Paused))
+                throw new InvalidOperationException($"cannot {what}: the VM is {state}, not running");
+            if (_current is not { } machine)
+                throw new InvalidOperationException($"cannot {what}: the VM is {state} but between two boots; try again");
+            action(machine);
+        }
+    }
+
     /// <summary>Stops every vCPU at an instruction boundary and the guest's clock (running -> paused).</summary>
     public void Pause()
     {

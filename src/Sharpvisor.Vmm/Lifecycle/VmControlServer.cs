@@ -11,7 +11,8 @@ namespace Sharpvisor.Vmm.Lifecycle;
 /// A VM's control channel, in the spirit of QEMU's monitor and virsh: a Unix socket the VMM listens on, one text
 /// command per connection, one reply line. Commands: <c>status</c>, <c>stats</c> (device and vCPU counters as key=value pairs), <c>pause</c>, <c>resume [catch-up-clock]</c>,
 /// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was), <c>save DIR</c> (snapshot, then stop),
-/// <c>stop</c>, <c>reset</c> (the machine reboots, as QEMU's system_reset), <c>balloon SIZE</c> (the guest keeps SIZE
+/// <c>stop</c>, <c>reset</c> (the machine reboots, as QEMU's system_reset), <c>powerdown</c> (the ACPI power button, as
+/// QEMU's system_powerdown), <c>ctrl-alt-del</c> (the keys on the PS/2 keyboard), <c>balloon SIZE</c> (the guest keeps SIZE
 /// of its RAM), <c>balloon stats</c> (target, actual and the guest's latest statistics as key=value pairs), and
 /// <c>migrate HOST:PORT [downtime-ms=N] [rounds=N]</c>, which alone streams: a line <c>progress {json}</c> (<see cref="MigrationProgress"/>) now and then, and finally <c>ok {json}</c>
 /// (<see cref="MigrationSummary.ToJson"/>) or <c>error REASON</c>; closing the connection cancels the migration.
@@ -192,10 +193,16 @@ public sealed class VmControlServer : IDisposable
                 case "reset":
                     _vm.Reset();
                     return _vm.Config.NoReboot ? "ok resetting (--no-reboot: the run ends)" : "ok resetting";
+                case "powerdown":
+                    _vm.PressPowerButton();
+                    return "ok power button pressed";
+                case "ctrl-alt-del":
+                    _vm.SendCtrlAltDel();
+                    return "ok Ctrl-Alt-Del sent";
                 case "migrate":
                     return "error migrate streams its reply: send it over the socket";
                 default:
-                    return $"error unknown command '{verb}' (status, stats, pause, resume [catch-up-clock], snapshot DIR, save DIR, balloon SIZE|stats, reset, stop, migrate HOST:PORT)";
+                    return $"error unknown command '{verb}' (status, stats, pause, resume [catch-up-clock], snapshot DIR, save DIR, balloon SIZE|stats, reset, powerdown, ctrl-alt-del, stop, migrate HOST:PORT)";
             }
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or SnapshotException or IOException or UnauthorizedAccessException)

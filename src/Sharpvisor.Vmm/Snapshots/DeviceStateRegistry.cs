@@ -28,6 +28,7 @@ public sealed class DeviceStateRegistry
         .Register<CmosRtc, CmosRtcState>("cmos-rtc")
         .Register<PciRoot, PciRootState>("pci-root")
         .Register<AcpiPowerDevice, AcpiPowerDeviceState>("acpi-power")
+        .Register<AcpiGenericEventDevice, AcpiGenericEventDeviceState>("acpi-ged")
         .Register<IoApic, IoApicState>("ioapic", engineOwned: true)
         .Register<VirtioPciDevice, VirtioPciDeviceState>("virtio-pci")
         .Register<VirtioNet, VirtioNetState>("virtio-net")

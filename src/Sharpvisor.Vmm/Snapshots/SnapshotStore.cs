@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Machine.Memory;
+using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Images;
 
 namespace Sharpvisor.Vmm.Snapshots;
@@ -60,6 +61,10 @@ public static class SnapshotStore
         byte[] file = File.ReadAllBytes(statePath);
         var manifest = Decode(file, statePath);
         manifest = manifest with { Config = VmFolderPaths.FromStored(manifest.Config, directory) };
+        if (manifest.Config.Version > VmConfig.CurrentVersion)
+            throw new SnapshotException($"{statePath}: the VM's configuration is version {manifest.Config.Version}; this build reads up to version {VmConfig.CurrentVersion}");
+        // Version 1 predates Ksm, and its absence (off) is what it meant: the VM goes on with this build's version.
+        manifest = manifest with { Config = manifest.Config with { Version = VmConfig.CurrentVersion } };
         foreach (var (cpu, i) in manifest.Vcpus.Select((c, i) => (c, i)))
             if (cpu.Version != CpuState.CurrentVersion)
                 throw new SnapshotException($"{statePath}: vCPU {i} is a version {cpu.Version} CPU record; this build reads version {CpuState.CurrentVersion}");

@@ -83,3 +83,32 @@ public class AmlEncoderTests
         Assert.Equal(big.Length - 2, encoded);
     }
 }
+
+public class AmlMethodEncodingTests
+{
+    [Fact]
+    public void Method_body_statements_encode_as_the_spec_lays_them_out()
+    {
+        // Method(_EVT, 1, Serialized) { Store(ESEL, Local0) }
+        Assert.Equal([0x14, 0x0C, .. "_EVT"u8, 0x09, 0x70, .. "ESEL"u8, 0x60],
+            AmlEncoder.Method("_EVT", 1, serialized: true, AmlEncoder.Store(AmlEncoder.NameString("ESEL"), AmlEncoder.Local(0))));
+        // If(And(Local0, One)) { Notify(\_SB.PWRB, 0x80) }
+        Assert.Equal([0xA0, 0x12, 0x7B, 0x60, 0x01, 0x00, 0x86, 0x5C, 0x2E, .. "_SB_PWRB"u8, 0x0A, 0x80],
+            AmlEncoder.If(AmlEncoder.And(AmlEncoder.Local(0), AmlEncoder.Integer(1)), AmlEncoder.Notify("\\_SB.PWRB", 0x80)));
+        Assert.Equal([0x69], AmlEncoder.Arg(1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AmlEncoder.Local(8));
+        Assert.Throws<ArgumentOutOfRangeException>(() => AmlEncoder.Method("_EVT", 8, false));
+    }
+
+    [Fact]
+    public void Regions_and_fields_encode_with_raw_bit_widths()
+    {
+        // OperationRegion(EREG, SystemIO, 0x3C4, 1)
+        Assert.Equal([0x5B, 0x80, .. "EREG"u8, 0x01, 0x0B, 0xC4, 0x03, 0x01],
+            AmlEncoder.OperationRegion("EREG", AmlEncoder.RegionSpaceSystemIo, 0x3C4, 1));
+        // Field(EREG, ByteAcc, NoLock, WriteAsZeros) { ESEL, 8, WIDE, 300 }: 300 bits need two length bytes (0x4C, 0x12).
+        Assert.Equal([0x5B, 0x81, 0x11, .. "EREG"u8, 0x41, .. "ESEL"u8, 0x08, .. "WIDE"u8, 0x4C, 0x12],
+            AmlEncoder.Field("EREG", AmlEncoder.FieldAccessByte | AmlEncoder.FieldUpdateWriteAsZeros, ("ESEL", 8), ("WIDE", 300)));
+        Assert.Throws<ArgumentException>(() => AmlEncoder.Field("EREG", 0, ("LONGER", 8)));
+    }
+}

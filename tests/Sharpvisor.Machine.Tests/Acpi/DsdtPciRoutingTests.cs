@@ -6,7 +6,8 @@ namespace Sharpvisor.Machine.Tests.Acpi;
 /// <summary>The host bridge's _PRT: INTx of every slot to the GSI that <see cref="PciInterruptRouting"/> drives.</summary>
 public sealed class DsdtPciRoutingTests
 {
-    private static readonly byte[] Aml = DsdtTable.BuildAml(new HardwareReducedRegisters(), new PciHostBridgeDescription(), new SerialPortDescription());
+    private static readonly byte[] Aml = DsdtTable.BuildAml(new HardwareReducedRegisters(), new PciHostBridgeDescription(), new SerialPortDescription(),
+        new KeyboardControllerDescription(), new GenericEventDeviceDescription());
 
     private static bool Contains(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle) >= 0;
 

@@ -60,6 +60,17 @@ public class IaslDisassemblyTests
                     Assert.Contains("0x0CF8", text);
                     Assert.Contains("IRQNoFlags", text);
                     Assert.Equal(withHighWindow, text.Contains("QWordMemory"));
+                    // The keyboard controller, so that Linux maps IRQ 1 on a machine without a legacy PIC.
+                    Assert.Matches(@"Device \(KBD\)\s*\{\s*Name \(_HID, EisaId \(""PNP0303""\)", text);
+                    Assert.Matches(@"IO \(Decode16,[^)]*0x0060,[^)]*0x0060,[^)]*\)\s*IO \(Decode16,[^)]*0x0064,[^)]*0x0064,[^)]*\)\s*IRQNoFlags \(\)\s*\{1\}", text);
+                    // The power button and the Generic Event Device that notifies it.
+                    Assert.Contains("PNP0C0C", text);
+                    Assert.Contains("\"ACPI0013\"", text);
+                    Assert.Matches(@"Interrupt \(ResourceConsumer, Level, ActiveHigh, Exclusive, ,, \)\s*\{\s*0x00000014,\s*\}", text);
+                    Assert.Matches(@"OperationRegion \(EREG, SystemIO, 0x03C4, One\)", text);
+                    Assert.Matches(@"ESEL,\s+8", text);
+                    Assert.Matches(@"Method \(_EVT, 1, Serialized\)", text);
+                    Assert.Matches(@"Local0 = ESEL[^\n]*\n\s*If \(\(Local0 & One\)\)\s*\{\s*Notify \(\\_SB.PWRB, 0x80\)", text);
                     break;
                 case "APIC":
                     int expectedXApic = Math.Min(vcpus, 255);

@@ -56,3 +56,18 @@ public class ResourceTemplateTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new ResourceTemplate().IrqNoFlags(16));
     }
 }
+
+public class ResourceTemplateInterruptTests
+{
+    [Fact]
+    public void The_extended_interrupt_descriptor_names_each_GSI_with_its_mode()
+    {
+        // Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) { 20 }, then the end tag.
+        Assert.Equal(new byte[] { 0x89, 0x06, 0x00, 0x01, 0x01, 20, 0, 0, 0, 0x79, 0x00 },
+            new ResourceTemplate().Interrupt(edgeTriggered: false, activeLow: false, 20).ToArray());
+        // Interrupt(ResourceConsumer, Edge, ActiveLow, Exclusive) { 5, 0x123 }
+        Assert.Equal(new byte[] { 0x89, 0x0A, 0x00, 0x07, 0x02, 5, 0, 0, 0, 0x23, 0x01, 0, 0, 0x79, 0x00 },
+            new ResourceTemplate().Interrupt(edgeTriggered: true, activeLow: true, 5, 0x123).ToArray());
+        Assert.Throws<ArgumentException>(() => new ResourceTemplate().Interrupt(false, false));
+    }
+}

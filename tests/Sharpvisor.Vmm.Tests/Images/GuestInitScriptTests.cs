@@ -35,6 +35,31 @@ public sealed class GuestInitScriptTests
     }
 
     [Fact]
+    public void Power_button_and_Ctrl_Alt_Del_are_handled_before_the_ready_line()
+    {
+        string script = GuestInitScript.Generate("6.1.0-28-cloud-amd64", ["kernel/drivers/acpi/button.ko"]);
+        int At(string text)
+        {
+            int index = script.IndexOf(text, StringComparison.Ordinal);
+            Assert.True(index >= 0, $"missing: {text}");
+            return index;
+        }
+        int button = At("load kernel/drivers/acpi/button.ko");
+        int cad = At("echo 0 > /proc/sys/kernel/ctrl-alt-del");
+        int acpid = At("if acpid -p /run/acpid.pid -l /var/log/acpid.log; then");
+        int waitPid = At("[ -e /run/acpid.pid ] && break");
+        int ready = At("echo \"SHARPVISOR-READY $uptime\"");
+        int trapInt = At($"trap 'echo \"{GuestInitScript.CtrlAltDelLine}\"; sync; reboot -f' INT");
+        int shell = At("setsid cttyhack sh &");
+        Assert.True(button < cad && cad < acpid && acpid < waitPid && waitPid < ready && ready < trapInt && trapInt < shell);
+
+        string action = GuestInitScript.PowerButtonScript;
+        Assert.StartsWith("#!/bin/sh\n", action);
+        Assert.Contains($"echo \"{GuestInitScript.PowerButtonLine}\" > /dev/console\npoweroff\n", action);
+        Assert.Equal("/etc/acpi/PWRF/00000080", GuestInitScript.PowerButtonAction);   // busybox acpid's name for KEY_POWER
+    }
+
+    [Fact]
     public void Words_the_script_cannot_quote_are_refused()
     {
         Assert.Throws<ArgumentException>(() => GuestInitScript.Generate("6.1; rm -rf /", []));

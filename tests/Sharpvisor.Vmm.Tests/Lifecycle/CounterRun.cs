@@ -24,12 +24,12 @@ internal sealed class CounterRun : IDisposable
     public VmRunResult? Result { get; private set; }
 
     public CounterRun(IEngine engine, LoadedSnapshot? restore = null, int spin = 20_000, bool startPaused = false,
-        DeviceStateRegistry? deviceStates = null)
+        DeviceStateRegistry? deviceStates = null, Func<VmConfig, VmConfig>? configure = null)
     {
-        var config = restore?.Manifest.Config ?? new VmConfig
+        var config = restore?.Manifest.Config ?? (configure ?? (c => c))(new VmConfig
         {
             KernelPath = Elf.Value, CommandLine = $"ticks=0 spin={spin}", MemoryBytes = 64UL << 20, TestDevices = true,
-        };
+        });
         Vm = new Vm(config, engine, Console)
         {
             RestoreFrom = restore, StartPaused = startPaused, DeviceStates = deviceStates ?? DeviceStateRegistry.Default,

@@ -5,10 +5,13 @@ using Sharpvisor.Machine.Interrupts;
 namespace Sharpvisor.Machine.Devices.Input;
 
 /// <summary>
-/// The PC keyboard controller (an Intel 8042 as PS/2 machines have it) with nothing plugged into either port. It
-/// answers the controller commands Linux's i8042 probe uses, echoes bytes through its output buffer on request
-/// (0xD2/0xD3), reports a timeout (0xFF with status bit 6) for any byte sent to the absent keyboard or mouse, and
-/// turns a pulse of output-port bit 0 (command 0xFE, or 0xD1 with bit 0 clear) into a reset request. The A20 bit of
+/// The PC keyboard controller (an Intel 8042 as PS/2 machines have it) with a <see cref="Ps2Keyboard"/> on its first
+/// port and nothing on the mouse port. It answers the controller commands Linux's i8042 probe uses, echoes bytes
+/// through its output buffer on request (0xD2/0xD3), passes bytes for the keyboard to it and moves the keyboard's
+/// replies and key strokes into the output buffer one at a time (while the keyboard interface is enabled), reports a
+/// timeout (0xFF with status bit 6) for any byte sent to the absent mouse, and turns a pulse of output-port bit 0
+/// (command 0xFE, or 0xD1 with bit 0 clear) into a reset request. <see cref="TypeCtrlAltDel"/> may be called from any
+/// thread. The A20 bit of
 /// the output port is kept for reads but changes nothing: guest memory never wraps at 1 MiB.
 /// <para>
 /// Register it with <see cref="Attach"/>, which maps the data port (0x60) and the status/command port (0x64) as two
@@ -52,6 +55,7 @@ public sealed class I8042Controller : IBusDevice, IStatefulDevice<I8042Controlle
     private readonly InterruptLine? _keyboardIrq;
     private readonly InterruptLine? _auxIrq;
     private readonly byte[] _ram = new byte[RamSize];
+    private readonly Ps2Keyboard _keyboard = new();
     private byte _outputPort = PowerOnOutputPort;
     private byte _outputBuffer;
     private bool _outputFull, _outputFromAux, _timeout;
@@ -94,8 +98,36 @@ public sealed class I8042Controller : IBusDevice, IStatefulDevice<I8042Controlle
                 ulong port = offset + (ulong)i;
                 data[i] = port == DataOffset ? ReadData() : port == CommandOffset ? Status() : (byte)0xFF;
             }
+            // The line drops with the emptied buffer before the keyboard's next byte raises it again: IRQ 1 is
+            // edge-triggered, and the next byte needs an edge of its own.
+            UpdateInterrupts();
+            TakeFromKeyboard();
             UpdateInterrupts();
         }
+    }
+
+    /// <summary>
+    /// Types Ctrl-Alt-Del on the keyboard (pressed in that order, released in reverse), as Firecracker's SendCtrlAltDel
+    /// does. Returns false when the keyboard dropped the keys: the guest turned scanning off or has not read its buffer.
+    /// </summary>
+    public bool TypeCtrlAltDel()
+    {
+        lock (_lock)
+        {
+            bool typed = _keyboard.TypeChord([Ps2Key.LeftControl, Ps2Key.LeftAlt, Ps2Key.Delete], Translating);
+            TakeFromKeyboard();
+            UpdateInterrupts();
+            return typed;
+        }
+    }
+
+    private bool Translating => (_ram[0] & CommandByteTranslate) != 0;
+
+    // The keyboard may send while the host's buffer is empty and the keyboard interface is enabled.
+    private void TakeFromKeyboard()
+    {
+        if (!_outputFull && (_ram[0] & CommandByteKeyboardDisabled) == 0 && _keyboard.HasOutput)
+            PutOutput(_keyboard.TakeOutput());
     }
 
     public void Write(ulong offset, ReadOnlySpan<byte> data)
@@ -109,6 +141,7 @@ public sealed class I8042Controller : IBusDevice, IStatefulDevice<I8042Controlle
                 if (port == DataOffset) reset |= WriteData(data[i]);
                 else if (port == CommandOffset) reset |= WriteCommand(data[i]);
             }
+            TakeFromKeyboard();
             UpdateInterrupts();
         }
         if (reset) _resetRequested();
@@ -129,6 +162,7 @@ public sealed class I8042Controller : IBusDevice, IStatefulDevice<I8042Controlle
                 Timeout = _timeout,
                 PendingCommand = _pendingCommand,
                 LastWriteWasCommand = _lastWriteWasCommand,
+                Keyboard = _keyboard.SaveState(),
             };
     }
 
@@ -138,8 +172,10 @@ public sealed class I8042Controller : IBusDevice, IStatefulDevice<I8042Controlle
         ArgumentNullException.ThrowIfNull(state);
         if (state.Ram.Length != RamSize)
             throw new ArgumentException($"i8042 state holds {state.Ram.Length} bytes of RAM, not {RamSize}", nameof(state));
+        if (state.Keyboard is null) throw new ArgumentException("i8042 state has no keyboard record", nameof(state));
         lock (_lock)
         {
+            _keyboard.RestoreState(state.Keyboard);
             state.Ram.CopyTo(_ram, 0);
             _outputPort = state.OutputPort;
             _outputBuffer = state.OutputBuffer;
@@ -263,7 +299,9 @@ public sealed class I8042Controller : IBusDevice, IStatefulDevice<I8042Controlle
                 PutOutput(DeviceTimeoutByte, fromAux: true, timeout: true);     // no mouse answers
                 break;
             default:
-                PutOutput(DeviceTimeoutByte, timeout: true);                    // no keyboard answers
+                // Sending to the keyboard enables its interface again (as QEMU's controller does).
+                _ram[0] &= unchecked((byte)~CommandByteKeyboardDisabled);
+                _keyboard.Receive(value, Translating);
                 break;
         }
         return false;

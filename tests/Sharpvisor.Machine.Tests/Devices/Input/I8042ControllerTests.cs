@@ -140,12 +140,12 @@ public sealed class I8042ControllerTests
     }
 
     [Fact]
-    public void BytesForTheAbsentKeyboardTimeOut()
+    public void BytesForTheKeyboardAreAnsweredByIt()
     {
-        DataOut(0xF2);                                       // keyboard GET ID
-        Assert.Equal(I8042Controller.StatusOutputFull | I8042Controller.StatusTimeout,
+        DataOut(0xF2);                                       // keyboard GET ID: ACK, then the id (translated: AB 41)
+        Assert.Equal(I8042Controller.StatusOutputFull,
             Status() & (I8042Controller.StatusOutputFull | I8042Controller.StatusTimeout | I8042Controller.StatusAuxData));
-        Assert.Equal(0xFF, Data());
+        Assert.Equal([0xFA, 0xAB, 0x41], new[] { Data(), Data(), Data() });
         Assert.Equal(0, Status() & (I8042Controller.StatusOutputFull | I8042Controller.StatusTimeout));
     }
 
@@ -275,7 +275,7 @@ public sealed class I8042ControllerTests
         copy.RestoreState(state);
         Assert.True(pic.IsAsserted(1));
         Assert.False(pic.IsAsserted(12));
-        Assert.Equal(state with { Ram = state.Ram }, copy.SaveState() with { Ram = state.Ram });
+        Assert.Equal(state with { Ram = state.Ram, Keyboard = state.Keyboard }, copy.SaveState() with { Ram = state.Ram, Keyboard = state.Keyboard });
         Assert.Equal(state.Ram, copy.SaveState().Ram);
         copy.Write(I8042Controller.DataOffset, [0x41]);      // completes the pending 0x60
         Assert.Equal(0x41, copy.CommandByte);
