@@ -15,6 +15,7 @@ public static class Program
             TestGuestsCommand.Create(),
             BalloonCommand.Create(),
             MigrateCommand.Create(),
+            FirecrackerCommand.Create(),
         };
         foreach (var command in ControlCommands.Create()) root.Subcommands.Add(command);
         var parse = root.Parse(args);
