@@ -86,7 +86,20 @@ public sealed class GuestBootTests : IDisposable
         CurlSucceeds(sock, "PUT", "/boot-source",
             $$"""{"kernel_image_path": "{{image.KernelPath}}", "initrd_path": "{{image.InitrdPath}}", "boot_args": "console=ttyS0 reboot=k panic=1 pci=off"}""");
         CurlSucceeds(sock, "PUT", "/drives/rootfs", $$"""{"drive_id": "rootfs", "path_on_host": "{{rootfs}}", "is_root_device": true, "is_read_only": false}""");
-        CurlSucceeds(sock, "PUT", "/network-interfaces/net1", $$"""{"iface_id": "net1", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "{{_tap}}"}""");
+        // A second drive read through a 1 MiB/s bucket (256 KiB a 250 ms), holding 2 MiB the guest checksums.
+        string scratch = Path.Combine(_folder, "scratch.img");
+        var data = new byte[2 << 20];
+        Random.Shared.NextBytes(data);
+        File.WriteAllBytes(scratch, data);
+        string scratchMd5 = Convert.ToHexStringLower(System.Security.Cryptography.MD5.HashData(data));
+        CurlSucceeds(sock, "PUT", "/drives/scratch", $$"""
+            {"drive_id": "scratch", "path_on_host": "{{scratch}}", "is_root_device": false, "is_read_only": true,
+             "rate_limiter": {"bandwidth": {"size": 262144, "refill_time": 250} } }
+            """);
+        CurlSucceeds(sock, "PUT", "/network-interfaces/net1", $$"""
+            {"iface_id": "net1", "guest_mac": "06:00:AC:10:00:02", "host_dev_name": "{{_tap}}",
+             "tx_rate_limiter": {"ops": {"size": 1000, "refill_time": 1000} } }
+            """);
         CurlSucceeds(sock, "PUT", "/machine-config", """{"vcpu_count": 1, "mem_size_mib": 256}""");
         CurlSucceeds(sock, "PUT", "/balloon", """{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1}""");
         CurlSucceeds(sock, "PUT", "/actions", """{"action_type": "InstanceStart"}""");
@@ -99,12 +112,29 @@ public sealed class GuestBootTests : IDisposable
         Assert.Contains("root=/dev/vda rw", fc.Stdout);
         Assert.DoesNotContain("pci=off", fc.Stdout.Split("cat /proc/cmdline")[1].Split('\n')[1]);
 
+        fc.Type("dd if=/dev/vdb bs=64k count=32 2>/dev/null | md5sum; echo READ-$((40+2))");
+        fc.WaitForConsole("READ-42", TimeSpan.FromMinutes(2));
+        Assert.Contains($"{scratchMd5}  -", fc.Stdout);
+
         Assert.Equal("Running", (await fc.Http.Get("/")).GetProperty("state").GetString());
         Assert.Contains("after the microVM started", await fc.Http.Fails("PUT", "/boot-source", $$"""{"kernel_image_path": "{{image.KernelPath}}"}"""));
         Assert.Contains("after the microVM started", await fc.Http.Fails("PUT", "/machine-config", """{"vcpu_count": 2, "mem_size_mib": 256}"""));
         CurlSucceeds(sock, "PUT", "/actions", """{"action_type": "FlushMetrics"}""");
         var line = JsonDocument.Parse(File.ReadLines(metrics).Last()).RootElement;
         Assert.True(line.GetProperty("utc_timestamp_ms").GetInt64() > 0);
+        // The scratch drive's reads waited for their bucket; the interface's frames went through its ops bucket.
+        var block = line.GetProperty("block").GetProperty("scratch");
+        Assert.True(block.GetProperty("bytes").GetInt64() >= 2 << 20, block.ToString());
+        Assert.True(block.GetProperty("throttled_requests").GetInt64() > 0, block.ToString());
+        Assert.True(line.GetProperty("net").GetProperty("net1").GetProperty("tx").GetProperty("operations").GetInt64() > 0, line.ToString());
+        Console.WriteLine($"scratch drive: {block}");
+        // PATCH after boot: a new bucket for the drive, shown by GET /vm/config; a negative size is refused by name.
+        await fc.Http.Succeeds("PATCH", "/drives/scratch", """{"drive_id": "scratch", "rate_limiter": {"ops": {"size": 100, "refill_time": 1000}}}""");
+        var patched = (await fc.Http.Get("/vm/config")).GetProperty("drives").EnumerateArray().Single(d => d.GetProperty("drive_id").GetString() == "scratch");
+        Assert.Equal(100, patched.GetProperty("rate_limiter").GetProperty("ops").GetProperty("size").GetInt64());
+        Assert.Equal(262144, patched.GetProperty("rate_limiter").GetProperty("bandwidth").GetProperty("size").GetInt64());
+        Assert.Contains("'rx_rate_limiter.bandwidth.size' must not be negative", await fc.Http.Fails("PATCH", "/network-interfaces/net1",
+            """{"iface_id": "net1", "rx_rate_limiter": {"bandwidth": {"size": -1, "refill_time": 100}}}"""));
         Assert.Contains("the microVM started", File.ReadAllText(log));
 
         // The balloon takes 64 MiB; the guest's driver gives them and its statistics say so.

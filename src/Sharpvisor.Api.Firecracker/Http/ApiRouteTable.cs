@@ -21,9 +21,9 @@ public static class ApiRouteTable
         new("PATCH", "/machine-config", r => PreBoot(vm, () => vm.Resources.SetMachine(r.Json<MachineConfigurationUpdate>().ApplyTo(vm.Resources.Machine)))),
         new("PUT", "/boot-source", r => PreBoot(vm, () => vm.Resources.SetBootSource(r.Json<BootSource>()))),
         new("PUT", "/drives/{id}", r => PreBoot(vm, () => vm.Resources.PutDrive(r.Id, r.Json<Drive>()))),
-        new("PATCH", "/drives/{id}", r => Runtime(vm, () => PatchDrive(vm, r.Id, r.Json<PartialDrive>()))),
+        new("PATCH", "/drives/{id}", r => Done(() => vm.PatchDrive(r.Id, r.Json<PartialDrive>()))),
         new("PUT", "/network-interfaces/{id}", r => PreBoot(vm, () => vm.Resources.PutInterface(r.Id, r.Json<NetworkInterface>()))),
-        new("PATCH", "/network-interfaces/{id}", r => Runtime(vm, () => PatchInterface(vm, r.Id, r.Json<PartialNetworkInterface>()))),
+        new("PATCH", "/network-interfaces/{id}", r => Done(() => vm.PatchInterface(r.Id, r.Json<PartialNetworkInterface>()))),
         new("PUT", "/actions", r => Act(vm, metrics, r.Json<InstanceActionInfo>().ActionType)),
         new("PATCH", "/vm", r => SetVmState(vm, r.Json<VmStateRequest>().State)),
         new("PUT", "/snapshot/create", r => Runtime(vm, () => vm.CreateSnapshot(r.Json<SnapshotCreateParams>()))),
@@ -77,24 +77,6 @@ public static class ApiRouteTable
         "Resumed" => Done(vm.Resume),
         _ => Fault($"'state' must be \"Paused\" or \"Resumed\", not \"{state}\""),
     };
-
-    // After boot a drive may get a new rate limiter or backing file; neither is something this VMM can do to a running disk yet.
-    private static void PatchDrive(MicroVmController vm, string? id, PartialDrive patch)
-    {
-        var drive = vm.Resources.Drives.FirstOrDefault(d => d.DriveId == MicroVm.ResourceId.Check(id, patch.DriveId, "drive_id"))
-            ?? throw new ApiFaultException($"no drive '{patch.DriveId}' is configured");
-        MicroVm.ResourceId.RefuseRateLimiter(patch.RateLimiter, "rate_limiter");
-        if (patch.PathOnHost is { } path && path != drive.PathOnHost)
-            throw new ApiFaultException("'path_on_host': replacing a running drive's file is not supported by Sharpvisor yet");
-    }
-
-    private static void PatchInterface(MicroVmController vm, string? id, PartialNetworkInterface patch)
-    {
-        if (vm.Resources.Interfaces.All(n => n.IfaceId != MicroVm.ResourceId.Check(id, patch.IfaceId, "iface_id")))
-            throw new ApiFaultException($"no network interface '{patch.IfaceId}' is configured");
-        MicroVm.ResourceId.RefuseRateLimiter(patch.RxRateLimiter, "rx_rate_limiter");
-        MicroVm.ResourceId.RefuseRateLimiter(patch.TxRateLimiter, "tx_rate_limiter");
-    }
 
     private static void ConfigureLogger(MicroVmController vm, FirecrackerLog log, LoggerConfig config)
     {

@@ -25,6 +25,8 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
     private Vm? _vm;
     private Timer? _statsPolling;
     private bool _fromSnapshot;
+    private readonly Dictionary<string, Machine.Throttling.IoRateLimiter> _driveLimiters = [];
+    private readonly Dictionary<string, (Machine.Throttling.IoRateLimiter Rx, Machine.Throttling.IoRateLimiter Tx)> _interfaceLimiters = [];
 
     public MicroVmResources Resources { get; } = new();
     public string InstanceId => instanceId;
@@ -106,7 +108,7 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
         log.Info(selection.Explanation);
         if (selection.Engine is null) throw new ApiFaultException($"cannot start the microVM: {selection.Explanation}");
         var backend = SerialBackends.Create(SerialSpec.Stdio, consoleInput, consoleOutput, rawTerminal: false);
-        var vm = new Vm(config, selection.Engine, backend) { RestoreFrom = restore, StartPaused = paused };
+        var vm = new Vm(config, selection.Engine, backend) { RestoreFrom = restore, StartPaused = paused, Throttles = CreateThrottles(restore is null) };
         if (restore is null && Resources.Balloon is { } balloon)
             vm.SetBalloonTarget(config.MemoryBytes - ((ulong)balloon.AmountMib << 20));
         var started = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -130,6 +132,56 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
         _vm = vm;
         log.Info($"the microVM {(restore is null ? "started" : "was restored")} in {clock.Elapsed.TotalMilliseconds:0} ms ({(paused ? "paused" : "running")})");
         if (Resources.Balloon is { StatsPollingIntervalS: > 0 } polled) PollBalloonStatistics(polled.StatsPollingIntervalS);
+    }
+
+    // Every drive and interface gets a limiter (one without buckets limits nothing), so PATCH can set one later.
+    private Vmm.Throttling.IoThrottles CreateThrottles(bool booting)
+    {
+        var throttles = new Vmm.Throttling.IoThrottles();
+        if (!booting) return throttles; // a snapshot names no drive or interface ids
+        var drives = Resources.DrivesInGuestOrder;
+        for (int i = 0; i < drives.Count; i++)
+        {
+            var limiter = RateLimiterSpecs.Create(drives[i].RateLimiter);
+            _driveLimiters[drives[i].DriveId] = limiter;
+            throttles.SetDisk(i, limiter);
+        }
+        foreach (var nic in Resources.Interfaces)
+        {
+            var limiters = (RateLimiterSpecs.Create(nic.RxRateLimiter), RateLimiterSpecs.Create(nic.TxRateLimiter));
+            _interfaceLimiters[nic.IfaceId] = limiters;
+            throttles.SetNetwork(nic.HostDevName, limiters.Item1, limiters.Item2);
+        }
+        return throttles;
+    }
+
+    /// <summary>PATCH /drives/{id} after boot: new rate limiter buckets; a new host file is not supported yet.</summary>
+    public void PatchDrive(string? pathId, PartialDrive patch)
+    {
+        RequireStarted();
+        string id = ResourceId.Check(pathId, patch.DriveId, "drive_id");
+        var drive = Resources.Drives.FirstOrDefault(d => d.DriveId == id) ?? throw new ApiFaultException($"no drive '{id}' is configured");
+        RateLimiterSpecs.Check(patch.RateLimiter, "rate_limiter");
+        if (patch.PathOnHost is { } path && path != drive.PathOnHost)
+            throw new ApiFaultException("'path_on_host': replacing a running drive's file is not supported by Sharpvisor yet");
+        if (patch.RateLimiter is { } limiter)
+            Resources.ReplaceDrive(drive with { RateLimiter = RateLimiterSpecs.Patch(_driveLimiters[id], drive.RateLimiter, limiter) });
+    }
+
+    /// <summary>PATCH /network-interfaces/{id} after boot: new receive and transmit rate limiter buckets.</summary>
+    public void PatchInterface(string? pathId, PartialNetworkInterface patch)
+    {
+        RequireStarted();
+        string id = ResourceId.Check(pathId, patch.IfaceId, "iface_id");
+        var nic = Resources.Interfaces.FirstOrDefault(n => n.IfaceId == id) ?? throw new ApiFaultException($"no network interface '{id}' is configured");
+        RateLimiterSpecs.Check(patch.RxRateLimiter, "rx_rate_limiter");
+        RateLimiterSpecs.Check(patch.TxRateLimiter, "tx_rate_limiter");
+        var (rx, tx) = _interfaceLimiters[id];
+        Resources.ReplaceInterface(nic with
+        {
+            RxRateLimiter = patch.RxRateLimiter is { } r ? RateLimiterSpecs.Patch(rx, nic.RxRateLimiter, r) : nic.RxRateLimiter,
+            TxRateLimiter = patch.TxRateLimiter is { } t ? RateLimiterSpecs.Patch(tx, nic.TxRateLimiter, t) : nic.TxRateLimiter,
+        });
     }
 
     // --boot-timer: Firecracker logs the time to a guest's magic write; our default guest has its ready line for that.
@@ -257,9 +309,20 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
             ["guest_resident_bytes"] = _vm?.GuestResidentBytes,
             ["guest_instructions_retired"] = _vm?.GuestInstructionsRetired,
         },
+        ["block"] = _driveLimiters.ToDictionary(p => p.Key, p => (object?)LimiterCounters(p.Value)),
+        ["net"] = _interfaceLimiters.ToDictionary(p => p.Key, p => (object?)new Dictionary<string, object?>
+        {
+            ["rx"] = LimiterCounters(p.Value.Rx), ["tx"] = LimiterCounters(p.Value.Tx),
+        }),
         ["balloon"] = _vm?.Balloon is { } b
             ? new Dictionary<string, object?> { ["target_pages"] = b.TargetPages, ["actual_pages"] = b.ActualPages, ["pages_returned"] = b.PagesReturned, ["pages_reported"] = b.PagesReported }
             : null,
+    };
+
+    private static Dictionary<string, long> LimiterCounters(Machine.Throttling.IoRateLimiter limiter) => new()
+    {
+        ["operations"] = limiter.Operations, ["bytes"] = limiter.Bytes,
+        ["throttled_requests"] = limiter.ThrottledRequests, ["throttled_us"] = limiter.ThrottledMicroseconds,
     };
 
     /// <summary>Stops a running microVM from outside (SIGTERM, SIGINT); <see cref="Ended"/> then completes.</summary>

@@ -64,7 +64,7 @@ public sealed class MicroVmResources
             throw new ApiFaultException($"'cache_type' must be \"Unsafe\" or \"Writeback\", not \"{drive.CacheType}\"");
         if (drive.IoEngine is not (null or "Sync" or "Async"))
             throw new ApiFaultException($"'io_engine' must be \"Sync\" or \"Async\", not \"{drive.IoEngine}\"");
-        ResourceId.RefuseRateLimiter(drive.RateLimiter, "rate_limiter");
+        RateLimiterSpecs.Check(drive.RateLimiter, "rate_limiter");
         if (drive.IsRootDevice && _drives.FirstOrDefault(d => d.IsRootDevice && d.DriveId != id) is { } root)
             throw new ApiFaultException($"drive '{root.DriveId}' is already the root device; only one drive can be");
         int at = _drives.FindIndex(d => d.DriveId == id);
@@ -86,8 +86,8 @@ public sealed class MicroVmResources
             mac = VirtioNet.FormatMac(bytes);
         }
         if (nic.Mtu is not null) throw new ApiFaultException("'mtu' is not supported by Sharpvisor yet; leave it out");
-        ResourceId.RefuseRateLimiter(nic.RxRateLimiter, "rx_rate_limiter");
-        ResourceId.RefuseRateLimiter(nic.TxRateLimiter, "tx_rate_limiter");
+        RateLimiterSpecs.Check(nic.RxRateLimiter, "rx_rate_limiter");
+        RateLimiterSpecs.Check(nic.TxRateLimiter, "tx_rate_limiter");
         var others = _interfaces.Where(n => n.IfaceId != id).ToArray();
         if (others.FirstOrDefault(n => n.HostDevName == nic.HostDevName) is { } sameTap)
             throw new ApiFaultException($"'host_dev_name': tap {nic.HostDevName} is already used by interface '{sameTap.IfaceId}'");
@@ -106,6 +106,15 @@ public sealed class MicroVmResources
         if (balloon.FreePageHinting == true) throw new ApiFaultException("'free_page_hinting' is not supported by Sharpvisor (free page reporting is)");
         Balloon = balloon;
     }
+
+    /// <summary>After boot: a drive's or an interface's rate limiters changed through PATCH (already applied).</summary>
+    internal void ReplaceDrive(Drive drive) => _drives[_drives.FindIndex(d => d.DriveId == drive.DriveId)] = drive;
+
+    internal void ReplaceInterface(NetworkInterface nic) => _interfaces[_interfaces.FindIndex(n => n.IfaceId == nic.IfaceId)] = nic;
+
+    /// <summary>The drives in the order the guest sees them: the root device first (/dev/vda), then the others as added.</summary>
+    public IReadOnlyList<Drive> DrivesInGuestOrder =>
+        _drives.Where(d => d.IsRootDevice).Concat(_drives.Where(d => !d.IsRootDevice)).ToArray();
 
     /// <summary>After boot: the balloon's size or polling interval changed through PATCH (already checked and applied).</summary>
     internal void ReplaceBalloon(Model.Balloon balloon) => Balloon = balloon;
@@ -143,7 +152,7 @@ public sealed class MicroVmResources
     {
         var boot = BootSource ?? throw new ApiFaultException("InstanceStart needs a kernel: PUT /boot-source first");
         var root = _drives.FirstOrDefault(d => d.IsRootDevice);
-        var ordered = root is null ? _drives : _drives.Where(d => d.IsRootDevice).Concat(_drives.Where(d => !d.IsRootDevice)).ToList();
+        var ordered = DrivesInGuestOrder;
         var (commandLine, dropped) = BootArguments.Build(boot.BootArgs, root is null ? null : "/dev/vda", root?.IsReadOnly == true, root?.Partuuid);
         var config = new VmConfig
         {

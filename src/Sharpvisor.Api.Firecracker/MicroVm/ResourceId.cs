@@ -15,10 +15,10 @@ internal static class ResourceId
         return pathId;
     }
 
-    /// <summary>Rate limiters are part of the API but not of this VMM yet: refused by name rather than ignored.</summary>
+    /// <summary>A rate limiter where this VMM has none (the entropy device): refused by name rather than ignored.</summary>
     public static void RefuseRateLimiter(object? limiter, string field)
     {
         if (limiter is not null)
-            throw new ApiFaultException($"'{field}': rate limiters are not implemented in Sharpvisor yet; leave the field out");
+            throw new ApiFaultException($"'{field}': the entropy device has no rate limiter in Sharpvisor yet (drives and network interfaces do); leave it out");
     }
 }
