@@ -74,8 +74,13 @@ public sealed class ApiFaultTests : IDisposable
         Assert.Contains("unknown field 'rate_limiter.bandwidth.sizee'", await Http.Fails("PUT", "/drives/rootfs", Drive("""{"bandwidth": {"sizee": 1, "refill_time": 100}}""")));
         Assert.Contains("'rate_limiter.bandwidth.size' must be an integer", await Http.Fails("PUT", "/drives/rootfs", Drive("""{"bandwidth": {"size": "x", "refill_time": 100}}""")));
         Assert.Contains("missing required field(s) 'rate_limiter.bandwidth.size'", await Http.Fails("PUT", "/drives/rootfs", Drive("""{"bandwidth": {"refill_time": 100}}""")));
-        Assert.Contains("'rate_limiter'", await Http.Fails("PUT", "/drives/rootfs", Drive("""{"bandwidth": {"size": 1000, "refill_time": 100}}""")));
+        Assert.Contains("'rate_limiter.ops.one_time_burst' must not be negative", await Http.Fails("PUT", "/drives/rootfs",
+            Drive("""{"ops": {"size": 10, "refill_time": 100, "one_time_burst": -1}}""")));
         Assert.Equal(0, (await Http.Get("/vm/config")).GetProperty("drives").GetArrayLength());
+        await Http.Succeeds("PUT", "/drives/rootfs", Drive("""{"bandwidth": {"size": 1000, "refill_time": 100}}"""));
+        var limiter = (await Http.Get("/vm/config")).GetProperty("drives")[0].GetProperty("rate_limiter");
+        Assert.Equal(1000, limiter.GetProperty("bandwidth").GetProperty("size").GetInt64());
+        Assert.Contains("before the microVM starts", await Http.Fails("PATCH", "/drives/rootfs", """{"drive_id": "rootfs", "rate_limiter": {}}"""));
     }
 
     [Fact]

@@ -23,18 +23,7 @@ public sealed class FirecrackerLog(string instanceId) : IDisposable
 
     public void Configure(string? path, Level? level, bool? showLevel)
     {
-        TextWriter? opened = null;
-        if (path is not null)
-        {
-            try
-            {
-                opened = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new ApiFaultException($"'log_path': cannot open {path} for appending: {e.Message}");
-            }
-        }
+        TextWriter? opened = path is null ? null : AppendOnlyFile.Open(path, "log_path");
         lock (_lock)
         {
             if (opened is not null)

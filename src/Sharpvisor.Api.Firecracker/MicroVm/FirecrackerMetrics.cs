@@ -18,15 +18,7 @@ public sealed class FirecrackerMetrics(Func<IReadOnlyDictionary<string, object?>
 
     public void Configure(string path)
     {
-        StreamWriter output;
-        try
-        {
-            output = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ApiFaultException($"'metrics_path': cannot open {path} for appending: {e.Message}");
-        }
+        var output = AppendOnlyFile.Open(path, "metrics_path");
         lock (_lock)
         {
             if (_output is not null)

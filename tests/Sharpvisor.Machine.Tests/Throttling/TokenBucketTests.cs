@@ -50,7 +50,7 @@ public sealed class TokenBucketTests
     }
 
     [Fact]
-    public void A_limiter_counts_and_a_stopped_device_does_not_wait_out_its_debt()
+    public async Task A_limiter_counts_and_a_stopped_device_does_not_wait_out_its_debt()
     {
         var limiter = new IoRateLimiter(new TokenBucketSpec(1000, 1000), ops: null);
         limiter.Throttle(1000);
@@ -58,7 +58,7 @@ public sealed class TokenBucketTests
         using var stopped = new CancellationTokenSource();
         stopped.Cancel();
         var waiting = Task.Run(() => limiter.Throttle(3_600_000, stopped.Token)); // an hour's debt
-        Assert.True(waiting.Wait(TimeSpan.FromSeconds(30)), "the throttle did not end when its device stopped");
+        await waiting.WaitAsync(TimeSpan.FromSeconds(30)); // a TimeoutException if the throttle did not end when its device stopped
         Assert.Equal(1, limiter.ThrottledRequests);
         Assert.Equal(2, limiter.Operations);
         Assert.Equal(3_601_000, limiter.Bytes);
