@@ -116,9 +116,26 @@ public sealed class ApiFaultTests : IDisposable
         Assert.Contains("does not take DELETE", await Http.Fails("DELETE", "/machine-config"));
         Assert.Contains("needs a JSON body", await Http.Fails("PUT", "/machine-config"));
         Assert.Contains("takes no body", await Http.Fails("GET", "/machine-config", "{}"));
-        Assert.Contains("MMDS", await Http.Fails("PUT", "/mmds", """{"latest": {}}"""));
+        Assert.Contains("MMDS's guest side", await Http.Fails("PUT", "/mmds/config", """{"network_interfaces": ["eth0"]}"""));
         Assert.Contains("does not exist", await Http.Fails("PUT", "/boot-source", """{"kernel_image_path": "/nonexistent/vmlinux"}"""));
         Assert.Equal("Not started", (await Http.Get("/")).GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Mmds_data_store_takes_put_and_merge_patch_within_its_limit()
+    {
+        Assert.Equal("{}", (await Http.Get("/mmds")).GetRawText());
+        await Http.Succeeds("PUT", "/mmds", """{"latest": {"meta-data": {"ami-id": "ami-1", "reservation-id": "r-1"}}}""");
+        await Http.Succeeds("PATCH", "/mmds", """{"latest": {"meta-data": {"ami-id": "ami-2", "reservation-id": null, "tags": ["a"]}}}""");
+        Assert.Equal("""{"latest":{"meta-data":{"ami-id":"ami-2","tags":["a"]}}}""", (await Http.Get("/mmds")).GetRawText());
+        Assert.Contains("must be a JSON object", await Http.Fails("PUT", "/mmds", "[1]"));
+        Assert.Contains("not valid JSON", await Http.Fails("PATCH", "/mmds", """{"a": """));
+        // Two patches each under the API's body limit, together over the store's: the second gets Firecracker's 413.
+        await Http.Succeeds("PATCH", "/mmds", $$"""{"one": "{{new string('x', 30_000)}}"}""");
+        var (status, body) = await Http.Send("PATCH", "/mmds", $$"""{"two": "{{new string('y', 30_000)}}"}""");
+        Assert.Equal(System.Net.HttpStatusCode.RequestEntityTooLarge, status);
+        Assert.Contains("more than its limit of 51200", System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("fault_message").GetString());
+        Assert.False((await Http.Get("/mmds")).TryGetProperty("two", out _));
     }
 
     [Fact]

@@ -36,6 +36,10 @@ public sealed class ApiDispatcher(IReadOnlyList<ApiRoute> routes)
             {
                 return ApiResponse.Fault(e.Message);
             }
+            catch (MicroVm.MmdsLimitException e)
+            {
+                return ApiResponse.Fault(e.Message) with { Status = 413 };
+            }
         }
     }
 }

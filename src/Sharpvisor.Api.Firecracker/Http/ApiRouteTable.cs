@@ -11,7 +11,7 @@ namespace Sharpvisor.Api.Firecracker.Http;
 /// </summary>
 public static class ApiRouteTable
 {
-    public static IReadOnlyList<ApiRoute> Create(MicroVmController vm, FirecrackerLog log, FirecrackerMetrics metrics) =>
+    public static IReadOnlyList<ApiRoute> Create(MicroVmController vm, FirecrackerLog log, FirecrackerMetrics metrics, MmdsDataStore mmds) =>
     [
         new("GET", "/", _ => Ok(vm.Describe())),
         new("GET", "/version", _ => Ok(new Dictionary<string, string> { ["firecracker_version"] = MicroVmController.ApiVersion })),
@@ -37,10 +37,11 @@ public static class ApiRouteTable
         new("PUT", "/logger", r => PreBoot(vm, () => ConfigureLogger(vm, log, r.Json<LoggerConfig>()))),
         new("PUT", "/metrics", r => PreBoot(vm, () => ConfigureMetrics(vm, metrics, r.Json<MetricsConfig>()))),
         new("PUT", "/vsock", _ => NotYet("vsock devices")),
-        new("GET", "/mmds", _ => NotYet("MMDS")),
-        new("PUT", "/mmds", _ => NotYet("MMDS")),
-        new("PATCH", "/mmds", _ => NotYet("MMDS")),
-        new("PUT", "/mmds/config", _ => NotYet("MMDS")),
+        new("GET", "/mmds", _ => Ok(mmds.Value)),
+        new("PUT", "/mmds", r => Done(() => mmds.Put(MmdsDataStore.Parse(r.Body, r.Name)))),
+        new("PATCH", "/mmds", r => Done(() => mmds.Patch(MmdsDataStore.Parse(r.Body, r.Name)))),
+        new("PUT", "/mmds/config", _ => Fault("MMDS's guest side (answering 169.254.169.254 on a network interface) is not implemented in Sharpvisor yet; "
+                                                + "/mmds holds data but no guest can reach it")),
     ];
 
     private static ApiResponse Done(Action action)
