@@ -23,12 +23,15 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
 
     private readonly TaskCompletionSource<VmRunResult> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Vm? _vm;
-    private Timer? _statsPolling;
     private bool _fromSnapshot;
-    private readonly Dictionary<string, Machine.Throttling.IoRateLimiter> _driveLimiters = [];
-    private readonly Dictionary<string, (Machine.Throttling.IoRateLimiter Rx, Machine.Throttling.IoRateLimiter Tx)> _interfaceLimiters = [];
+    private readonly DeviceRateLimiters _limiters = new();
 
     public MicroVmResources Resources { get; } = new();
+
+    /// <summary>The balloon's API calls (its configuration, size and statistics).</summary>
+    public MicroVmBalloon Balloon => _balloon ??= new MicroVmBalloon(Resources, () => _vm, RequireStarted);
+
+    private MicroVmBalloon? _balloon;
     public string InstanceId => instanceId;
 
     /// <summary>Completes when the started microVM's run ends (the guest powered off or rebooted, or it was stopped).</summary>
@@ -98,7 +101,7 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
         Start(config, snapshot, paused: !request.ResumeVm);
         _fromSnapshot = true;
         Resources.AdoptRestored(config, _vm!.Balloon);
-        if (Resources.Balloon is { StatsPollingIntervalS: > 0 } polled) PollBalloonStatistics(polled.StatsPollingIntervalS);
+        Balloon.StartPolling();
     }
 
     private void Start(VmConfig config, LoadedSnapshot? restore, bool paused)
@@ -108,7 +111,7 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
         log.Info(selection.Explanation);
         if (selection.Engine is null) throw new ApiFaultException($"cannot start the microVM: {selection.Explanation}");
         var backend = SerialBackends.Create(SerialSpec.Stdio, consoleInput, consoleOutput, rawTerminal: false);
-        var vm = new Vm(config, selection.Engine, backend) { RestoreFrom = restore, StartPaused = paused, Throttles = CreateThrottles(restore is null) };
+        var vm = new Vm(config, selection.Engine, backend) { RestoreFrom = restore, StartPaused = paused, Throttles = restore is null ? _limiters.CreateFor(Resources) : new() };
         if (restore is null && Resources.Balloon is { } balloon)
             vm.SetBalloonTarget(config.MemoryBytes - ((ulong)balloon.AmountMib << 20));
         var started = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -131,57 +134,21 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
         }
         _vm = vm;
         log.Info($"the microVM {(restore is null ? "started" : "was restored")} in {clock.Elapsed.TotalMilliseconds:0} ms ({(paused ? "paused" : "running")})");
-        if (Resources.Balloon is { StatsPollingIntervalS: > 0 } polled) PollBalloonStatistics(polled.StatsPollingIntervalS);
-    }
-
-    // Every drive and interface gets a limiter (one without buckets limits nothing), so PATCH can set one later.
-    private Vmm.Throttling.IoThrottles CreateThrottles(bool booting)
-    {
-        var throttles = new Vmm.Throttling.IoThrottles();
-        if (!booting) return throttles; // a snapshot names no drive or interface ids
-        var drives = Resources.DrivesInGuestOrder;
-        for (int i = 0; i < drives.Count; i++)
-        {
-            var limiter = RateLimiterSpecs.Create(drives[i].RateLimiter);
-            _driveLimiters[drives[i].DriveId] = limiter;
-            throttles.SetDisk(i, limiter);
-        }
-        foreach (var nic in Resources.Interfaces)
-        {
-            var limiters = (RateLimiterSpecs.Create(nic.RxRateLimiter), RateLimiterSpecs.Create(nic.TxRateLimiter));
-            _interfaceLimiters[nic.IfaceId] = limiters;
-            throttles.SetNetwork(nic.HostDevName, limiters.Item1, limiters.Item2);
-        }
-        return throttles;
+        Balloon.StartPolling();
     }
 
     /// <summary>PATCH /drives/{id} after boot: new rate limiter buckets; a new host file is not supported yet.</summary>
     public void PatchDrive(string? pathId, PartialDrive patch)
     {
         RequireStarted();
-        string id = ResourceId.Check(pathId, patch.DriveId, "drive_id");
-        var drive = Resources.Drives.FirstOrDefault(d => d.DriveId == id) ?? throw new ApiFaultException($"no drive '{id}' is configured");
-        RateLimiterSpecs.Check(patch.RateLimiter, "rate_limiter");
-        if (patch.PathOnHost is { } path && path != drive.PathOnHost)
-            throw new ApiFaultException("'path_on_host': replacing a running drive's file is not supported by Sharpvisor yet");
-        if (patch.RateLimiter is { } limiter)
-            Resources.ReplaceDrive(drive with { RateLimiter = RateLimiterSpecs.Patch(_driveLimiters[id], drive.RateLimiter, limiter) });
+        _limiters.PatchDrive(Resources, pathId, patch);
     }
 
     /// <summary>PATCH /network-interfaces/{id} after boot: new receive and transmit rate limiter buckets.</summary>
     public void PatchInterface(string? pathId, PartialNetworkInterface patch)
     {
         RequireStarted();
-        string id = ResourceId.Check(pathId, patch.IfaceId, "iface_id");
-        var nic = Resources.Interfaces.FirstOrDefault(n => n.IfaceId == id) ?? throw new ApiFaultException($"no network interface '{id}' is configured");
-        RateLimiterSpecs.Check(patch.RxRateLimiter, "rx_rate_limiter");
-        RateLimiterSpecs.Check(patch.TxRateLimiter, "tx_rate_limiter");
-        var (rx, tx) = _interfaceLimiters[id];
-        Resources.ReplaceInterface(nic with
-        {
-            RxRateLimiter = patch.RxRateLimiter is { } r ? RateLimiterSpecs.Patch(rx, nic.RxRateLimiter, r) : nic.RxRateLimiter,
-            TxRateLimiter = patch.TxRateLimiter is { } t ? RateLimiterSpecs.Patch(tx, nic.TxRateLimiter, t) : nic.TxRateLimiter,
-        });
+        _limiters.PatchInterface(Resources, pathId, patch);
     }
 
     // --boot-timer: Firecracker logs the time to a guest's magic write; our default guest has its ready line for that.
@@ -243,64 +210,6 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
         throw new ApiFaultException("SendCtrlAltDel is not available yet: this build's VMM cannot press Ctrl-Alt-Del on the i8042 keyboard");
     }
 
-    // ---- balloon ----
-
-    public Model.Balloon BalloonConfig()
-    {
-        var configured = Resources.Balloon ?? throw new ApiFaultException("no balloon device is configured (PUT /balloon before InstanceStart)");
-        if (_vm?.Balloon is { } running)
-            return configured with { AmountMib = (long)running.TargetPages * Machine.Devices.Virtio.VirtioBalloon.PageSize >> 20 };
-        return configured;
-    }
-
-    public void UpdateBalloon(BalloonUpdate update)
-    {
-        var vm = RequireStarted();
-        var configured = Resources.Balloon ?? throw new ApiFaultException("no balloon device is configured");
-        ulong memory = vm.Config.MemoryBytes;
-        if (update.AmountMib < 0 || (ulong)update.AmountMib << 20 > memory)
-            throw new ApiFaultException($"'amount_mib' must be 0 to the guest's {memory >> 20} MiB, not {update.AmountMib}");
-        try { vm.SetBalloonTarget(memory - ((ulong)update.AmountMib << 20)); }
-        catch (InvalidOperationException e) { throw new ApiFaultException(e.Message); }
-        Resources.ReplaceBalloon(configured with { AmountMib = update.AmountMib });
-    }
-
-    public BalloonStats BalloonStatistics()
-    {
-        var vm = RequireStarted();
-        var configured = Resources.Balloon ?? throw new ApiFaultException("no balloon device is configured");
-        if (configured.StatsPollingIntervalS == 0)
-            throw new ApiFaultException("balloon statistics are not enabled ('stats_polling_interval_s' was 0 at boot)");
-        var balloon = vm.Balloon ?? throw new ApiFaultException("the balloon device is not running");
-        var stats = balloon.Statistics;
-        ulong? Stat(ushort tag) => stats?[tag];
-        const int pagesPerMib = (1 << 20) / Machine.Devices.Virtio.VirtioBalloon.PageSize;
-        return new BalloonStats
-        {
-            TargetPages = balloon.TargetPages, ActualPages = balloon.ActualPages,
-            TargetMib = balloon.TargetPages / pagesPerMib, ActualMib = balloon.ActualPages / pagesPerMib,
-            SwapIn = Stat(0), SwapOut = Stat(1), MajorFaults = Stat(2), MinorFaults = Stat(3), FreeMemory = Stat(4),
-            TotalMemory = Stat(5), AvailableMemory = Stat(6), DiskCaches = Stat(7), HugetlbAllocations = Stat(8), HugetlbFailures = Stat(9),
-        };
-    }
-
-    public void UpdateBalloonStatistics(BalloonStatsUpdate update)
-    {
-        RequireStarted();
-        var configured = Resources.Balloon ?? throw new ApiFaultException("no balloon device is configured");
-        if (configured.StatsPollingIntervalS == 0 || update.StatsPollingIntervalS <= 0)
-            throw new ApiFaultException("balloon statistics cannot be turned on or off after boot; 'stats_polling_interval_s' must stay above 0");
-        Resources.ReplaceBalloon(configured with { StatsPollingIntervalS = update.StatsPollingIntervalS });
-        PollBalloonStatistics(update.StatsPollingIntervalS);
-    }
-
-    // The guest sends fresh statistics each time the device hands back its buffer; Firecracker does so every interval.
-    private void PollBalloonStatistics(int seconds)
-    {
-        _statsPolling?.Dispose();
-        _statsPolling = new Timer(_ => _vm?.Balloon?.RequestStatistics(), null, TimeSpan.Zero, TimeSpan.FromSeconds(seconds));
-    }
-
     public IReadOnlyDictionary<string, object?> SampleMetrics() => new Dictionary<string, object?>
     {
         ["vmm"] = new Dictionary<string, object?>
@@ -309,20 +218,11 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
             ["guest_resident_bytes"] = _vm?.GuestResidentBytes,
             ["guest_instructions_retired"] = _vm?.GuestInstructionsRetired,
         },
-        ["block"] = _driveLimiters.ToDictionary(p => p.Key, p => (object?)LimiterCounters(p.Value)),
-        ["net"] = _interfaceLimiters.ToDictionary(p => p.Key, p => (object?)new Dictionary<string, object?>
-        {
-            ["rx"] = LimiterCounters(p.Value.Rx), ["tx"] = LimiterCounters(p.Value.Tx),
-        }),
+        ["block"] = _limiters.DriveCounters(),
+        ["net"] = _limiters.InterfaceCounters(),
         ["balloon"] = _vm?.Balloon is { } b
             ? new Dictionary<string, object?> { ["target_pages"] = b.TargetPages, ["actual_pages"] = b.ActualPages, ["pages_returned"] = b.PagesReturned, ["pages_reported"] = b.PagesReported }
             : null,
-    };
-
-    private static Dictionary<string, long> LimiterCounters(Machine.Throttling.IoRateLimiter limiter) => new()
-    {
-        ["operations"] = limiter.Operations, ["bytes"] = limiter.Bytes,
-        ["throttled_requests"] = limiter.ThrottledRequests, ["throttled_us"] = limiter.ThrottledMicroseconds,
     };
 
     /// <summary>Stops a running microVM from outside (SIGTERM, SIGINT); <see cref="Ended"/> then completes.</summary>
@@ -330,7 +230,7 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
 
     public void Dispose()
     {
-        _statsPolling?.Dispose();
+        _balloon?.Dispose();
         _vm?.Dispose();
     }
 }
