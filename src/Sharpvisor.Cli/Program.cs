@@ -19,6 +19,7 @@ public static class Program
             VmCommands.Create(),
             HostCommands.Host(),
             HostCommands.Events(),
+            FirecrackerCommand.Create(),
         };
         foreach (var command in ControlCommands.Create()) root.Subcommands.Add(command);
         var parse = root.Parse(args);

@@ -35,7 +35,7 @@ internal sealed class MachineDevices : IDisposable
     public AcpiGenericEventDevice GenericEvents { get; }
 
     public MachineDevices(VmConfig config, GuestMemory memory, PortIoBus ports, MmioBus mmio, IVirtualMachine engineVm,
-        NetworkBackends networks, Action<byte> serialOutput, StopLatch stop)
+        NetworkBackends networks, Action<byte> serialOutput, StopLatch stop, Throttling.IoThrottles? throttles = null)
     {
         try
         {
@@ -51,7 +51,7 @@ internal sealed class MachineDevices : IDisposable
             ports.Register(PciRoot.ConfigAddressPort, PciRoot.PortCount, pci, "PCI configuration (mechanism #1)");
             // BARs go where the DSDT's host bridge _CRS says PCI memory is (AcpiTableBuilder's default description).
             var bars = new PciBarAllocator(X86MemoryLayout.PciMmioStart, X86MemoryLayout.PciMmioEnd);
-            foreach (var (model, name) in VirtioDeviceSet.For(config, networks, Log))
+            foreach (var (model, name) in VirtioDeviceSet.For(config, networks, Log, throttles))
             {
                 var device = new VirtioPciDevice(model, memory, mmio, engineVm, Log, name);
                 _virtio.Add(device);

@@ -57,7 +57,7 @@ internal sealed class MachineInstance : IDisposable
     /// <param name="empty">Built with neither a kernel nor a state (its vCPUs stay at reset): a warm-up's machine, never run.</param>
     public MachineInstance(VmConfig config, IEngine engine, Networking.NetworkBackends networks, byte[] kernel, byte[] initrd,
         Action<byte> serialOutput, StopLatch stop, LoadedSnapshot? restore = null, ReceivedMigration? incoming = null, bool empty = false,
-        DeviceStateRegistry? deviceStates = null)
+        DeviceStateRegistry? deviceStates = null, Throttling.IoThrottles? throttles = null)
     {
         Config = config;
         EngineKind = engine.Kind;
@@ -75,7 +75,7 @@ internal sealed class MachineInstance : IDisposable
             // After the snapshot's mapping: madvise advice belongs to the mapping it was given to.
             if (config.Ksm) Memory.MarkMergeable();
             EngineVm = engine.CreateVirtualMachine(Memory, Ports, Mmio);
-            _devices = new MachineDevices(config, Memory, Ports, Mmio, EngineVm, networks, serialOutput, stop);
+            _devices = new MachineDevices(config, Memory, Ports, Mmio, EngineVm, networks, serialOutput, stop, throttles);
 
             var topology = config.Topology;
             _vcpus = new IVcpu[topology.VcpuCount];

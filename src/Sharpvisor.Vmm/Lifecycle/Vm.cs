@@ -48,6 +48,9 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     /// <summary>Start with the vCPUs parked and the clock stopped, until <see cref="Resume"/> (QEMU's -S).</summary>
     public bool StartPaused { get; init; }
 
+    /// <summary>Rate limiters on its disks and network interfaces (Firecracker's), changeable while it runs; none by default.</summary>
+    public Throttling.IoThrottles Throttles { get; init; } = new();
+
     /// <summary>The device kinds its snapshots and migrations carry, for saving and restoring alike.</summary>
     public DeviceStateRegistry DeviceStates { get; init; } = DeviceStateRegistry.Default;
 
@@ -130,7 +133,7 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
         var clock = Stopwatch.StartNew();
         using var guestFiles = new GuestBootFiles(Config);
 
-        var bootStart = new BootStart(Config, Engine, _networks, DeviceStates);
+        var bootStart = new BootStart(Config, Engine, _networks, DeviceStates, Throttles);
         serial.Start(SendSerialInput, () => Stop("quit from the console (Ctrl-A x)"));
         for (int boot = 1; ; boot++)
         {

@@ -58,6 +58,17 @@ public static class SnapshotStore
     {
         string statePath = Path.Combine(directory, SnapshotFormat.StateFileName);
         if (!File.Exists(statePath)) throw new SnapshotException($"{directory} holds no snapshot ({SnapshotFormat.StateFileName} is missing)");
+        return LoadFiles(statePath, directory, memoryPath: null, verifyMemory);
+    }
+
+    /// <summary>
+    /// <see cref="Load"/> for a state file and a memory file that were moved out of their folder (a Firecracker-style
+    /// snapshot_path + mem_file_path pair): relative paths in the state resolve against <paramref name="directory"/>,
+    /// and the memory comes from <paramref name="memoryPath"/> instead of the file the state names.
+    /// </summary>
+    public static LoadedSnapshot LoadFiles(string statePath, string directory, string? memoryPath, bool verifyMemory = true)
+    {
+        if (!File.Exists(statePath)) throw new SnapshotException($"{statePath} does not exist");
         byte[] file = File.ReadAllBytes(statePath);
         var manifest = Decode(file, statePath);
         manifest = manifest with { Config = VmFolderPaths.FromStored(manifest.Config, directory) };
@@ -70,6 +81,7 @@ public static class SnapshotStore
                 throw new SnapshotException($"{statePath}: vCPU {i} is a version {cpu.Version} CPU record; this build reads version {CpuState.CurrentVersion}");
         if (manifest.Vcpus.Length != manifest.Config.Topology.VcpuCount)
             throw new SnapshotException($"{statePath}: {manifest.Vcpus.Length} vCPU records for a {manifest.Config.Topology.VcpuCount}-vCPU configuration");
+        if (memoryPath is not null) manifest = manifest with { Memory = manifest.Memory with { FileName = Path.GetFullPath(memoryPath) } };
         var loaded = new LoadedSnapshot(directory, manifest);
         GuestMemoryImage.Verify(loaded.MemoryPath, manifest.Memory, verifyMemory);
         return loaded;

@@ -25,7 +25,7 @@ public sealed class DaemonApiTests : IDisposable
         Assert.Equal(256UL << 20, created.GetProperty("metadata").GetProperty("memory_bytes").GetUInt64());
 
         var list = await _daemon.GetAsync("/1.0/instances");
-        Assert.Equal(["alpha"], list.EnumerateArray().Select(i => i.GetProperty("name").GetString()).ToArray());
+        Assert.Equal(["alpha"], list.EnumerateArray().Select(i => i.GetProperty("name").GetString()!).ToArray());
 
         using var get = await _daemon.Http.GetAsync("/1.0/instances/alpha");
         string etag = get.Headers.ETag!.Tag;

@@ -43,6 +43,10 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     private volatile bool _disposed;
     private volatile bool _paused;
     private IVirtioTransport? _transport;
+    private readonly CancellationTokenSource _stopThrottling = new();
+
+    /// <summary>Requests wait for it before they are served: bytes of data, one operation each (Firecracker's drive rate limiter).</summary>
+    public Throttling.IoRateLimiter? RateLimiter { get; init; }
 
     /// <summary>A raw image file (the format is not probed: see <see cref="BlockBackendOpener"/> for that).</summary>
     /// <param name="serial">What VIRTIO_BLK_T_GET_ID returns (at most 20 ASCII bytes); default: the file's name.</param>
@@ -149,10 +153,12 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     {
         if (_disposed) return;
         _disposed = true;
+        _stopThrottling.Cancel(); // a request waiting for its rate limiter goes ahead, so the worker can end
         Reset();
         _work.Set();
         _worker?.Join();
         _work.Dispose();
+        _stopThrottling.Dispose();
         _backend.Dispose();
     }
 
@@ -217,6 +223,8 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
         ulong dataOut = chain.ReadableLength - HeaderLength;  // data after the header
         uint written = 0;
         byte status;
+        if (RateLimiter is { } limiter && type is RequestIn or RequestOut or RequestFlush or RequestDiscard or RequestWriteZeroes)
+            limiter.Throttle(type == RequestIn ? (long)dataIn : type == RequestOut ? (long)dataOut : 0, _stopThrottling.Token);
         try
         {
             switch (type)
