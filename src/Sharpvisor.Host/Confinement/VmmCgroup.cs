@@ -94,6 +94,14 @@ public sealed class VmmCgroup
         return (quota, period, memory == "max" ? long.MaxValue : long.Parse(memory), pids == "max" ? long.MaxValue : long.Parse(pids));
     }
 
+    /// <summary>Memory charged to the cgroup now and at its peak (bytes; peak is null where the kernel does not keep it).</summary>
+    public (long Current, long? Peak) MemoryUsage()
+    {
+        string current = Version == 2 ? "memory.current" : "memory.usage_in_bytes";
+        string peak = System.IO.Path.Combine(Directories["memory"], Version == 2 ? "memory.peak" : "memory.max_usage_in_bytes");
+        return (long.Parse(Read("memory", current)), File.Exists(peak) ? long.Parse(File.ReadAllText(peak).Trim()) : null);
+    }
+
     /// <summary>How many times the kernel's OOM killer killed a process of this cgroup (0 where the kernel does not say).</summary>
     public long OomKills()
     {
