@@ -15,7 +15,8 @@ public sealed class VmmIsolationTests
             $"if [ -e '{otherDisk}' ] || [ -e '{other}' ]; then echo other-visible; else echo other-hidden; fi; " +
             $"cat '{otherDisk}' >/dev/null 2>&1 && echo other-opened || echo other-not-opened; " +
             $"head -n 1 '{ownDisk}'; echo written > '{own}/new-file' && echo own-writable; " +
-            "echo uid=$(id -u) gid=$(id -g); grep -E '^(CapEff|CapBnd|NoNewPrivs|Groups):' /proc/self/status; ls /";
+            "echo uid=$(id -u) gid=$(id -g); grep -E '^(CapEff|CapBnd|NoNewPrivs|Groups):' /proc/self/status; " +
+            "echo dev: $(ls /dev); [ -e /dev/net/tun ] && stat -c 'tun %u %a' /dev/net/tun; echo root: $(ls /)";
         var spec = fixture.Spec("vm-a", 1, ["/bin/sh", "-c", script]);
 
         var exit = ConfinementFixture.WaitExit(fixture.Launch(spec));
@@ -31,6 +32,11 @@ public sealed class VmmIsolationTests
         Assert.Matches(@"CapBnd:\s+0000000000000000", log);
         Assert.Matches(@"NoNewPrivs:\s+1", log);
         Assert.Matches(@"Groups:\s*\n", log);
+        Assert.True(log.Contains("root: bin dev etc lib lib64 proc sbin tmp usr\n"), log); // and the VM's own path (under /tmp here), nothing else
+        Assert.Matches(@"dev: .*\bnull\b.*\burandom\b", log);
+        // The host's tun device (root's, 0600 here) is the VM user's own node in the jail, as the jailer makes it.
+        if (File.Exists("/dev/net/tun")) Assert.Contains($"tun {ConfinementFixture.FirstUid + 1} 600", log);
+        else Assert.DoesNotContain("tun ", log);
     }
 
     [SkippableFact]
