@@ -31,7 +31,17 @@ public sealed class VmmLauncher(CgroupLayout cgroups, string jailBase = "/run/sh
             ["PATH"] = HostTools.SearchPath, ["HOME"] = spec.VmDirectory, ["TMPDIR"] = "/tmp",
         };
         foreach (var (key, value) in spec.Environment) environment[key] = value;
-        int pid = Spawn(HostTools.Find("unshare")!, argv, environment.Select(e => $"{e.Key}={e.Value}"), spec.LogFile);
+        int pid;
+        try
+        {
+            pid = Spawn(HostTools.Find("unshare")!, argv, environment.Select(e => $"{e.Key}={e.Value}"), spec.LogFile);
+        }
+        catch (IOException)
+        {
+            cgroup.Remove(TimeSpan.Zero); // nothing ran: leave no cgroup or mount point behind
+            Directory.Delete(jail);
+            throw;
+        }
         int pidfd = Libc.pidfd_open(pid); // our unreaped child: the pid cannot have been reused yet
         if (pidfd < 0) throw new IOException($"pidfd_open({pid}): {Libc.LastErrorText()}");
         return new ConfinedVmm(spec.Name, pid, pidfd, cgroup, isChild: true, jail);

@@ -49,5 +49,19 @@ public sealed class VmmLaunchSpecTests
         Assert.Equal(0, Owner(directory));
     }
 
+    [SkippableFact]
+    public void A_process_that_cannot_start_leaves_no_cgroup_or_jail_behind()
+    {
+        using var fixture = new ConfinementFixture();
+        fixture.MakeVmDirectory("unstartable");
+        var spec = fixture.Spec("unstartable", 12, ["/bin/true"]) with { LogFile = "/nonexistent-sharpvisor-dir/vmm.log" };
+
+        var failure = Assert.Throws<IOException>(() => fixture.Launcher.Launch(spec));
+
+        Assert.Contains("/nonexistent-sharpvisor-dir/vmm.log", failure.Message);
+        Assert.All(fixture.Layout.ParentDirectories.Values, parent => Assert.Empty(Directory.EnumerateDirectories(parent)));
+        Assert.False(Directory.Exists(Path.Combine(fixture.Launcher.JailBase, "unstartable")));
+    }
+
     private static int Owner(string path) => Sharpvisor.Machine.Native.Libc.StatPath(path).Uid;
 }
