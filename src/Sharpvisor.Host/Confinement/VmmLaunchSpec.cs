@@ -35,7 +35,7 @@ public readonly record struct VmmIdentity(int Uid, int Gid);
 public sealed record VmmResourceLimits(int Vcpus, long MemoryLimitBytes, int PidsLimit = VmmResourceLimits.DefaultPidsLimit,
     double? CpuCapCores = null)
 {
-    /// <summary>An idle VMM has about 30 threads (runtime, vCPUs, devices); the thread pool may add more under load.</summary>
+    /// <summary>An idle default-guest VMM had 12 threads (runtime, vCPU, devices); the thread pool may add more under load.</summary>
     public const int DefaultPidsLimit = 512;
     public const long CpuPeriodMicroseconds = 100_000;
 
