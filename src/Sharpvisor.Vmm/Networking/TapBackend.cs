@@ -52,7 +52,7 @@ public sealed class TapBackend : IVirtioNetBackend
     {
         ArgumentNullException.ThrowIfNull(name);
         if (!IsValidInterfaceName(name)) throw new ArgumentException($"'{name}' is not a valid network interface name", nameof(name));
-        bool existed = Directory.Exists($"/sys/class/net/{name}");
+        bool existed = InterfaceExists(name);
         int tap = Libc.open("/dev/net/tun", Libc.ORdWr | Libc.ONonBlock | Libc.OCloExec);
         if (tap < 0)
         {
@@ -209,6 +209,23 @@ public sealed class TapBackend : IVirtioNetBackend
                 if (Created) throw new IOException($"cannot bring {Name} up: {why}");
                 _log?.Invoke($"tap {Name} is down and could not be brought up ({why}): bring it up with `ip link set {Name} up`");
             }
+        }
+        finally
+        {
+            Libc.close(socket);
+        }
+    }
+
+    // Asked of the kernel, not of /sys/class/net: a confined VMM (the daemon's jail) has no /sys, and its tap exists.
+    private static unsafe bool InterfaceExists(string name)
+    {
+        int socket = Libc.socket(Libc.AfInet, Libc.SockDgram, 0);
+        if (socket < 0) throw new IOException($"socket failed: {Libc.Describe(Libc.LastError)}");
+        try
+        {
+            byte* request = stackalloc byte[TapIoctls.InterfaceRequestSize];
+            FillRequest(request, name, 0);
+            return Libc.ioctl(socket, TapIoctls.SiocGetInterfaceFlags, request) == 0;
         }
         finally
         {
