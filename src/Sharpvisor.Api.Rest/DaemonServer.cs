@@ -43,7 +43,7 @@ public static class DaemonServer
         if (File.Exists(listen.UnixSocket)) File.Delete(listen.UnixSocket);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = RequestBody.MaxBytes + 1; // RequestBody answers the JSON 413 itself
+            kestrel.Limits.MaxRequestBodySize = RequestBody.DrainBytes; // RequestBody answers the JSON 413 past 1 MiB itself
             kestrel.ListenUnixSocket(listen.UnixSocket);
             if (listen.Tcp is { } tcp)
                 kestrel.Listen(tcp, l => { l.Protocols = HttpProtocols.Http1AndHttp2; l.UseHttps(credentials.Certificate); });

@@ -7,16 +7,26 @@ namespace Sharpvisor.Api.Rest;
 public static class RequestBody
 {
     public const int MaxBytes = 1 << 20;
+    /// <summary>How much of a refused body is read and dropped, so the client, still sending, gets the 413 rather than a reset connection.</summary>
+    public const int DrainBytes = 16 << 20;
 
     public static async Task<T> ReadAsync<T>(HttpRequest request)
     {
-        if (request.ContentLength > MaxBytes) throw new HostException(413, $"the request body is {request.ContentLength:N0} bytes; at most {MaxBytes:N0}");
+        if (request.ContentLength > MaxBytes)
+        {
+            await DrainAsync(request).ConfigureAwait(false);
+            throw new HostException(413, $"the request body is {request.ContentLength:N0} bytes; at most {MaxBytes:N0}");
+        }
         using var buffer = new MemoryStream();
         var chunk = new byte[16384];
         int n;
         while ((n = await request.Body.ReadAsync(chunk).ConfigureAwait(false)) > 0)
         {
-            if (buffer.Length + n > MaxBytes) throw new HostException(413, $"the request body is more than {MaxBytes:N0} bytes");
+            if (buffer.Length + n > MaxBytes)
+            {
+                await DrainAsync(request).ConfigureAwait(false);
+                throw new HostException(413, $"the request body is more than {MaxBytes:N0} bytes");
+            }
             buffer.Write(chunk, 0, n);
         }
         if (buffer.Length == 0) throw HostException.BadRequest("the request has no JSON body");
@@ -29,6 +39,13 @@ public static class RequestBody
         {
             throw HostException.BadRequest(Describe(e), FieldOf(e.Path));
         }
+    }
+
+    private static async Task DrainAsync(HttpRequest request)
+    {
+        var chunk = new byte[16384];
+        try { while (await request.Body.ReadAsync(chunk).ConfigureAwait(false) > 0) { } }
+        catch (Exception e) when (e is IOException or Microsoft.AspNetCore.Http.BadHttpRequestException or OperationCanceledException) { }
     }
 
     private static string? FieldOf(string? path) => path is null or "$" ? null : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;

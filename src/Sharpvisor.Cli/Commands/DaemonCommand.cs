@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Sharpvisor.Api.Rest;
 using Sharpvisor.Host;
 using Sharpvisor.Host.Admission;
+using Sharpvisor.Host.Confinement;
 using Sharpvisor.Host.Supervision;
 using Sharpvisor.Vmm.Configuration;
 
@@ -27,6 +28,12 @@ internal static class DaemonCommand
         var memoryRatio = new Option<double>("--memory-ratio") { Description = "Guest memory allocated per byte of (memory - reserved), at most.", DefaultValueFactory = _ => 1.5 };
         var diskRatio = new Option<double>("--disk-ratio") { Description = "Disk allocated per byte of the state directory's file system, at most.", DefaultValueFactory = _ => 1.0 };
         var diskRoots = new Option<string[]>("--disk-root") { Description = "A folder whose files VMs may be given as disks (besides STATE-DIR/disks). Repeatable.", Arity = ArgumentArity.ZeroOrMore };
+        var confine = new Option<string>("--confine")
+        {
+            Description = "Confine each VMM (own cgroup with CPU, memory and pids limits; a jail with only its files; its own uid): on, off, or auto (on where the host allows: root, cgroups, util-linux).",
+            DefaultValueFactory = _ => "auto",
+        };
+        confine.AcceptOnlyFromAmong("auto", "on", "off");
         var stopTimeout = new Option<double>("--stop-timeout") { Description = "Seconds a stop without force waits for the guest to power off after the ACPI power button.", DefaultValueFactory = _ => 30 };
         var command = new Command("daemon", """
             Run the host daemon: it keeps VM definitions in a SQLite store, runs each VM in a VMM process of its own,
@@ -34,7 +41,7 @@ internal static class DaemonCommand
             /openapi.json, /metrics). VMs outlive the daemon; a new daemon adopts them. `sharpvisor vm --help` drives it.
             """)
         {
-            stateDir, socket, listen, hostMemory, hostCores, reserved, cpuRatio, memoryRatio, diskRatio, diskRoots, stopTimeout,
+            stateDir, socket, listen, hostMemory, hostCores, reserved, cpuRatio, memoryRatio, diskRatio, diskRoots, stopTimeout, confine,
         };
         command.SetAction(parse =>
         {
@@ -67,12 +74,24 @@ internal static class DaemonCommand
                 Console.Error.WriteLine($"sharpvisor: {e.Message}");
                 return ExitCodes.BadArguments;
             }
+            IVmmLauncher launcher = new DetachedVmmLauncher();
+            if (parse.GetValue(confine) != "off")
+            {
+                if (ConfinedVmmLauncher.TryCreate(options.Paths.StateDirectory, options.VmmCommand, out string? why) is { } confined) launcher = confined;
+                else if (parse.GetValue(confine) == "on")
+                {
+                    Console.Error.WriteLine($"sharpvisor daemon: --confine on, but this host cannot confine VMMs: {why}");
+                    return ExitCodes.VmmError;
+                }
+                else Console.Error.WriteLine($"sharpvisor daemon: VMMs run unconfined: {why}");
+            }
+            Console.Error.WriteLine($"sharpvisor daemon: VMMs run {(launcher is ConfinedVmmLauncher ? "confined (cgroup, jail, own uid)" : "unconfined")}");
             using var stop = new CancellationTokenSource();
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
             try
             {
-                return DaemonServer.RunAsync(options, listenOptions, new DetachedVmmLauncher(), line => Console.Error.WriteLine($"sharpvisor daemon: {line}"), stop.Token)
+                return DaemonServer.RunAsync(options, listenOptions, launcher, line => Console.Error.WriteLine($"sharpvisor daemon: {line}"), stop.Token)
                     .GetAwaiter().GetResult();
             }
             catch (Exception e) when (e is IOException or InvalidDataException or System.Net.Sockets.SocketException or UnauthorizedAccessException)

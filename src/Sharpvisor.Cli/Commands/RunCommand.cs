@@ -37,6 +37,7 @@ internal static class RunCommand
         var noVerifyMemory = new Option<bool>("--no-verify-memory") { Description = "With --restore: check the memory file's size but not the SHA-256 of its pages (which reads them all), so pages load only as the guest touches them." };
         var ksm = new Option<bool>("--ksm") { Description = "Mark guest RAM mergeable (MADV_MERGEABLE), so the host's KSM, when on, may share identical pages between VMs." };
         var paused = new Option<bool>("--paused") { Description = "Start with the vCPUs stopped, until `sharpvisor resume` (QEMU's -S)." };
+        var holdInput = new Option<string?>("--hold-input-until") { Description = "Console input waits until the guest prints this text (the default guest's ready line is used without --kernel)." };
         var exitReport = new Option<string?>("--exit-report") { Description = "Write how the run ended (exit code, outcome, message) to this JSON file as the VMM's last act, for a supervisor that is not its parent." };
         var incoming = new Option<string?>("--incoming") { Description = "Wait for a live migration on [ADDR:]PORT (TCP; all addresses when ADDR is left out) and run the VM that arrives (`sharpvisor migrate`); its configuration comes from the source, --engine, --serial and --control apply." };
 
@@ -48,7 +49,7 @@ internal static class RunCommand
             """)
         {
             kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, nets, noRng, balloon,
-            restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport, ksm,
+            restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport, ksm, holdInput,
         };
         command.SetAction(parse => WithExitReport(parse.GetValue(exitReport), () => Run(parse)));
         return command;
@@ -93,7 +94,7 @@ internal static class RunCommand
             Console.Error.WriteLine($"sharpvisor: {selection.Explanation}");
             if (selection.Engine is null) return ExitCodes.NoEngine;
 
-            string? holdInputUntil = null;
+            string? holdInputUntil = parse.GetValue(holdInput);
             if (kernelPath is null)
             {
                 try

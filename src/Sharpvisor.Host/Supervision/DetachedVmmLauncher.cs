@@ -25,6 +25,8 @@ public sealed class DetachedVmmLauncher : IVmmLauncher
         return VmmProcess.Started(process, new VmmProcessInfo(process.Id, ticks.Value, Cgroup: null, Uid: null));
     }
 
+    public VmmProcess? Adopt(string name, VmmProcessInfo process) => VmmProcess.Adopt(process);
+
     public string? EndCause(VmmProcessInfo process) => null;
 
     public void Release(VmmProcessInfo process) { }

@@ -1,4 +1,4 @@
-using Sharpvisor.Host.Console;
+using Sharpvisor.Host.SerialConsole;
 using Sharpvisor.Host.Instances;
 
 namespace Sharpvisor.Host.Supervision;

@@ -1,4 +1,4 @@
-using Sharpvisor.Host.Console;
+using Sharpvisor.Host.SerialConsole;
 using Sharpvisor.Host.Instances;
 using Sharpvisor.Host.Operations;
 using Sharpvisor.Vmm.Lifecycle;
@@ -153,9 +153,10 @@ public sealed partial class InstanceManager
                 ReadablePaths = [.. readable, .. record.Definition.Disks.Where(d => d.ReadOnly).Select(d => d.Path)],
                 WritablePaths = record.Definition.Disks.Where(d => !d.ReadOnly).Select(d => d.Path).ToList(),
                 Vcpus = record.Definition.VcpuCount, GuestMemoryBytes = record.Definition.MemoryBytes,
+                Taps = record.Definition.Networks.Select(n => n.Tap).ToList(),
             });
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or ArgumentException or System.ComponentModel.Win32Exception)
         {
             Update(name, r => r with { Status = InstanceStatus.Crashed, StatusReason = $"the VMM could not be started: {e.Message}" });
             throw new HostException(500, $"instance '{name}': the VMM could not be started: {e.Message}");

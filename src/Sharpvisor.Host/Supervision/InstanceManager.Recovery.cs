@@ -34,7 +34,7 @@ public sealed partial class InstanceManager
     private async Task AdoptAsync(InstanceRuntime runtime, InstanceRecord record)
     {
         string name = record.Name;
-        if (record.Process is { } info && VmmProcess.Adopt(info) is { } process)
+        if (record.Process is { } info && _launcher.Adopt(name, info) is { } process)
         {
             runtime.Process = process;
             runtime.Ended = WatchAsync(runtime, process);

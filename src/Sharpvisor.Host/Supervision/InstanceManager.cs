@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using Sharpvisor.Host.Admission;
-using Sharpvisor.Host.Console;
+using Sharpvisor.Host.SerialConsole;
 using Sharpvisor.Host.Events;
 using Sharpvisor.Host.Instances;
 using Sharpvisor.Host.Operations;

@@ -1,4 +1,4 @@
-using Sharpvisor.Host.Console;
+using Sharpvisor.Host.SerialConsole;
 
 namespace Sharpvisor.Host.Supervision;
 

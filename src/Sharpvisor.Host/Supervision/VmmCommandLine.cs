@@ -9,7 +9,8 @@ internal static class VmmCommandLine
 {
     /// <summary>
     /// A fresh boot. For the default guest the daemon fetches its files first (once, not in every VMM at the same
-    /// time) and leaves --kernel out, so the VMM boots it as `run` does, holding console input until its ready line.
+    /// time) and names them, with its command line and its ready line (console input waits for it, as in `run`): a
+    /// confined VMM sees only the files it is given.
     /// </summary>
     public static async Task<(List<string> Command, List<string> Readable)> BootAsync(HostDaemonOptions options, InstanceDefinition definition)
     {
@@ -26,14 +27,16 @@ internal static class VmmCommandLine
         else
         {
             var image = await DefaultGuestImage.EnsureAsync().ConfigureAwait(false);
+            command.AddRange(["--kernel", image.KernelPath, "--initrd", image.InitrdPath,
+                "--cmdline", definition.CommandLine ?? DefaultGuestImage.SuggestedCommandLine, "--hold-input-until", DefaultGuestImage.ReadyLinePrefix]);
             readable.AddRange([image.KernelPath, image.InitrdPath]);
         }
-        if (definition.InitrdPath is { } initrd)
+        if (definition.KernelPath is not null && definition.InitrdPath is { } initrd)
         {
             command.AddRange(["--initrd", initrd]);
             readable.Add(initrd);
         }
-        if (definition.CommandLine is { } cmdline) command.AddRange(["--cmdline", cmdline]);
+        if (definition.KernelPath is not null && definition.CommandLine is { } cmdline) command.AddRange(["--cmdline", cmdline]);
         foreach (var disk in definition.Disks) command.AddRange(["--disk", disk.ToString()]);
         foreach (var nic in definition.Networks) command.AddRange(["--net", nic.ToString()]);
         if (definition.Balloon) command.Add("--balloon");

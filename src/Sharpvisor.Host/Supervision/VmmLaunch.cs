@@ -16,4 +16,6 @@ public sealed record VmmLaunch
     public IReadOnlyList<string> WritablePaths { get; init; } = [];
     public required int Vcpus { get; init; }
     public required ulong GuestMemoryBytes { get; init; }
+    /// <summary>Taps its NICs use: made (if missing) for the VMM's user and brought up, as it may not make them itself.</summary>
+    public IReadOnlyList<string> Taps { get; init; } = [];
 }

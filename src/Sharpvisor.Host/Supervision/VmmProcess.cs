@@ -12,11 +12,17 @@ public sealed class VmmProcess
 {
     private static readonly TimeSpan AdoptedPollInterval = TimeSpan.FromMilliseconds(200);
 
-    private VmmProcess(VmmProcessInfo info, Task<int?> exited)
+    private readonly Action? _kill;
+
+    private VmmProcess(VmmProcessInfo info, Task<int?> exited, Action? kill = null)
     {
         Info = info;
         Exited = exited;
+        _kill = kill;
     }
+
+    /// <summary>A VMM whose launcher watches it and kills it its own way (a confined VMM, through its pidfd).</summary>
+    public static VmmProcess Watched(VmmProcessInfo info, Task<int?> exited, Action kill) => new(info, exited, kill);
 
     public VmmProcessInfo Info { get; }
     public int Pid => Info.Pid;
@@ -51,6 +57,11 @@ public sealed class VmmProcess
     /// <summary>SIGKILL, if it is still the process it was.</summary>
     public void Kill()
     {
+        if (_kill is not null)
+        {
+            _kill();
+            return;
+        }
         if (!ProcessIdentity.IsAlive(Info.Pid, Info.StartTicks)) return;
         try { Process.GetProcessById(Info.Pid).Kill(); }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception) { }

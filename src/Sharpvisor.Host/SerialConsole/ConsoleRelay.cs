@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Threading.Channels;
 
-namespace Sharpvisor.Host.Console;
+namespace Sharpvisor.Host.SerialConsole;
 
 /// <summary>
 /// The daemon's end of one VMM's serial console (the VMM's `--serial unix:PATH`, which serves one client): reads

@@ -1,4 +1,4 @@
-namespace Sharpvisor.Host.Console;
+namespace Sharpvisor.Host.SerialConsole;
 
 /// <summary>
 /// The last output of a VM's serial console, kept in a file in its folder: appended as it arrives, cut back to the
