@@ -173,8 +173,9 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
                 lock (_lifecycleLock)
                 {
                     bool paused = boot == 1 && (StartPaused || incoming is { Paused: true });
-                    machine.Start(paused);
+                    // The state first: a guest may print (and a reader of State, which takes no lock, see it) before Start returns.
                     if (boot == 1) Lifecycle.MoveTo(paused ? VmState.Paused : VmState.Running);
+                    machine.Start(paused);
                 }
                 if (_stopRequested) latch.TrySet(new(VmOutcome.Stopped, _stopReason));
                 Started?.Invoke(this);
