@@ -13,17 +13,27 @@ public sealed class ConsoleLog(string path, int capacity = ConsoleLog.DefaultCap
     public string Path { get; } = path;
     public int Capacity { get; } = capacity;
 
+    // Kept open while output arrives: a booting guest prints its console a few bytes at a time, and each piece would
+    // otherwise open and close the file.
+    private FileStream? _appending;
+
     public void Append(ReadOnlySpan<byte> output)
     {
         lock (_lock)
         {
-            long length;
-            using (var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite))
-            {
-                stream.Write(output);
-                length = stream.Length;
-            }
-            if (length > 2L * Capacity) Trim();
+            _appending ??= new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            _appending.Write(output);
+            if (_appending.Length > 2L * Capacity) Trim();
+        }
+    }
+
+    /// <summary>Closes the file until the next output (the VMM has ended).</summary>
+    public void Close()
+    {
+        lock (_lock)
+        {
+            _appending?.Dispose();
+            _appending = null;
         }
     }
 
@@ -44,6 +54,8 @@ public sealed class ConsoleLog(string path, int capacity = ConsoleLog.DefaultCap
 
     private void Trim()
     {
+        _appending?.Dispose();
+        _appending = null;
         byte[] newest = Read();
         string temporary = Path + ".trim";
         File.WriteAllBytes(temporary, newest);

@@ -88,6 +88,7 @@ public sealed class ConsoleRelay : IDisposable
         catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         finally
         {
+            _log.Close();
             lock (_viewersLock)
                 foreach (var viewer in _viewers) viewer.Writer.TryComplete();
             _closed.TrySetResult();
