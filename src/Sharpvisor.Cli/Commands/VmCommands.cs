@@ -41,8 +41,8 @@ internal static class VmCommands
         var disks = new Option<string[]>("--disk") { Description = "PATH[,ro][,format=raw|qcow2], a file under the daemon's disk folders. Repeatable.", Arity = ArgumentArity.ZeroOrMore };
         var nets = new Option<string[]>("--net") { Description = "tap=NAME[,mac=..]. Repeatable.", Arity = ArgumentArity.ZeroOrMore };
         var engine = new Option<string?>("--engine") { Description = "auto, kvm or emulator." };
-        var kernel = new Option<string?>("--kernel") { Description = "Kernel to boot (default: the default Debian guest)." };
-        var initrd = new Option<string?>("--initrd") { Description = "Initial ramdisk." };
+        var kernel = new Option<string?>("--kernel") { Description = "Kernel to boot, a file under the daemon's disk folders (default: the default Debian guest)." };
+        var initrd = new Option<string?>("--initrd") { Description = "Initial ramdisk, a file under the daemon's disk folders." };
         var cmdline = new Option<string?>("--cmdline") { Description = "Kernel command line." };
         var balloon = new Option<bool>("--balloon") { Description = "Give it a virtio-balloon device." };
         var restart = new Option<string?>("--restart-policy") { Description = "no, on-failure or always." };

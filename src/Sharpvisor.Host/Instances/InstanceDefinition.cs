@@ -57,8 +57,8 @@ public sealed partial record InstanceDefinition
         if (!EngineCatalog.ChoiceNames.Contains(Engine))
             throw new InstanceDefinitionException("engine", $"engine '{Engine}' is not one of {string.Join(", ", EngineCatalog.ChoiceNames)}");
         if (KernelPath is null && InitrdPath is not null) throw new InstanceDefinitionException("initrd", "an initrd needs a kernel");
-        CheckFile("kernel", KernelPath);
-        CheckFile("initrd", InitrdPath);
+        CheckFile("kernel", KernelPath, disks);
+        CheckFile("initrd", InitrdPath, disks);
         if (CommandLine is { Length: > 4096 }) throw new InstanceDefinitionException("cmdline", "the kernel command line is longer than 4,096 bytes");
         if (Disks.Count > 26) throw new InstanceDefinitionException("disks", "at most 26 disks");
         for (int i = 0; i < Disks.Count; i++)
@@ -71,11 +71,12 @@ public sealed partial record InstanceDefinition
         return this;
     }
 
-    private static void CheckFile(string field, string? path)
+    // The guest reads its kernel and initrd whole: any host file named here would be readable inside the VM.
+    private static void CheckFile(string field, string? path, IDiskPathPolicy files)
     {
         if (path is null) return;
         if (!Path.IsPathFullyQualified(path)) throw new InstanceDefinitionException(field, $"{field} '{path}' is not an absolute path");
-        if (!File.Exists(path)) throw new InstanceDefinitionException(field, $"{field} '{path}' does not exist");
+        if (files.FileProblem(field, path) is { } problem) throw new InstanceDefinitionException(field, problem);
     }
 }
 
@@ -90,4 +91,7 @@ public interface IDiskPathPolicy
 {
     /// <summary>Null when the VM may use the disk; otherwise why not.</summary>
     string? Problem(DiskSpec disk);
+
+    /// <summary>The same rule for a file the VM boots from (its kernel or initrd), <paramref name="what"/> naming it.</summary>
+    string? FileProblem(string what, string path);
 }

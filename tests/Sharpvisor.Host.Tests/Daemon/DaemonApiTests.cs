@@ -59,6 +59,7 @@ public sealed class DaemonApiTests : IDisposable
     [InlineData("""{"name":"ok1","disks":[{"path":"/etc/shadow"}]}""", 400, "disks[0]", "outside the folders")]
     [InlineData("""{"name":"ok1","restart_policy":"sometimes"}""", 400, "restart_policy", "not no, on-failure or always")]
     [InlineData("""{"name":"ok1","kernel":"relative/vmlinuz"}""", 400, "kernel", "not an absolute path")]
+    [InlineData("""{"name":"ok1","kernel":"/etc/hostname"}""", 400, "kernel", "outside the folders")]
     [InlineData("""not json""", 400, null, "not valid JSON")]
     public async Task Bad_input_gets_a_4xx_naming_the_field_and_changes_nothing(string body, int status, string? field, string message)
     {
@@ -68,6 +69,18 @@ public sealed class DaemonApiTests : IDisposable
         Assert.Contains(message, reply.GetProperty("error").GetString());
         if (field is not null) Assert.Equal(field, reply.GetProperty("field").GetString());
         Assert.Empty((await _daemon.GetAsync("/1.0/instances")).EnumerateArray());
+    }
+
+    [Fact]
+    public async Task A_kernel_and_initrd_must_come_from_the_disk_folders_since_the_guest_reads_them_whole()
+    {
+        string kernel = Path.Combine(_daemon.DiskRoot, "vmlinuz");
+        File.WriteAllBytes(kernel, new byte[4096]);
+        var (code, reply) = await Create(new { name = "peek", kernel, initrd = "/etc/shadow" });
+        Assert.Equal(400, code);
+        Assert.Equal("initrd", reply.GetProperty("field").GetString());
+        Assert.Contains("outside the folders", reply.GetProperty("error").GetString());
+        Assert.Equal(201, (await Create(new { name = "plain", kernel })).Status);
     }
 
     [Fact]
