@@ -12,74 +12,58 @@ public sealed partial class InstanceManager
     private static readonly TimeSpan MaxRestartBackoff = TimeSpan.FromMinutes(1);
 
     /// <summary>Starts a stopped or crashed VM: a new VMM process boots its definition.</summary>
-    public Operation Start(string name)
+    public Operation Start(string name) => StartLeased(name, "a start", $"start {name}", runtime =>
     {
-        var runtime = Runtime(name);
-        var lease = runtime.Begin("a start");
-        try
-        {
-            var record = Get(name);
-            if (InstanceStatusNames.HasProcess(record.Status))
-                throw HostException.Conflict($"instance '{name}' is already {InstanceStatusNames.Format(record.Status)}");
-            return Operations.Start($"start {name}", name, async _ =>
-            {
-                using (lease) await BootAsync(runtime, userAction: true).ConfigureAwait(false);
-            });
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-    }
+        var record = Get(name);
+        if (InstanceStatusNames.HasProcess(record.Status))
+            throw HostException.Conflict($"instance '{name}' is already {InstanceStatusNames.Format(record.Status)}");
+        return _ => BootAsync(runtime, userAction: true);
+    });
 
     /// <summary>
     /// Stops a VM. Without <paramref name="force"/> the guest gets the ACPI power button and <paramref name="timeout"/>
     /// to power off; then (or at once with force) the VMM is told to stop, and killed if it has not ended 10 s later.
     /// </summary>
-    public Operation Stop(string name, bool force, TimeSpan? timeout)
+    public Operation Stop(string name, bool force, TimeSpan? timeout) => StartLeased(name, "a stop", $"stop {name}", runtime =>
     {
-        var runtime = Runtime(name);
-        var lease = runtime.Begin("a stop");
-        try
+        var record = Get(name);
+        if (record.Status == InstanceStatus.Crashed)
         {
-            var record = Get(name);
-            if (record.Status == InstanceStatus.Crashed)
-            {
-                // Nothing runs; stopping a crashed VM clears its crash (and keeps the policy from restarting it).
-                var cleared = Update(record, r => r with { Status = InstanceStatus.Stopped, StatusReason = $"stopped by a user after: {r.StatusReason}" });
-                lease.Dispose();
-                Events.Publish("lifecycle", "instance-stopped", name, "stopped", cleared.StatusReason);
-                return Operations.Start($"stop {name}", name, _ => Task.CompletedTask);
-            }
-            if (!InstanceStatusNames.HasProcess(record.Status)) throw HostException.Conflict($"instance '{name}' is not running (it is {InstanceStatusNames.Format(record.Status)})");
-            return Operations.Start($"stop {name}", name, async _ =>
-            {
-                using (lease) await StopAsync(runtime, force, timeout ?? _options.GracefulStopTimeout, "a user").ConfigureAwait(false);
-            });
+            // Nothing runs; stopping a crashed VM clears its crash (and keeps the policy from restarting it).
+            var cleared = Update(record, r => r with { Status = InstanceStatus.Stopped, StatusReason = $"stopped by a user after: {r.StatusReason}" });
+            Events.Publish("lifecycle", "instance-stopped", name, "stopped", cleared.StatusReason);
+            return _ => Task.CompletedTask;
         }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-    }
+        if (!InstanceStatusNames.HasProcess(record.Status)) throw HostException.Conflict($"instance '{name}' is not running (it is {InstanceStatusNames.Format(record.Status)})");
+        return _ => StopAsync(runtime, force, timeout ?? _options.GracefulStopTimeout, "a user");
+    });
 
-    public Operation Restart(string name, bool force, TimeSpan? timeout)
+    public Operation Restart(string name, bool force, TimeSpan? timeout) => StartLeased(name, "a restart", $"restart {name}", runtime =>
+    {
+        var record = Get(name);
+        if (!InstanceStatusNames.HasProcess(record.Status)) throw HostException.Conflict($"instance '{name}' is not running (it is {InstanceStatusNames.Format(record.Status)})");
+        return async _ =>
+        {
+            await StopAsync(runtime, force, timeout ?? _options.GracefulStopTimeout, "a restart").ConfigureAwait(false);
+            await BootAsync(runtime, userAction: true).ConfigureAwait(false);
+        };
+    });
+
+    /// <summary>
+    /// Takes the VM's action lock at once (409 when another action holds it), runs <paramref name="prepare"/> (the
+    /// checks and store writes that come before the 202), then the work it returns as an operation, which holds the
+    /// lock until it ends. A refusal in <paramref name="prepare"/> lets the lock go at once.
+    /// </summary>
+    private Operation StartLeased(string name, string action, string description, Func<InstanceRuntime, Func<Operation, Task>> prepare)
     {
         var runtime = Runtime(name);
-        var lease = runtime.Begin("a restart");
+        var lease = runtime.Begin(action);
         try
         {
-            var record = Get(name);
-            if (!InstanceStatusNames.HasProcess(record.Status)) throw HostException.Conflict($"instance '{name}' is not running (it is {InstanceStatusNames.Format(record.Status)})");
-            return Operations.Start($"restart {name}", name, async _ =>
+            var work = prepare(runtime);
+            return Operations.Start(description, name, async operation =>
             {
-                using (lease)
-                {
-                    await StopAsync(runtime, force, timeout ?? _options.GracefulStopTimeout, "a restart").ConfigureAwait(false);
-                    await BootAsync(runtime, userAction: true).ConfigureAwait(false);
-                }
+                using (lease) await work(operation).ConfigureAwait(false);
             });
         }
         catch

@@ -20,26 +20,14 @@ public sealed partial class InstanceManager
     /// the VM and start a VMM waiting for it; this VMM then streams the VM there (pre-copy, the existing stream). Once
     /// the destination runs it, the VM is removed here; if the migration fails the VM goes on here.
     /// </summary>
-    public Operation Migrate(string name, Func<InstanceDefinition, Task<MigrationTarget>> prepareTarget, string? options)
-    {
-        var runtime = Runtime(name);
-        var lease = runtime.Begin("a migration");
-        try
+    public Operation Migrate(string name, Func<InstanceDefinition, Task<MigrationTarget>> prepareTarget, string? options) =>
+        StartLeased(name, "a migration", $"migrate {name}", runtime =>
         {
             var record = Get(name);
             if (record.Status is not (InstanceStatus.Running or InstanceStatus.Paused))
                 throw HostException.Conflict($"instance '{name}' is {InstanceStatusNames.Format(record.Status)}; a live migration needs it running or paused");
-            return Operations.Start($"migrate {name}", name, async operation =>
-            {
-                using (lease) await MigrateAsync(runtime, record, prepareTarget, options, operation).ConfigureAwait(false);
-            });
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-    }
+            return operation => MigrateAsync(runtime, record, prepareTarget, options, operation);
+        });
 
     private async Task MigrateAsync(InstanceRuntime runtime, InstanceRecord record, Func<InstanceDefinition, Task<MigrationTarget>> prepareTarget,
         string? options, Operation operation)

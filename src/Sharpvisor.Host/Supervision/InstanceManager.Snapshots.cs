@@ -23,9 +23,7 @@ public sealed partial class InstanceManager
     public Operation CreateSnapshot(string name, string snapshot)
     {
         if (InstanceDefinition.NameProblem(snapshot) is { } problem) throw HostException.BadRequest($"snapshot {problem}", "name");
-        var runtime = Runtime(name);
-        var lease = runtime.Begin("a snapshot");
-        try
+        return StartLeased(name, "a snapshot", $"snapshot {name}/{snapshot}", _ =>
         {
             var record = Get(name);
             if (record.Status is not (InstanceStatus.Running or InstanceStatus.Paused))
@@ -33,63 +31,42 @@ public sealed partial class InstanceManager
             string directory = _options.Paths.SnapshotDirectory(name, snapshot);
             try { _store.CreateSnapshot(new SnapshotRecord(name, snapshot, directory, DateTimeOffset.UtcNow, Complete: false)); }
             catch (StoreConflictException e) { throw HostException.Conflict(e.Message); }
-            return Operations.Start($"snapshot {name}/{snapshot}", name, async _ =>
+            return async _ =>
             {
-                using (lease)
+                try
                 {
-                    try
-                    {
-                        await VmmControl.SendAsync(_options.Paths.ControlSocket(name), $"snapshot {directory}", TimeSpan.FromMinutes(10)).ConfigureAwait(false);
-                    }
-                    catch (VmmControlException e)
-                    {
-                        _store.DeleteSnapshot(name, snapshot);
-                        DeleteDirectory(directory);
-                        throw new HostException(500, $"snapshot {name}/{snapshot} failed: {e.Message}");
-                    }
-                    _store.UpdateSnapshot(GetSnapshot(name, snapshot) with { Complete = true });
-                    Events.Publish("lifecycle", "instance-snapshot-created", name, null, $"snapshot {name}/{snapshot}");
+                    await VmmControl.SendAsync(_options.Paths.ControlSocket(name), $"snapshot {directory}", TimeSpan.FromMinutes(10)).ConfigureAwait(false);
                 }
-            });
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
+                catch (VmmControlException e)
+                {
+                    _store.DeleteSnapshot(name, snapshot);
+                    DeleteDirectory(directory);
+                    throw new HostException(500, $"snapshot {name}/{snapshot} failed: {e.Message}");
+                }
+                _store.UpdateSnapshot(GetSnapshot(name, snapshot) with { Complete = true });
+                Events.Publish("lifecycle", "instance-snapshot-created", name, null, $"snapshot {name}/{snapshot}");
+            };
+        });
     }
 
     /// <summary>Brings the VM back to a snapshot: its current VMM (if any) is stopped and a new one resumes the snapshot.</summary>
-    public Operation RestoreSnapshot(string name, string snapshot)
+    public Operation RestoreSnapshot(string name, string snapshot) => StartLeased(name, "a restore", $"restore {name}/{snapshot}", runtime =>
     {
-        var runtime = Runtime(name);
-        var lease = runtime.Begin("a restore");
-        try
+        var saved = GetSnapshot(name, snapshot);
+        if (!saved.Complete) throw HostException.Conflict($"snapshot {name}/{snapshot} is still being written");
+        return async _ =>
         {
-            var saved = GetSnapshot(name, snapshot);
-            if (!saved.Complete) throw HostException.Conflict($"snapshot {name}/{snapshot} is still being written");
-            return Operations.Start($"restore {name}/{snapshot}", name, async _ =>
+            try { SnapshotStore.Load(saved.Directory, verifyMemory: true); }
+            catch (Exception e) when (e is SnapshotException or IOException)
             {
-                using (lease)
-                {
-                    try { SnapshotStore.Load(saved.Directory, verifyMemory: true); }
-                    catch (Exception e) when (e is SnapshotException or IOException)
-                    {
-                        throw new HostException(422, $"snapshot {name}/{snapshot} cannot be restored: {e.Message}");
-                    }
-                    await StopAsync(runtime, force: true, TimeSpan.Zero, $"a restore of snapshot {snapshot}").ConfigureAwait(false);
-                    var record = Get(name);
-                    await LaunchAsync(runtime, record, VmmCommandLine.Restore(_options, record.Definition, saved.Directory),
-                        [saved.Directory], userAction: true, "instance-restored").ConfigureAwait(false);
-                }
-            });
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
-    }
+                throw new HostException(422, $"snapshot {name}/{snapshot} cannot be restored: {e.Message}");
+            }
+            await StopAsync(runtime, force: true, TimeSpan.Zero, $"a restore of snapshot {snapshot}").ConfigureAwait(false);
+            var record = Get(name);
+            await LaunchAsync(runtime, record, VmmCommandLine.Restore(_options, record.Definition, saved.Directory),
+                [saved.Directory], userAction: true, "instance-restored").ConfigureAwait(false);
+        };
+    });
 
     public void DeleteSnapshot(string name, string snapshot)
     {

@@ -9,17 +9,21 @@ namespace Sharpvisor.Host.Supervision;
 public static class ProcessIdentity
 {
     /// <summary>The start time of <paramref name="pid"/>, or null when no such process exists (or it is a zombie).</summary>
-    public static ulong? StartTicks(int pid)
+    public static ulong? StartTicks(int pid) =>
+        StatFields(pid) is { Length: >= 20 } fields && fields[0] != "Z" // fields[0] is field 3 (state); a zombie has ended
+            ? ulong.Parse(fields[19], CultureInfo.InvariantCulture) : null;
+
+    /// <summary>
+    /// The fields of /proc/PID/stat from field 3 (the state) on, or null when the process is gone. The command name
+    /// (field 2) is in parentheses and may hold spaces: fields are counted after its last ')'.
+    /// </summary>
+    private static string[]? StatFields(int pid)
     {
         string stat;
         try { stat = File.ReadAllText($"/proc/{pid}/stat"); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
-        // The command name (field 2) is in parentheses and may hold spaces: fields are counted after its last ')'.
         int close = stat.LastIndexOf(')');
-        if (close < 0) return null;
-        var fields = stat[(close + 2)..].Split(' ');
-        if (fields.Length < 20 || fields[0] == "Z") return null; // fields[0] is field 3 (state); a zombie has ended
-        return ulong.Parse(fields[19], CultureInfo.InvariantCulture);
+        return close < 0 ? null : stat[(close + 2)..].Split(' ');
     }
 
     public static bool IsAlive(int pid, ulong startTicks) => StartTicks(pid) == startTicks;
@@ -33,8 +37,7 @@ public static class ProcessIdentity
             foreach (var line in File.ReadLines($"/proc/{pid}/status"))
                 if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
                     rss = ulong.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (StatFields(pid) is not { Length: >= 13 } fields) return null;
             ulong ticks = ulong.Parse(fields[11], CultureInfo.InvariantCulture) + ulong.Parse(fields[12], CultureInfo.InvariantCulture);
             return (rss, TimeSpan.FromSeconds(ticks / (double)ClockTicksPerSecond));
         }
