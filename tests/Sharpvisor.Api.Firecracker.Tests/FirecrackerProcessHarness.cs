@@ -63,7 +63,11 @@ internal sealed class FirecrackerProcessHarness : IDisposable
 
     public int WaitForExit(TimeSpan timeout)
     {
-        if (!Process.WaitForExit(timeout)) throw new TimeoutException($"the process did not end. stderr:\n{Stderr}");
+        if (!Process.WaitForExit(timeout))
+        {
+            string stdout = Stdout;
+            throw new TimeoutException($"the process did not end. stdout (last 4000 characters):\n{stdout[Math.Max(0, stdout.Length - 4000)..]}\nstderr:\n{Stderr}");
+        }
         Process.WaitForExit();
         return Process.ExitCode;
     }

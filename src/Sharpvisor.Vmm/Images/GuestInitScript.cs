@@ -106,14 +106,16 @@ public static partial class GuestInitScript
             fi
             [ -e /run/acpid.pid ] || echo "sharpvisor-init: acpid is not running, the power button does nothing"
 
-            read -r uptime idle < /proc/uptime
-            echo "{{ReadyLinePrefix}} $uptime"
-            cd /root
-            # busybox reboot, poweroff and halt without -f signal PID 1, this script (TERM, USR2, USR1). The shell runs
-            # as a background job so that a trap fires at once: a foreground child would hold it until the shell exits.
+            # busybox reboot, poweroff and halt without -f signal PID 1, this script (TERM, USR2, USR1). The traps are
+            # set before the ready line: the kernel drops a signal to PID 1 that has no handler, so a Ctrl-Alt-Del sent
+            # just after the ready line would be lost. The shell runs as a background job so that a trap fires at once:
+            # a foreground child would hold it until the shell exits.
             trap 'sync; reboot -f' TERM
             trap 'echo "{{CtrlAltDelLine}}"; sync; reboot -f' INT
             trap 'sync; poweroff -f' USR1 USR2
+            read -r uptime idle < /proc/uptime
+            echo "{{ReadyLinePrefix}} $uptime"
+            cd /root
             setsid cttyhack sh &
             wait $!
             echo "sharpvisor-init: shell exited, powering off"
