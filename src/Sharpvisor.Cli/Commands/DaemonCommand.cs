@@ -34,6 +34,11 @@ internal static class DaemonCommand
             DefaultValueFactory = _ => "auto",
         };
         confine.AcceptOnlyFromAmong("auto", "on", "off");
+        var vmmOverhead = new Option<string>("--vmm-memory-overhead")
+        {
+            Description = "Memory a confined VMM may use beyond its guest's RAM (its cgroup's limit is the sum); past it the kernel's OOM killer ends that VM alone.",
+            DefaultValueFactory = _ => $"{VmmMemoryBudget.OverheadBytes >> 20}M",
+        };
         var stopTimeout = new Option<double>("--stop-timeout") { Description = "Seconds a stop without force waits for the guest to power off after the ACPI power button.", DefaultValueFactory = _ => 30 };
         var command = new Command("daemon", """
             Run the host daemon: it keeps VM definitions in a SQLite store, runs each VM in a VMM process of its own,
@@ -41,12 +46,13 @@ internal static class DaemonCommand
             /openapi.json, /metrics). VMs outlive the daemon; a new daemon adopts them. `sharpvisor vm --help` drives it.
             """)
         {
-            stateDir, socket, listen, hostMemory, hostCores, reserved, cpuRatio, memoryRatio, diskRatio, diskRoots, stopTimeout, confine,
+            stateDir, socket, listen, hostMemory, hostCores, reserved, cpuRatio, memoryRatio, diskRatio, diskRoots, stopTimeout, confine, vmmOverhead,
         };
         command.SetAction(parse =>
         {
             HostDaemonOptions options;
             DaemonListenOptions listenOptions;
+            long overheadBytes;
             try
             {
                 var paths = new HostPaths(parse.GetValue(stateDir)!);
@@ -66,6 +72,7 @@ internal static class DaemonCommand
                     Paths = paths, Capacity = capacity, DiskRoots = parse.GetValue(diskRoots) ?? [], VmmCommand = OwnCommand(),
                     GracefulStopTimeout = TimeSpan.FromSeconds(parse.GetValue(stopTimeout)),
                 };
+                overheadBytes = (long)MemorySize.Parse(parse.GetValue(vmmOverhead)!);
                 listenOptions = new DaemonListenOptions(Path.GetFullPath(parse.GetValue(socket)!),
                     parse.GetValue(listen) is { } l ? ParseEndpoint(l) : null);
             }
@@ -77,7 +84,7 @@ internal static class DaemonCommand
             IVmmLauncher launcher = new DetachedVmmLauncher();
             if (parse.GetValue(confine) != "off")
             {
-                if (ConfinedVmmLauncher.TryCreate(options.Paths.StateDirectory, options.VmmCommand, out string? why) is { } confined) launcher = confined;
+                if (ConfinedVmmLauncher.TryCreate(options.Paths.StateDirectory, options.VmmCommand, overheadBytes, out string? why) is { } confined) launcher = confined;
                 else if (parse.GetValue(confine) == "on")
                 {
                     Console.Error.WriteLine($"sharpvisor daemon: --confine on, but this host cannot confine VMMs: {why}");

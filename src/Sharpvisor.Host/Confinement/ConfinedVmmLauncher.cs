@@ -17,15 +17,20 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
     private readonly VmmIdentityPool _identities = new();
     private readonly IReadOnlyList<string> _runtimePaths;
     private readonly ConcurrentDictionary<int, ConfinedVmm> _running = new(); // by pid
+    private readonly long _memoryOverheadBytes;
 
-    private ConfinedVmmLauncher(VmmLauncher launcher, IReadOnlyList<string> runtimePaths)
+    private ConfinedVmmLauncher(VmmLauncher launcher, IReadOnlyList<string> runtimePaths, long memoryOverheadBytes)
     {
         _launcher = launcher;
         _runtimePaths = runtimePaths;
+        _memoryOverheadBytes = memoryOverheadBytes;
     }
 
-    /// <summary>A launcher for the daemon whose state is in <paramref name="stateDirectory"/>; null and why when this host cannot confine.</summary>
-    public static ConfinedVmmLauncher? TryCreate(string stateDirectory, IReadOnlyList<string> vmmCommand, out string? why)
+    /// <summary>
+    /// A launcher for the daemon whose state is in <paramref name="stateDirectory"/>, whose VMMs may each use
+    /// <paramref name="memoryOverheadBytes"/> beyond their guest's RAM; null and why when this host cannot confine.
+    /// </summary>
+    public static ConfinedVmmLauncher? TryCreate(string stateDirectory, IReadOnlyList<string> vmmCommand, long memoryOverheadBytes, out string? why)
     {
         why = !Environment.IsPrivilegedProcess ? "the daemon does not run as root" : HostTools.WhyMissing();
         if (why is not null) return null;
@@ -37,7 +42,7 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
             var runtime = vmmCommand.Where(File.Exists).Select(p => Path.GetDirectoryName(Path.GetFullPath(p))!)
                 .Append(Path.GetDirectoryName(typeof(object).Assembly.Location)!).Distinct()
                 .Where(p => !p.StartsWith("/usr/", StringComparison.Ordinal)).ToArray();
-            return new ConfinedVmmLauncher(new VmmLauncher(layout, $"/run/sharpvisor/jail-{id}"), runtime);
+            return new ConfinedVmmLauncher(new VmmLauncher(layout, $"/run/sharpvisor/jail-{id}"), runtime, memoryOverheadBytes);
         }
         catch (CgroupUnavailableException e)
         {
@@ -55,7 +60,7 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
             Name = launch.VmName, VmDirectory = launch.VmDirectory, Argv = launch.Command, LogFile = launch.LogPath,
             ReadablePaths = [.. launch.ReadablePaths, .. _runtimePaths], WritablePaths = launch.WritablePaths,
             Identity = identity,
-            Limits = new VmmResourceLimits(launch.Vcpus, VmmMemoryBudget.LimitFor((long)launch.GuestMemoryBytes)),
+            Limits = new VmmResourceLimits(launch.Vcpus, VmmMemoryBudget.LimitFor((long)launch.GuestMemoryBytes, _memoryOverheadBytes)),
         });
         return Track(vmm, identity.Uid);
     }

@@ -16,9 +16,12 @@ public static class VmmMemoryBudget
     /// </summary>
     public const long OverheadBytes = 256L << 20;
 
-    public static long LimitFor(long guestMemoryBytes)
+    /// <summary>The cgroup memory limit of a VMM whose guest has <paramref name="guestMemoryBytes"/>: the guest's RAM and
+    /// <paramref name="overheadBytes"/> (default <see cref="OverheadBytes"/>; the daemon's --vmm-memory-overhead).</summary>
+    public static long LimitFor(long guestMemoryBytes, long overheadBytes = OverheadBytes)
     {
         if (guestMemoryBytes <= 0) throw new ArgumentOutOfRangeException(nameof(guestMemoryBytes), guestMemoryBytes, "guest memory must be positive");
-        return guestMemoryBytes + OverheadBytes;
+        if (overheadBytes < 0) throw new ArgumentOutOfRangeException(nameof(overheadBytes), overheadBytes, "the VMM's overhead cannot be negative");
+        return guestMemoryBytes + overheadBytes;
     }
 }
