@@ -7,6 +7,7 @@ using Sharpvisor.Api.Rest.Routes;
 using Sharpvisor.Api.Rest.Security;
 using Sharpvisor.Host;
 using Sharpvisor.Host.Events;
+using Sharpvisor.Host.Resources;
 using Sharpvisor.Host.Store;
 using Sharpvisor.Host.Supervision;
 
@@ -29,6 +30,8 @@ public static class DaemonServer
         var credentials = ApiCredentials.LoadOrCreate(options.Paths.TokenFile, options.Paths.CertificateFile, options.HostName);
         using var manager = new InstanceManager(options, store, launcher, new HostEvents());
         await manager.RecoverAsync().ConfigureAwait(false);
+        using var steward = new MemorySteward(manager, say);
+        steward.Start();
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);

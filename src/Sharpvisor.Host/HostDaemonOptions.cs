@@ -16,4 +16,8 @@ public sealed record HostDaemonOptions
     /// <summary>The first wait before a restart the restart policy makes; it doubles with each one, up to a minute.</summary>
     public TimeSpan RestartBackoff { get; init; } = TimeSpan.FromSeconds(1);
     public string HostName { get; init; } = Environment.MachineName;
+    /// <summary>How often the memory steward tunes KSM and sizes balloons (Proxmox's pvestatd: every 10 s).</summary>
+    public TimeSpan ResourceInterval { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Balloons inflate while the host's memory use is above this share of its capacity (Proxmox: 80 %).</summary>
+    public double BalloonTargetFraction { get; init; } = 0.8;
 }

@@ -24,6 +24,9 @@ public sealed record InstanceRequest
     public IReadOnlyList<DiskRequest>? Disks { get; init; }
     public IReadOnlyList<NicRequest>? Nics { get; init; }
     public bool? Balloon { get; init; }
+    /// <summary>The least memory automatic ballooning leaves the guest ("256M"; "" for half its memory).</summary>
+    public string? BalloonMin { get; init; }
+    public bool? Ksm { get; init; }
     public string? RestartPolicy { get; init; }
     public bool? Autostart { get; init; }
 
@@ -52,6 +55,8 @@ public sealed record InstanceRequest
         if (Nics is not null)
             d = d with { Networks = Nics.Select((nic, i) => nic.ToSpec($"nics[{i}]")).ToArray() };
         if (Balloon is { } balloon) d = d with { Balloon = balloon };
+        if (BalloonMin is not null) d = d with { BalloonMinimumBytes = BalloonMin.Length == 0 ? null : Field("balloon_min", () => MemorySize.Parse(BalloonMin)) };
+        if (Ksm is { } ksm) d = d with { Ksm = ksm };
         if (RestartPolicy is not null) d = d with { RestartPolicy = Field("restart_policy", () => RestartPolicyNames.Parse(RestartPolicy)) };
         if (Autostart is { } autostart) d = d with { Autostart = autostart };
         return d;

@@ -40,13 +40,19 @@ internal static class DaemonCommand
             DefaultValueFactory = _ => $"{VmmMemoryBudget.OverheadBytes >> 20}M",
         };
         var stopTimeout = new Option<double>("--stop-timeout") { Description = "Seconds a stop without force waits for the guest to power off after the ACPI power button.", DefaultValueFactory = _ => 30 };
+        var balloonTarget = new Option<double>("--balloon-target")
+        {
+            Description = "Percent of the host's memory above which VMs' balloons inflate (their reserve plus their VMMs' resident memory); below 90 % of it they deflate.",
+            DefaultValueFactory = _ => 80,
+        };
+        var resourceInterval = new Option<double>("--resource-interval") { Description = "Seconds between two rounds of KSM tuning and balloon sizing.", DefaultValueFactory = _ => 10 };
         var command = new Command("daemon", """
             Run the host daemon: it keeps VM definitions in a SQLite store, runs each VM in a VMM process of its own,
             admits VMs against the host's capacity and overcommit ratios, and serves the REST API (/1.0/...,
             /openapi.json, /metrics). VMs outlive the daemon; a new daemon adopts them. `sharpvisor vm --help` drives it.
             """)
         {
-            stateDir, socket, listen, hostMemory, hostCores, reserved, cpuRatio, memoryRatio, diskRatio, diskRoots, stopTimeout, confine, vmmOverhead,
+            stateDir, socket, listen, hostMemory, hostCores, reserved, cpuRatio, memoryRatio, diskRatio, diskRoots, stopTimeout, confine, vmmOverhead, balloonTarget, resourceInterval,
         };
         command.SetAction(parse =>
         {
@@ -71,6 +77,8 @@ internal static class DaemonCommand
                 {
                     Paths = paths, Capacity = capacity, DiskRoots = parse.GetValue(diskRoots) ?? [], VmmCommand = OwnCommand(),
                     GracefulStopTimeout = TimeSpan.FromSeconds(parse.GetValue(stopTimeout)),
+                    BalloonTargetFraction = parse.GetValue(balloonTarget) is > 0 and <= 100 and var percent ? percent / 100 : throw new FormatException("--balloon-target must be a percent in (0, 100]"),
+                    ResourceInterval = parse.GetValue(resourceInterval) is >= 0.5 and <= 3600 and var seconds ? TimeSpan.FromSeconds(seconds) : throw new FormatException("--resource-interval must be 0.5 to 3600 seconds"),
                 };
                 overheadBytes = (long)MemorySize.Parse(parse.GetValue(vmmOverhead)!);
                 listenOptions = new DaemonListenOptions(Path.GetFullPath(parse.GetValue(socket)!),

@@ -44,14 +44,16 @@ internal static class VmCommands
         var kernel = new Option<string?>("--kernel") { Description = "Kernel to boot, a file under the daemon's disk folders (default: the default Debian guest)." };
         var initrd = new Option<string?>("--initrd") { Description = "Initial ramdisk, a file under the daemon's disk folders." };
         var cmdline = new Option<string?>("--cmdline") { Description = "Kernel command line." };
-        var balloon = new Option<bool>("--balloon") { Description = "Give it a virtio-balloon device." };
+        var balloon = new Option<bool>("--balloon") { Description = "Give it a virtio-balloon device (the daemon sizes it automatically under memory pressure)." };
+        var balloonMin = new Option<string?>("--balloon-min") { Description = "The least memory automatic ballooning leaves the guest, e.g. 256M (default: half its memory)." };
+        var ksm = new Option<bool>("--ksm") { Description = "Offer its RAM to the host's KSM, which the daemon runs while such VMs run." };
         var restart = new Option<string?>("--restart-policy") { Description = "no, on-failure or always." };
         var autostart = new Option<bool>("--autostart") { Description = "Start it whenever the daemon starts." };
         var description = new Option<string?>("--description") { Description = "A note on what it is for." };
         var start = new Option<bool>("--start") { Description = "Start it once created." };
         var command = Client.AddTo(new Command("create", "Define a VM (admitted against the host's capacity and overcommit ratios).")
         {
-            name, vcpus, topology, memory, disks, nets, engine, kernel, initrd, cmdline, balloon, restart, autostart, description, start,
+            name, vcpus, topology, memory, disks, nets, engine, kernel, initrd, cmdline, balloon, balloonMin, ksm, restart, autostart, description, start,
         });
         command.SetAction(parse => Client.Run(parse, async (client, json) =>
         {
@@ -61,7 +63,8 @@ internal static class VmCommands
                 Engine = parse.GetValue(engine), Kernel = Full(parse.GetValue(kernel)), Initrd = Full(parse.GetValue(initrd)), Cmdline = parse.GetValue(cmdline),
                 Disks = (parse.GetValue(disks) ?? []).Select(ParseDisk).ToArray(),
                 Nics = (parse.GetValue(nets) ?? []).Select(ParseNic).ToArray(),
-                Balloon = parse.GetValue(balloon) ? true : null, RestartPolicy = parse.GetValue(restart),
+                Balloon = parse.GetValue(balloon) ? true : null, BalloonMin = parse.GetValue(balloonMin), Ksm = parse.GetValue(ksm) ? true : null,
+                RestartPolicy = parse.GetValue(restart),
                 Autostart = parse.GetValue(autostart) ? true : null, Description = parse.GetValue(description),
             };
             var created = await client.SendAsync(HttpMethod.Post, "/1.0/instances", request).ConfigureAwait(false);

@@ -26,12 +26,19 @@ public sealed partial record InstanceDefinition
     public IReadOnlyList<DiskSpec> Disks { get; init; } = [];
     public IReadOnlyList<NetSpec> Networks { get; init; } = [];
     public bool Balloon { get; init; }
+    /// <summary>What automatic ballooning leaves the guest at least; null: half its memory.</summary>
+    public ulong? BalloonMinimumBytes { get; init; }
+    /// <summary>Guest RAM is offered to the kernel's KSM (madvise MERGEABLE); the daemon runs KSM while such a VM runs.</summary>
+    public bool Ksm { get; init; }
     public RestartPolicy RestartPolicy { get; init; } = RestartPolicy.No;
     /// <summary>Started when the daemon starts.</summary>
     public bool Autostart { get; init; }
     public string Description { get; init; } = "";
 
     public int VcpuCount => Topology.VcpuCount;
+
+    /// <summary>The least memory automatic ballooning leaves this VM's guest.</summary>
+    public ulong BalloonFloorBytes => BalloonMinimumBytes ?? MemoryBytes / 2 / 4096 * 4096;
 
     /// <summary>Incus's rule for instance names: they become folder names, host names and URL segments.</summary>
     [GeneratedRegex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
@@ -67,6 +74,12 @@ public sealed partial record InstanceDefinition
             throw new InstanceDefinitionException("disks", $"disk {sameDisk.Key} is given twice");
         if (Networks.GroupBy(n => n.Tap).FirstOrDefault(g => g.Count() > 1) is { } sameTap)
             throw new InstanceDefinitionException("nics", $"tap {sameTap.Key} is given to more than one NIC");
+        if (BalloonMinimumBytes is { } floor)
+        {
+            if (!Balloon) throw new InstanceDefinitionException("balloon_min", "balloon_min needs a balloon (balloon: true)");
+            if (floor > MemoryBytes || floor < VmConfig.MinMemory)
+                throw new InstanceDefinitionException("balloon_min", $"balloon_min must be from {MemorySize.Format(VmConfig.MinMemory)} to the VM's memory ({MemorySize.Format(MemoryBytes)})");
+        }
         if (Description.Length > 1024) throw new InstanceDefinitionException("description", "the description is longer than 1,024 characters");
         return this;
     }

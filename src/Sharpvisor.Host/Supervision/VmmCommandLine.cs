@@ -40,6 +40,7 @@ internal static class VmmCommandLine
         foreach (var disk in definition.Disks) command.AddRange(["--disk", disk.ToString()]);
         foreach (var nic in definition.Networks) command.AddRange(["--net", nic.ToString()]);
         if (definition.Balloon) command.Add("--balloon");
+        if (definition.Ksm) command.Add("--ksm");
         return (command, readable);
     }
 
