@@ -27,6 +27,10 @@ public sealed record InstanceRequest
     /// <summary>The least memory automatic ballooning leaves the guest ("256M"; "" for half its memory).</summary>
     public string? BalloonMin { get; init; }
     public bool? Ksm { get; init; }
+    /// <summary>Share of contended CPU time, 1-10000 (100 by default).</summary>
+    public int? CpuWeight { get; init; }
+    /// <summary>Host CPUs the VM runs on, as "0-1,3"; "" for any.</summary>
+    public string? CpuPin { get; init; }
     public string? RestartPolicy { get; init; }
     public bool? Autostart { get; init; }
 
@@ -57,6 +61,8 @@ public sealed record InstanceRequest
         if (Balloon is { } balloon) d = d with { Balloon = balloon };
         if (BalloonMin is not null) d = d with { BalloonMinimumBytes = BalloonMin.Length == 0 ? null : Field("balloon_min", () => MemorySize.Parse(BalloonMin)) };
         if (Ksm is { } ksm) d = d with { Ksm = ksm };
+        if (CpuWeight is { } weight) d = d with { CpuWeight = weight };
+        if (CpuPin is not null) d = d with { CpuPin = CpuPin.Length == 0 ? null : CpuPin };
         if (RestartPolicy is not null) d = d with { RestartPolicy = Field("restart_policy", () => RestartPolicyNames.Parse(RestartPolicy)) };
         if (Autostart is { } autostart) d = d with { Autostart = autostart };
         return d;

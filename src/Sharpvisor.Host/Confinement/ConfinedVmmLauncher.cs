@@ -60,7 +60,7 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
             Name = launch.VmName, VmDirectory = launch.VmDirectory, Argv = launch.Command, LogFile = launch.LogPath,
             ReadablePaths = [.. launch.ReadablePaths, .. _runtimePaths], WritablePaths = launch.WritablePaths,
             Identity = identity,
-            Limits = new VmmResourceLimits(launch.Vcpus, VmmMemoryBudget.LimitFor((long)launch.GuestMemoryBytes, _memoryOverheadBytes)),
+            Limits = new VmmResourceLimits(launch.Vcpus, VmmMemoryBudget.LimitFor((long)launch.GuestMemoryBytes, _memoryOverheadBytes)) { CpuWeight = launch.CpuWeight },
         });
         return Track(vmm, identity.Uid);
     }

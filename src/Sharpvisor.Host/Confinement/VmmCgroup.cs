@@ -65,6 +65,7 @@ public sealed class VmmCgroup
         if (Version == 2)
         {
             Write("cpu", "cpu.max", $"{quota} {period}");
+            Write("cpu", "cpu.weight", limits.CpuWeight.ToString());
             Write("memory", "memory.max", limits.MemoryLimitBytes.ToString());
             WriteIfPresent("memory", "memory.swap.max", "0");
             WriteIfPresent("memory", "memory.oom.group", "1");
@@ -73,6 +74,7 @@ public sealed class VmmCgroup
         {
             Write("cpu", "cpu.cfs_period_us", period.ToString());
             Write("cpu", "cpu.cfs_quota_us", quota.ToString());
+            Write("cpu", "cpu.shares", limits.CpuSharesV1.ToString());
             Write("memory", "memory.limit_in_bytes", limits.MemoryLimitBytes.ToString());
             WriteIfPresent("memory", "memory.memsw.limit_in_bytes", limits.MemoryLimitBytes.ToString()); // after: memsw >= limit
         }

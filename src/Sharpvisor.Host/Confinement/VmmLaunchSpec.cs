@@ -39,6 +39,12 @@ public sealed record VmmResourceLimits(int Vcpus, long MemoryLimitBytes, int Pid
     public const int DefaultPidsLimit = 512;
     public const long CpuPeriodMicroseconds = 100_000;
 
+    /// <summary>Share of contended CPU time in cgroup v2's cpu.weight terms (1-10000, 100 the default); v1's cpu.shares
+    /// is it scaled to 1024.</summary>
+    public int CpuWeight { get; init; } = 100;
+
+    public long CpuSharesV1 => Math.Max(2, CpuWeight * 1024L / 100);
+
     /// <summary>
     /// Cores the VMM's own threads get beside its vCPUs (as libvirt's emulator threads have their own quota): the JIT's
     /// tier-up, the GC and the device threads. Unconfined, a 1-vCPU VMM booting the default guest used 1.1 cores on
@@ -54,6 +60,7 @@ public sealed record VmmResourceLimits(int Vcpus, long MemoryLimitBytes, int Pid
         if (Vcpus < 1) throw new ArgumentException($"vCPU count {Vcpus}: must be at least 1");
         if (CpuCapCores is { } cap && !(cap >= 0.01)) throw new ArgumentException($"CPU cap {cap} cores: must be at least 0.01");
         if (MemoryLimitBytes < 16L << 20) throw new ArgumentException($"memory limit {MemoryLimitBytes} bytes: must be at least 16 MiB");
+        if (CpuWeight is < 1 or > 10000) throw new ArgumentException($"CPU weight {CpuWeight}: must be 1 to 10000");
         if (PidsLimit < 8) throw new ArgumentException($"pids limit {PidsLimit}: must be at least 8");
     }
 }

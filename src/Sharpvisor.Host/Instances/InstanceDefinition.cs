@@ -30,6 +30,10 @@ public sealed partial record InstanceDefinition
     public ulong? BalloonMinimumBytes { get; init; }
     /// <summary>Guest RAM is offered to the kernel's KSM (madvise MERGEABLE); the daemon runs KSM while such a VM runs.</summary>
     public bool Ksm { get; init; }
+    /// <summary>Its share of contended CPU time against other VMs (cgroup cpu.weight, 1-10000; 100 is the default share).</summary>
+    public int CpuWeight { get; init; } = 100;
+    /// <summary>Host CPUs its VMM (vCPU threads and all) may run on, as "0-1,3"; null: any.</summary>
+    public string? CpuPin { get; init; }
     public RestartPolicy RestartPolicy { get; init; } = RestartPolicy.No;
     /// <summary>Started when the daemon starts.</summary>
     public bool Autostart { get; init; }
@@ -74,6 +78,12 @@ public sealed partial record InstanceDefinition
             throw new InstanceDefinitionException("disks", $"disk {sameDisk.Key} is given twice");
         if (Networks.GroupBy(n => n.Tap).FirstOrDefault(g => g.Count() > 1) is { } sameTap)
             throw new InstanceDefinitionException("nics", $"tap {sameTap.Key} is given to more than one NIC");
+        if (CpuWeight is < 1 or > 10000) throw new InstanceDefinitionException("cpu_weight", $"cpu_weight must be 1 to 10,000, not {CpuWeight}");
+        if (CpuPin is not null)
+        {
+            try { CpuList.Parse(CpuPin, Environment.ProcessorCount); }
+            catch (FormatException e) { throw new InstanceDefinitionException("cpu_pin", e.Message); }
+        }
         if (BalloonMinimumBytes is { } floor)
         {
             if (!Balloon) throw new InstanceDefinitionException("balloon_min", "balloon_min needs a balloon (balloon: true)");

@@ -136,7 +136,7 @@ public sealed partial class InstanceManager
                 VmName = name, VmDirectory = _options.Paths.InstanceDirectory(name), Command = command, LogPath = _options.Paths.VmmLog(name),
                 ReadablePaths = [.. readable, .. record.Definition.Disks.Where(d => d.ReadOnly).Select(d => d.Path)],
                 WritablePaths = record.Definition.Disks.Where(d => !d.ReadOnly).Select(d => d.Path).ToList(),
-                Vcpus = record.Definition.VcpuCount, GuestMemoryBytes = record.Definition.MemoryBytes,
+                Vcpus = record.Definition.VcpuCount, GuestMemoryBytes = record.Definition.MemoryBytes, CpuWeight = record.Definition.CpuWeight,
                 Taps = record.Definition.Networks.Select(n => n.Tap).ToList(),
             });
         }

@@ -14,7 +14,7 @@ internal static class VmmCommandLine
     /// </summary>
     public static async Task<(List<string> Command, List<string> Readable)> BootAsync(HostDaemonOptions options, InstanceDefinition definition)
     {
-        var command = Common(options, definition.Name, definition.Engine);
+        var command = Common(options, definition);
         var t = definition.Topology;
         command.AddRange(["--memory", $"{definition.MemoryBytes / 1024}K",
             "--topology", string.Create(CultureInfo.InvariantCulture, $"sockets={t.Sockets},cores={t.Cores},threads={t.Threads}")]);
@@ -47,7 +47,7 @@ internal static class VmmCommandLine
     /// <summary>Resuming a snapshot: its configuration comes from the snapshot.</summary>
     public static List<string> Restore(HostDaemonOptions options, InstanceDefinition definition, string snapshotDirectory)
     {
-        var command = Common(options, definition.Name, definition.Engine);
+        var command = Common(options, definition);
         command.AddRange(["--restore", snapshotDirectory]);
         return command;
     }
@@ -55,15 +55,20 @@ internal static class VmmCommandLine
     /// <summary>Waiting for a live migration on <paramref name="listen"/> (ADDR:PORT).</summary>
     public static List<string> Incoming(HostDaemonOptions options, InstanceDefinition definition, string listen)
     {
-        var command = Common(options, definition.Name, definition.Engine);
+        var command = Common(options, definition);
         command.AddRange(["--incoming", listen]);
         return command;
     }
 
-    private static List<string> Common(HostDaemonOptions options, string name, string engine)
+    // A pinned VM's VMM is started through taskset, so every thread it makes (vCPUs included) inherits the CPU list.
+    private static List<string> Common(HostDaemonOptions options, InstanceDefinition definition)
     {
         var paths = options.Paths;
-        return [.. options.VmmCommand, "run", "--engine", engine, "--serial", $"unix:{paths.ConsoleSocket(name)}",
+        string name = definition.Name;
+        List<string> pin = definition.CpuPin is { } cpus ? [HostTaskset, "--cpu-list", cpus] : [];
+        return [.. pin, .. options.VmmCommand, "run", "--engine", definition.Engine, "--serial", $"unix:{paths.ConsoleSocket(name)}",
             "--control", paths.ControlSocket(name), "--exit-report", paths.ExitReport(name)];
     }
+
+    private static string HostTaskset => Confinement.HostTools.Find("taskset") ?? "/usr/bin/taskset";
 }

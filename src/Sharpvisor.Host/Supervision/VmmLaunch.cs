@@ -16,6 +16,8 @@ public sealed record VmmLaunch
     public IReadOnlyList<string> WritablePaths { get; init; } = [];
     public required int Vcpus { get; init; }
     public required ulong GuestMemoryBytes { get; init; }
+    /// <summary>Its share of contended CPU time (cgroup cpu.weight); only a confining launcher can apply it.</summary>
+    public int CpuWeight { get; init; } = 100;
     /// <summary>Taps its NICs use: made (if missing) for the VMM's user and brought up, as it may not make them itself.</summary>
     public IReadOnlyList<string> Taps { get; init; } = [];
 }
