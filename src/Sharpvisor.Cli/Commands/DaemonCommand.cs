@@ -67,7 +67,7 @@ internal static class DaemonCommand
                 {
                     Cores = parse.GetValue(hostCores) ?? Environment.ProcessorCount,
                     MemoryBytes = parse.GetValue(hostMemory) is { } m ? MemorySize.Parse(m) : HostMemory.TotalBytes(),
-                    ReservedMemoryBytes = MemorySize.Parse(parse.GetValue(reserved)!),
+                    ReservedMemoryBytes = parse.GetValue(reserved)!.Trim() == "0" ? 0 : MemorySize.Parse(parse.GetValue(reserved)!), // 0: a host that keeps nothing back
                     DiskBytes = (ulong)new DriveInfo(paths.StateDirectory).TotalSize,
                     CpuRatio = parse.GetValue(cpuRatio), MemoryRatio = parse.GetValue(memoryRatio), DiskRatio = parse.GetValue(diskRatio),
                 }.Validated();

@@ -54,8 +54,11 @@ public sealed class DaemonProcess : IDisposable
         _process.ErrorDataReceived += (_, e) => Collect(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        if (!ready.Task.Wait(TimeSpan.FromSeconds(90)) )
-            throw new InvalidOperationException($"the daemon did not start listening; its output:\n{Output}");
+        // A daemon that refuses its arguments ends at once: no need to wait out the whole minute and a half.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (!ready.Task.Wait(250))
+            if (DateTime.UtcNow > deadline || _process.HasExited)
+                throw new InvalidOperationException($"the daemon did not start listening{(_process.HasExited ? $" (it exited with {_process.ExitCode})" : "")}; its output:\n{Output}");
         Http = DaemonHttp.UnixClient(Socket);
     }
 
