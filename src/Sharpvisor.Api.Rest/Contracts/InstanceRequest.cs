@@ -31,6 +31,8 @@ public sealed record InstanceRequest
     public int? CpuWeight { get; init; }
     /// <summary>Host CPUs the VM runs on, as "0-1,3"; "" for any.</summary>
     public string? CpuPin { get; init; }
+    /// <summary>Guest NUMA nodes, one "nodeN:cpus=LIST,mem=SIZE" each in order; [] for one node.</summary>
+    public IReadOnlyList<string>? Numa { get; init; }
     public string? RestartPolicy { get; init; }
     public bool? Autostart { get; init; }
 
@@ -63,6 +65,7 @@ public sealed record InstanceRequest
         if (Ksm is { } ksm) d = d with { Ksm = ksm };
         if (CpuWeight is { } weight) d = d with { CpuWeight = weight };
         if (CpuPin is not null) d = d with { CpuPin = CpuPin.Length == 0 ? null : CpuPin };
+        if (Numa is not null) d = d with { Numa = Numa };
         if (RestartPolicy is not null) d = d with { RestartPolicy = Field("restart_policy", () => RestartPolicyNames.Parse(RestartPolicy)) };
         if (Autostart is { } autostart) d = d with { Autostart = autostart };
         return d;

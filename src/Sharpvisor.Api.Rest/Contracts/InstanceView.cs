@@ -7,7 +7,7 @@ namespace Sharpvisor.Api.Rest.Contracts;
 public sealed record InstanceView(
     string Name, string Description, string Status, string StatusReason, int Vcpus, string Topology, string Memory, ulong MemoryBytes,
     string Engine, string? Kernel, string? Initrd, string? Cmdline, IReadOnlyList<DiskRequest> Disks, IReadOnlyList<NicRequest> Nics,
-    bool Balloon, string BalloonMin, bool Ksm, int CpuWeight, string? CpuPin, string RestartPolicy, bool Autostart, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, int? Pid, string Location,
+    bool Balloon, string BalloonMin, bool Ksm, int CpuWeight, string? CpuPin, IReadOnlyList<string> Numa, string RestartPolicy, bool Autostart, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, int? Pid, string Location,
     long Revision, ulong? ResidentMemoryBytes, double? CpuSeconds)
 {
     public static InstanceView From(InstanceRecord record, (ulong ResidentBytes, TimeSpan CpuTime)? usage)
@@ -17,7 +17,7 @@ public sealed record InstanceView(
         return new InstanceView(d.Name, d.Description, InstanceStatusNames.Format(record.Status), record.StatusReason, d.VcpuCount,
             $"sockets={t.Sockets},cores={t.Cores},threads={t.Threads}", MemorySize.Format(d.MemoryBytes), d.MemoryBytes, d.Engine,
             d.KernelPath, d.InitrdPath, d.CommandLine, d.Disks.Select(x => new DiskRequest(x.Path, x.ReadOnly, x.Format)).ToArray(),
-            d.Networks.Select(n => new NicRequest(n.Tap, n.MacAddress)).ToArray(), d.Balloon, MemorySize.Format(d.BalloonFloorBytes), d.Ksm, d.CpuWeight, d.CpuPin,
+            d.Networks.Select(n => new NicRequest(n.Tap, n.MacAddress)).ToArray(), d.Balloon, MemorySize.Format(d.BalloonFloorBytes), d.Ksm, d.CpuWeight, d.CpuPin, d.Numa,
             RestartPolicyNames.Format(d.RestartPolicy),
             d.Autostart, record.CreatedAt, record.StartedAt, record.Process?.Pid, record.Location, record.Revision,
             usage?.ResidentBytes, usage?.CpuTime.TotalSeconds);

@@ -36,6 +36,7 @@ internal static class RunCommand
         var control = new Option<string?>("--control") { Description = "Listen for control commands (pause, resume, snapshot, stop) on this Unix socket: see `sharpvisor pause --help`." };
         var noVerifyMemory = new Option<bool>("--no-verify-memory") { Description = "With --restore: check the memory file's size but not the SHA-256 of its pages (which reads them all), so pages load only as the guest touches them." };
         var ksm = new Option<bool>("--ksm") { Description = "Mark guest RAM mergeable (MADV_MERGEABLE), so the host's KSM, when on, may share identical pages between VMs." };
+        var numa = new Option<string[]>("--numa") { Description = "A guest NUMA node: nodeN:cpus=0-1,mem=512M, one per node in order; together they hold every vCPU and all of --memory (ACPI SRAT and SLIT).", Arity = ArgumentArity.ZeroOrMore };
         var paused = new Option<bool>("--paused") { Description = "Start with the vCPUs stopped, until `sharpvisor resume` (QEMU's -S)." };
         var holdInput = new Option<string?>("--hold-input-until") { Description = "Console input waits until the guest prints this text (the default guest's ready line is used without --kernel)." };
         var exitReport = new Option<string?>("--exit-report") { Description = "Write how the run ended (exit code, outcome, message) to this JSON file as the VMM's last act, for a supervisor that is not its parent." };
@@ -49,7 +50,7 @@ internal static class RunCommand
             """)
         {
             kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, nets, noRng, balloon,
-            restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport, ksm, holdInput,
+            restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport, ksm, holdInput, numa,
         };
         command.SetAction(parse => WithExitReport(parse.GetValue(exitReport), () => Run(parse)));
         return command;
@@ -66,8 +67,10 @@ internal static class RunCommand
             SerialSpec serialSpec;
             DiskSpec[] diskSpecs;
             NetSpec[] netSpecs;
+            IReadOnlyList<Sharpvisor.Machine.Memory.NumaNode> numaNodes;
             try
             {
+                numaNodes = NumaSpec.Parse(parse.GetValue(numa) ?? []);
                 diskSpecs = (parse.GetValue(disks) ?? []).Select(DiskSpec.Parse).ToArray();
                 netSpecs = (parse.GetValue(nets) ?? []).Select(NetSpec.Parse).ToArray();
                 memoryBytes = MemorySize.Parse(parse.GetValue(memory)!);
@@ -121,7 +124,7 @@ internal static class RunCommand
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
                     Disks = diskSpecs, Networks = netSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
-                    Ksm = parse.GetValue(ksm),
+                    Ksm = parse.GetValue(ksm), NumaNodes = numaNodes,
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)

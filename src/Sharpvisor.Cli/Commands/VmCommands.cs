@@ -48,6 +48,7 @@ internal static class VmCommands
         var balloonMin = new Option<string?>("--balloon-min") { Description = "The least memory automatic ballooning leaves the guest, e.g. 256M (default: half its memory)." };
         var ksm = new Option<bool>("--ksm") { Description = "Offer its RAM to the host's KSM, which the daemon runs while such VMs run." };
         var cpuWeight = new Option<int?>("--cpu-weight") { Description = "Its share of contended CPU time, 1-10000 (default 100)." };
+        var numa = new Option<string[]>("--numa") { Description = "A guest NUMA node, nodeN:cpus=0-1,mem=512M; one per node, in order. Repeatable.", Arity = ArgumentArity.ZeroOrMore };
         var cpuPin = new Option<string?>("--cpu-pin") { Description = "Host CPUs it runs on, e.g. 0-1,3 (default: any)." };
         var restart = new Option<string?>("--restart-policy") { Description = "no, on-failure or always." };
         var autostart = new Option<bool>("--autostart") { Description = "Start it whenever the daemon starts." };
@@ -55,7 +56,7 @@ internal static class VmCommands
         var start = new Option<bool>("--start") { Description = "Start it once created." };
         var command = Client.AddTo(new Command("create", "Define a VM (admitted against the host's capacity and overcommit ratios).")
         {
-            name, vcpus, topology, memory, disks, nets, engine, kernel, initrd, cmdline, balloon, balloonMin, ksm, cpuWeight, cpuPin, restart, autostart, description, start,
+            name, vcpus, topology, memory, disks, nets, engine, kernel, initrd, cmdline, balloon, balloonMin, ksm, cpuWeight, cpuPin, numa, restart, autostart, description, start,
         });
         command.SetAction(parse => Client.Run(parse, async (client, json) =>
         {
@@ -67,6 +68,7 @@ internal static class VmCommands
                 Nics = (parse.GetValue(nets) ?? []).Select(ParseNic).ToArray(),
                 Balloon = parse.GetValue(balloon) ? true : null, BalloonMin = parse.GetValue(balloonMin), Ksm = parse.GetValue(ksm) ? true : null,
                 CpuWeight = parse.GetValue(cpuWeight), CpuPin = parse.GetValue(cpuPin),
+                Numa = parse.GetValue(numa) is { Length: > 0 } nodes ? nodes : null,
                 RestartPolicy = parse.GetValue(restart),
                 Autostart = parse.GetValue(autostart) ? true : null, Description = parse.GetValue(description),
             };

@@ -34,6 +34,8 @@ public sealed partial record InstanceDefinition
     public int CpuWeight { get; init; } = 100;
     /// <summary>Host CPUs its VMM (vCPU threads and all) may run on, as "0-1,3"; null: any.</summary>
     public string? CpuPin { get; init; }
+    /// <summary>Guest NUMA nodes as `run --numa` takes them ("node0:cpus=0-1,mem=512M"); empty: one node.</summary>
+    public IReadOnlyList<string> Numa { get; init; } = [];
     public RestartPolicy RestartPolicy { get; init; } = RestartPolicy.No;
     /// <summary>Started when the daemon starts.</summary>
     public bool Autostart { get; init; }
@@ -83,6 +85,11 @@ public sealed partial record InstanceDefinition
         {
             try { CpuList.Parse(CpuPin, Environment.ProcessorCount); }
             catch (FormatException e) { throw new InstanceDefinitionException("cpu_pin", e.Message); }
+        }
+        if (Numa.Count > 0)
+        {
+            try { Machine.Memory.NumaNode.Validate(NumaSpec.Parse(Numa), VcpuCount, MemoryBytes); }
+            catch (FormatException e) { throw new InstanceDefinitionException("numa", e.Message); }
         }
         if (BalloonMinimumBytes is { } floor)
         {

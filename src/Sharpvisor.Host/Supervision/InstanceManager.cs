@@ -170,8 +170,8 @@ public sealed partial class InstanceManager : IDisposable
     }
 
     private static bool DefinitionsEqual(InstanceDefinition a, InstanceDefinition b) =>
-        a with { Disks = [], Networks = [] } == b with { Disks = [], Networks = [] }
-        && a.Disks.SequenceEqual(b.Disks) && a.Networks.SequenceEqual(b.Networks);
+        a with { Disks = [], Networks = [], Numa = [] } == b with { Disks = [], Networks = [], Numa = [] }
+        && a.Disks.SequenceEqual(b.Disks) && a.Networks.SequenceEqual(b.Networks) && a.Numa.SequenceEqual(b.Numa);
 
     internal InstanceRuntime Runtime(string name) =>
         _runtimes.GetOrAdd(name, n => new InstanceRuntime(n, new ConsoleLog(_options.Paths.ConsoleLog(n))));

@@ -41,6 +41,7 @@ internal static class VmmCommandLine
         foreach (var nic in definition.Networks) command.AddRange(["--net", nic.ToString()]);
         if (definition.Balloon) command.Add("--balloon");
         if (definition.Ksm) command.Add("--ksm");
+        foreach (string node in definition.Numa) command.AddRange(["--numa", node]);
         return (command, readable);
     }
 

@@ -3,7 +3,7 @@ using Sharpvisor.Machine.Memory;
 namespace Sharpvisor.Machine.Acpi;
 
 /// <summary>
-/// Builds the ACPI tables of our x86 machine (RSDP, XSDT, RSDT, FADT, MADT, DSDT) for a given set of vCPUs and
+/// Builds the ACPI tables of our x86 machine (RSDP, XSDT, RSDT, FADT, MADT, DSDT; SRAT and SLIT with NUMA nodes) for a given set of vCPUs and
 /// devices, and writes them to guest memory at <see cref="X86MemoryLayout.AcpiTablesAddress"/>, where an OS that
 /// scans for the RSDP (0xE0000-0xFFFFF, 16-byte aligned) finds it too.
 /// </summary>
@@ -31,20 +31,30 @@ public sealed class AcpiTableBuilder
     /// <summary>Whether the machine has a dual 8259 PIC (MADT PCAT_COMPAT).</summary>
     public bool Dual8259Present { get; init; }
     public ushort BootArchitectureFlags { get; init; } = FadtTable.DefaultBootArchitecture;
+    /// <summary>Guest NUMA nodes (validated by the caller); with any, the SRAT and SLIT describe them.</summary>
+    public IReadOnlyList<NumaNode> NumaNodes { get; init; } = [];
 
     /// <summary>Builds every table with its final address; writes nothing.</summary>
     public AcpiTables Build()
     {
         byte[] dsdt = DsdtTable.Build(PowerRegisters, PciHostBridge, Com1, KeyboardController, GenericEventDevice);
         byte[] madt = MadtTable.Build(LocalApicIds, LocalApicAddress, IoApic, InterruptSourceOverrides, Dual8259Present);
-        const int pointerTableCount = 2;                  // FADT and MADT
+        byte[][] numa = NumaNodes.Count == 0 ? [] : [SratTable.Build(NumaNodes, LocalApicIds), SlitTable.Build(NumaNodes.Count)];
+        ulong pointerTableCount = 2 + (ulong)numa.Length;        // FADT, MADT, and SRAT and SLIT with NUMA nodes
 
         ulong rsdpAddress = X86MemoryLayout.AcpiTablesAddress;
         ulong xsdtAddress = Align(rsdpAddress + RsdpStructure.Length);
-        ulong rsdtAddress = Align(xsdtAddress + AcpiTableEncoding.HeaderLength + 8 * pointerTableCount);
-        ulong fadtAddress = Align(rsdtAddress + AcpiTableEncoding.HeaderLength + 4 * pointerTableCount);
+        ulong rsdtAddress = Align(xsdtAddress + (ulong)AcpiTableEncoding.HeaderLength + 8 * pointerTableCount);
+        ulong fadtAddress = Align(rsdtAddress + (ulong)AcpiTableEncoding.HeaderLength + 4 * pointerTableCount);
         ulong madtAddress = Align(fadtAddress + FadtTable.Length);
-        ulong dsdtAddress = Align(madtAddress + (ulong)madt.Length);
+        var numaAddresses = new ulong[numa.Length];
+        ulong next = Align(madtAddress + (ulong)madt.Length);
+        for (int i = 0; i < numa.Length; i++)
+        {
+            numaAddresses[i] = next;
+            next = Align(next + (ulong)numa[i].Length);
+        }
+        ulong dsdtAddress = next;
         ulong end = dsdtAddress + (ulong)dsdt.Length;
         if (end > X86MemoryLayout.AcpiTablesEnd)
             throw new InvalidOperationException(
@@ -52,7 +62,7 @@ public sealed class AcpiTableBuilder
                 $"0x{X86MemoryLayout.AcpiTablesAddress:x} and 0x{X86MemoryLayout.AcpiTablesEnd:x} ({LocalApicIds.Count} vCPUs)");
 
         byte[] fadt = FadtTable.Build(dsdtAddress, PowerRegisters, BootArchitectureFlags);
-        ulong[] pointed = [fadtAddress, madtAddress];
+        ulong[] pointed = [fadtAddress, madtAddress, .. numaAddresses];
         byte[] xsdt = RootTables.BuildXsdt(pointed);
         byte[] rsdt = RootTables.BuildRsdt(pointed);
         byte[] rsdp = RsdpStructure.Build((uint)rsdtAddress, xsdtAddress);
@@ -64,6 +74,7 @@ public sealed class AcpiTableBuilder
             new("RSDT", rsdtAddress, rsdt),
             new(FadtTable.Signature, fadtAddress, fadt),
             new(MadtTable.Signature, madtAddress, madt),
+            .. numa.Select((bytes, i) => new AcpiTableImage(i == 0 ? SratTable.Signature : SlitTable.Signature, numaAddresses[i], bytes)),
             new(DsdtTable.Signature, dsdtAddress, dsdt),
         ]);
     }

@@ -5,7 +5,7 @@ namespace Sharpvisor.Vmm.Configuration;
 /// <summary>Everything needed to build a VM: plain data, so it can be written next to a VM's disks and snapshots.</summary>
 public sealed record VmConfig
 {
-    public const int CurrentVersion = 2; // 2: Ksm
+    public const int CurrentVersion = 3; // 2: Ksm; 3: NumaNodes
     public int Version { get; init; } = CurrentVersion;
 
     public required string KernelPath { get; init; }
@@ -33,6 +33,8 @@ public sealed record VmConfig
     public bool BalloonDevice { get; init; }
     /// <summary>Guest RAM is marked MADV_MERGEABLE, so the host's KSM (when switched on) may share identical pages.</summary>
     public bool Ksm { get; init; }
+    /// <summary>Guest NUMA nodes (ACPI SRAT and SLIT); empty: one node, as before.</summary>
+    public IReadOnlyList<Machine.Memory.NumaNode> NumaNodes { get; init; } = [];
 
     public const ulong MinMemory = 16UL << 20;
 
@@ -46,6 +48,7 @@ public sealed record VmConfig
         if (hostMemoryBytes > 0 && MemoryBytes > limit)
             throw new FormatException($"{MemorySize.Format(MemoryBytes)} is more than 150% of this host's {MemorySize.Format(hostMemoryBytes)} (at most {MemorySize.Format(limit)})");
         Topology.Validated();
+        Machine.Memory.NumaNode.Validate(NumaNodes, Topology.VcpuCount, MemoryBytes);
         if (!File.Exists(KernelPath)) throw new FormatException($"kernel '{KernelPath}' does not exist");
         if (InitrdPath is not null && !File.Exists(InitrdPath)) throw new FormatException($"initrd '{InitrdPath}' does not exist");
         foreach (var disk in Disks)

@@ -99,7 +99,7 @@ internal sealed class MachineInstance : IDisposable
     /// the others wait in the engine for INIT and SIPI from the guest.</summary>
     private void LoadKernel(byte[] kernel, byte[] initrd)
     {
-        var tables = new AcpiTableBuilder(Config.Topology.ApicIds()).WriteTo(Memory);
+        var tables = new AcpiTableBuilder(Config.Topology.ApicIds()) { NumaNodes = Config.NumaNodes }.WriteTo(Memory);
         ResetVector.WriteTo(Memory);
         var boot = KernelLoader.Load(Memory, kernel, initrd, Config.CommandLine, tables.RsdpAddress).BootCpu;
         var initial = _vcpus[0].GetState();

@@ -48,4 +48,14 @@ public sealed class InstanceResourceFieldsTests
         Assert.Equal(150UL << 20, definition.Validated(new AnyDisk()).BalloonFloorBytes);
         Assert.Equal(200UL << 20, (definition with { BalloonMinimumBytes = 200UL << 20 }).Validated(new AnyDisk()).BalloonFloorBytes);
     }
+
+    [Fact]
+    public void NUMA_nodes_must_split_the_VMs_vCPUs_and_memory()
+    {
+        var definition = new InstanceDefinition { Name = "n", Topology = Sharpvisor.Machine.Cpu.CpuTopology.Flat(2), MemoryBytes = 256UL << 20 };
+        var good = definition with { Numa = ["node0:cpus=0,mem=128M", "node1:cpus=1,mem=128M"] };
+        Assert.Same(good, good.Validated(new AnyDisk()));
+        var wrong = Assert.Throws<InstanceDefinitionException>(() => (definition with { Numa = ["node0:cpus=0-1,mem=128M"] }).Validated(new AnyDisk()));
+        Assert.Equal(("numa", "the NUMA nodes have 128 MiB in all, but the VM has 256 MiB of memory: they must be equal"), (wrong.Field, wrong.Message));
+    }
 }
