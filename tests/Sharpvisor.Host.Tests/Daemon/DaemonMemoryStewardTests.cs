@@ -45,23 +45,31 @@ public sealed class DaemonMemoryStewardTests
     }
 
     [Fact]
-    public async Task KSM_runs_while_a_VM_asks_for_it_and_is_put_back_as_it_was_found()
+    public async Task KSM_runs_while_VMs_ask_for_it_merges_four_identical_guests_and_is_put_back_as_it_was_found()
     {
         Skip.IfNot(KsmTuner.Available(MemorySteward.KsmSysfs), $"the host kernel has no KSM ({MemorySteward.KsmSysfs} is missing)");
         string Read(string key) => File.ReadAllText(Path.Combine(MemorySteward.KsmSysfs, key)).Trim();
         var found = (Run: Read("run"), Scan: Read("pages_to_scan"), Sleep: Read("sleep_millisecs"));
         using var daemon = new DaemonProcess(null, "--resource-interval", "1");
         string saved = Path.Combine(daemon.StateDirectory, "ksm-found");
-        await Create(daemon, new { name = "merge", memory = "128M", engine = "emulator", ksm = true });
-        Assert.True((await daemon.GetAsync("/1.0/instances/merge")).GetProperty("ksm").GetBoolean());
-        await daemon.StartAsync("merge");
+        string[] names = ["merge1", "merge2", "merge3", "merge4"];
+        foreach (string name in names) await Create(daemon, new { name, memory = "128M", engine = "emulator", ksm = true });
+        Assert.True((await daemon.GetAsync("/1.0/instances/merge1")).GetProperty("ksm").GetBoolean());
+        foreach (string name in names) await daemon.StartAsync(name);
         await Until(() => File.Exists(saved), Round, () => daemon.Output);
         Assert.Equal("1", Read("run"));
         Assert.Equal([$"run={found.Run}", $"pages_to_scan={found.Scan}", $"sleep_millisecs={found.Sleep}"], File.ReadAllLines(saved));
         Assert.Contains("KSM on", daemon.Output);
+        foreach (string name in names) await daemon.WaitForConsoleAsync(name, DefaultGuestImage.ReadyLinePrefix, Boot);
+        // Four copies of one kernel and initramfs: KSM finds at least 32 MiB of pages the same in all of them.
+        await Until(() => long.Parse(Read("pages_sharing")) >= 8192, Boot, () => $"pages_sharing {Read("pages_sharing")}, pages_to_scan {Read("pages_to_scan")}");
+        Assert.True(int.Parse(Read("pages_to_scan")) > KsmTuner.MinPagesToScan, $"merging paid but the scan rate stayed at {Read("pages_to_scan")}");
 
-        (int status, JsonElement body) = await daemon.SendAsync(HttpMethod.Put, "/1.0/instances/merge/state", new { action = "stop", force = true });
-        Assert.True(status == 202, body.ToString());
+        foreach (string name in names)
+        {
+            (int status, JsonElement body) = await daemon.SendAsync(HttpMethod.Put, $"/1.0/instances/{name}/state", new { action = "stop", force = true });
+            Assert.True(status == 202, body.ToString());
+        }
         await Until(() => !File.Exists(saved), Round, () => daemon.Output);
         Assert.Equal(found, (Read("run"), Read("pages_to_scan"), Read("sleep_millisecs")));
     }
