@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Sharpvisor.Host.Instances;
+using Sharpvisor.Host.Networks;
 using Sharpvisor.Host.Supervision;
 
 namespace Sharpvisor.Host.Confinement;
@@ -49,7 +50,7 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
     public VmmProcess Launch(VmmLaunch launch)
     {
         var identity = _identities.Allocate(_running.Values.Where(v => !v.HasExited).Select(v => OwnerOf(v.Pid)).OfType<int>());
-        foreach (var tap in launch.Taps) MakeTap(tap, identity.Uid);
+        foreach (var tap in launch.Taps) MakeTap(tap, identity.Uid, launch.TapBridges.GetValueOrDefault(tap));
         var vmm = _launcher.Launch(new VmmLaunchSpec
         {
             Name = launch.VmName, VmDirectory = launch.VmDirectory, Argv = launch.Command, LogFile = launch.LogPath,
@@ -103,19 +104,13 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
     }
 
     // A persistent tap owned by the VMM's uid, so it attaches without CAP_NET_ADMIN; up, as the VMM cannot bring it up.
-    private static void MakeTap(string tap, int uid)
+    // A daemon network's tap (one with a bridge) is the daemon's own: made again when an earlier VMM's uid owns it.
+    private static void MakeTap(string tap, int uid, string? bridge)
     {
-        if (!Directory.Exists($"/sys/class/net/{tap}")) Run("ip", "tuntap", "add", "dev", tap, "mode", "tap", "user", uid.ToString());
-        Run("ip", "link", "set", tap, "up");
-    }
-
-    private static void Run(string tool, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(HostTools.Find(tool) ?? tool) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        string error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new IOException($"{tool} {string.Join(' ', arguments)}: {error.Trim()}");
+        string owner = $"/sys/class/net/{tap}/owner";
+        if (bridge is not null && File.Exists(owner) && File.ReadAllText(owner).Trim() != uid.ToString()) HostCommand.Run("ip", "link", "del", tap);
+        if (!Directory.Exists($"/sys/class/net/{tap}")) HostCommand.Run("ip", "tuntap", "add", "dev", tap, "mode", "tap", "user", uid.ToString());
+        if (bridge is not null) LinuxBridge.Attach(tap, bridge);
+        HostCommand.Run("ip", "link", "set", tap, "up");
     }
 }
