@@ -50,7 +50,8 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
     public VmmProcess Launch(VmmLaunch launch)
     {
         var identity = _identities.Allocate(_running.Values.Where(v => !v.HasExited).Select(v => OwnerOf(v.Pid)).OfType<int>());
-        foreach (var tap in launch.Taps) MakeTap(tap, identity.Uid, launch.TapBridges.GetValueOrDefault(tap));
+        // Persistent taps owned by the VMM's uid, so it attaches without CAP_NET_ADMIN; up, as the VMM cannot bring them up.
+        foreach (var tap in launch.Taps) HostTap.Make(tap, identity.Uid, launch.TapBridges.GetValueOrDefault(tap));
         var vmm = _launcher.Launch(new VmmLaunchSpec
         {
             Name = launch.VmName, VmDirectory = launch.VmDirectory, Argv = launch.Command, LogFile = launch.LogPath,
@@ -101,16 +102,5 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
         }
         catch (IOException) { }
         return null;
-    }
-
-    // A persistent tap owned by the VMM's uid, so it attaches without CAP_NET_ADMIN; up, as the VMM cannot bring it up.
-    // A daemon network's tap (one with a bridge) is the daemon's own: made again when an earlier VMM's uid owns it.
-    private static void MakeTap(string tap, int uid, string? bridge)
-    {
-        string owner = $"/sys/class/net/{tap}/owner";
-        if (bridge is not null && File.Exists(owner) && File.ReadAllText(owner).Trim() != uid.ToString()) HostCommand.Run("ip", "link", "del", tap);
-        if (!Directory.Exists($"/sys/class/net/{tap}")) HostCommand.Run("ip", "tuntap", "add", "dev", tap, "mode", "tap", "user", uid.ToString());
-        if (bridge is not null) LinuxBridge.Attach(tap, bridge);
-        HostCommand.Run("ip", "link", "set", tap, "up");
     }
 }
