@@ -26,6 +26,10 @@ internal static class ApiRoutes
         app.MapGet("/1.0/operations", OperationEndpoints.List);
         app.MapGet("/1.0/operations/{id}", OperationEndpoints.Get);
         app.MapGet("/1.0/events", EventEndpoints.Get);
+        app.MapGet("/1.0/networks", NetworkEndpoints.List);
+        app.MapPost("/1.0/networks", NetworkEndpoints.Create);
+        app.MapGet("/1.0/networks/{name}", NetworkEndpoints.Get);
+        app.MapDelete("/1.0/networks/{name}", NetworkEndpoints.Delete);
         app.MapGet("/1.0/host", HostEndpoints.Get);
         app.MapGet("/metrics", metrics.Get);
     }

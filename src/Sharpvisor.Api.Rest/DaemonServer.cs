@@ -7,6 +7,7 @@ using Sharpvisor.Api.Rest.Routes;
 using Sharpvisor.Api.Rest.Security;
 using Sharpvisor.Host;
 using Sharpvisor.Host.Events;
+using Sharpvisor.Host.Networks;
 using Sharpvisor.Host.Resources;
 using Sharpvisor.Host.Store;
 using Sharpvisor.Host.Supervision;
@@ -28,7 +29,10 @@ public static class DaemonServer
         options.Paths.CreateLayout();
         using var store = new SqliteHostStore(options.Paths.StoreFile);
         var credentials = ApiCredentials.LoadOrCreate(options.Paths.TokenFile, options.Paths.CertificateFile, options.HostName);
-        using var manager = new InstanceManager(options, store, launcher, new HostEvents());
+        var events = new HostEvents();
+        using var networks = new NetworkManager(options.Paths, store, events);
+        networks.RestoreAll(); // before the VMs: their taps join the bridges
+        using var manager = new InstanceManager(options, store, launcher, events);
         await manager.RecoverAsync().ConfigureAwait(false);
         using var steward = new MemorySteward(manager, say);
         steward.Start();
@@ -36,6 +40,7 @@ public static class DaemonServer
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddSingleton(manager);
+        builder.Services.AddSingleton(networks);
         builder.Services.AddSingleton(credentials);
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
         {

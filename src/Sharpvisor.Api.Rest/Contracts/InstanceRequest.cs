@@ -59,7 +59,16 @@ public sealed record InstanceRequest
         if (Disks is not null)
             d = d with { Disks = Disks.Select((disk, i) => disk.ToSpec($"disks[{i}]")).ToArray() };
         if (Nics is not null)
-            d = d with { Networks = Nics.Select((nic, i) => nic.ToSpec($"nics[{i}]")).ToArray() };
+        {
+            for (int i = 0; i < Nics.Count; i++)
+                if ((Nics[i].Tap is null) == (Nics[i].Network is null)) throw HostException.BadRequest("a NIC names a tap or a network (one of them)", $"nics[{i}]");
+            // The definition keeps them apart: tap NICs come first in the guest.
+            d = d with
+            {
+                Networks = Nics.Select((nic, i) => (nic, i)).Where(x => x.nic.Tap is not null).Select(x => x.nic.ToSpec($"nics[{x.i}]")).ToArray(),
+                NetworkNics = Nics.Where(n => n.Network is not null).Select(n => new NetworkNic(n.Network!, n.Mac ?? "")).ToArray(),
+            };
+        }
         if (Balloon is { } balloon) d = d with { Balloon = balloon };
         if (BalloonMin is not null) d = d with { BalloonMinimumBytes = BalloonMin.Length == 0 ? null : Field("balloon_min", () => MemorySize.Parse(BalloonMin)) };
         if (Ksm is { } ksm) d = d with { Ksm = ksm };
@@ -88,7 +97,8 @@ public sealed record DiskRequest(string Path, bool Readonly = false, string? For
     }
 }
 
-public sealed record NicRequest(string Tap, string? Mac = null)
+/// <summary>A NIC: on a tap the user made (<see cref="Tap"/>) or on a daemon network (<see cref="Network"/>; the daemon picks the MAC when none is given).</summary>
+public sealed record NicRequest(string? Tap = null, string? Mac = null, string? Network = null)
 {
     public NetSpec ToSpec(string field) =>
         InstanceRequest.Field(field, () => NetSpec.Parse(Mac is null ? $"tap={Tap}" : $"tap={Tap},mac={Mac}"));
@@ -105,7 +115,7 @@ public static class InstanceRequests
             Name = d.Name, Description = d.Description, Topology = $"sockets={t.Sockets},cores={t.Cores},threads={t.Threads}",
             Memory = $"{d.MemoryBytes / 1024}K", Engine = d.Engine, Kernel = d.KernelPath, Initrd = d.InitrdPath, Cmdline = d.CommandLine,
             Disks = d.Disks.Select(x => new DiskRequest(x.Path, x.ReadOnly, x.Format)).ToArray(),
-            Nics = d.Networks.Select(n => new NicRequest(n.Tap, n.Mac)).ToArray(),
+            Nics = [.. d.Networks.Select(n => new NicRequest(n.Tap, n.Mac)), .. d.NetworkNics.Select(n => new NicRequest(Mac: n.Mac, Network: n.Network))],
             Balloon = d.Balloon, RestartPolicy = RestartPolicyNames.Format(d.RestartPolicy), Autostart = d.Autostart,
         };
     }

@@ -17,8 +17,8 @@ public sealed record InstanceView(
         return new InstanceView(d.Name, d.Description, InstanceStatusNames.Format(record.Status), record.StatusReason, d.VcpuCount,
             $"sockets={t.Sockets},cores={t.Cores},threads={t.Threads}", MemorySize.Format(d.MemoryBytes), d.MemoryBytes, d.Engine,
             d.KernelPath, d.InitrdPath, d.CommandLine, d.Disks.Select(x => new DiskRequest(x.Path, x.ReadOnly, x.Format)).ToArray(),
-            d.Networks.Select(n => new NicRequest(n.Tap, n.MacAddress)).ToArray(), d.Balloon, MemorySize.Format(d.BalloonFloorBytes), d.Ksm, d.CpuWeight, d.CpuPin, d.Numa,
-            RestartPolicyNames.Format(d.RestartPolicy),
+            [.. d.Networks.Select(n => new NicRequest(n.Tap, n.MacAddress)), .. d.NetworkNics.Select(n => new NicRequest(Mac: n.Mac, Network: n.Network))], d.Balloon,
+            MemorySize.Format(d.BalloonFloorBytes), d.Ksm, d.CpuWeight, d.CpuPin, d.Numa, RestartPolicyNames.Format(d.RestartPolicy),
             d.Autostart, record.CreatedAt, record.StartedAt, record.Process?.Pid, record.Location, record.Revision,
             usage?.ResidentBytes, usage?.CpuTime.TotalSeconds);
     }

@@ -39,7 +39,7 @@ internal static class VmCommands
         var topology = new Option<string?>("--topology") { Description = "sockets=S,cores=C,threads=T." };
         var memory = new Option<string?>("--memory", "-m") { Description = "Guest memory, e.g. 512M (default 512M)." };
         var disks = new Option<string[]>("--disk") { Description = "PATH[,ro][,format=raw|qcow2], a file under the daemon's disk folders. Repeatable.", Arity = ArgumentArity.ZeroOrMore };
-        var nets = new Option<string[]>("--net") { Description = "tap=NAME[,mac=..]. Repeatable.", Arity = ArgumentArity.ZeroOrMore };
+        var nets = new Option<string[]>("--net") { Description = "network=NAME[,mac=..] (a daemon network) or tap=NAME[,mac=..] (a tap you made). Repeatable.", Arity = ArgumentArity.ZeroOrMore };
         var engine = new Option<string?>("--engine") { Description = "auto, kvm or emulator." };
         var kernel = new Option<string?>("--kernel") { Description = "Kernel to boot, a file under the daemon's disk folders (default: the default Debian guest)." };
         var initrd = new Option<string?>("--initrd") { Description = "Initial ramdisk, a file under the daemon's disk folders." };
@@ -92,6 +92,13 @@ internal static class VmCommands
 
     private static NicRequest ParseNic(string text)
     {
+        if (text.StartsWith("network=", StringComparison.Ordinal))
+        {
+            var options = text.Split(',');
+            if (options.Length > 2 || (options.Length == 2 && !options[1].StartsWith("mac=", StringComparison.Ordinal)))
+                throw new FormatException($"--net {text}: a network NIC is network=NAME[,mac=52:54:00:..]");
+            return new NicRequest(Network: options[0]["network=".Length..], Mac: options.Length == 2 ? options[1]["mac=".Length..] : null);
+        }
         var spec = Sharpvisor.Vmm.Configuration.NetSpec.Parse(text);
         return new NicRequest(spec.Tap, spec.Mac);
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Sharpvisor.Host.Instances;
+using Sharpvisor.Host.Networks;
 using Sharpvisor.Host.Supervision;
 
 namespace Sharpvisor.Host.Confinement;
@@ -54,7 +55,8 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
     public VmmProcess Launch(VmmLaunch launch)
     {
         var identity = _identities.Allocate(_running.Values.Where(v => !v.HasExited).Select(v => OwnerOf(v.Pid)).OfType<int>());
-        foreach (var tap in launch.Taps) MakeTap(tap, identity.Uid);
+        // Persistent taps owned by the VMM's uid, so it attaches without CAP_NET_ADMIN; up, as the VMM cannot bring them up.
+        foreach (var tap in launch.Taps) HostTap.Make(tap, identity.Uid, launch.TapBridges.GetValueOrDefault(tap));
         var vmm = _launcher.Launch(new VmmLaunchSpec
         {
             Name = launch.VmName, VmDirectory = launch.VmDirectory, Argv = launch.Command, LogFile = launch.LogPath,
@@ -105,22 +107,5 @@ public sealed class ConfinedVmmLauncher : IVmmLauncher
         }
         catch (IOException) { }
         return null;
-    }
-
-    // A persistent tap owned by the VMM's uid, so it attaches without CAP_NET_ADMIN; up, as the VMM cannot bring it up.
-    private static void MakeTap(string tap, int uid)
-    {
-        if (!Directory.Exists($"/sys/class/net/{tap}")) Run("ip", "tuntap", "add", "dev", tap, "mode", "tap", "user", uid.ToString());
-        Run("ip", "link", "set", tap, "up");
-    }
-
-    private static void Run(string tool, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(HostTools.Find(tool) ?? tool) { RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        string error = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0) throw new IOException($"{tool} {string.Join(' ', arguments)}: {error.Trim()}");
     }
 }

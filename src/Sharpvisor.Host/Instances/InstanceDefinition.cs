@@ -11,7 +11,8 @@ namespace Sharpvisor.Host.Instances;
 /// </summary>
 public sealed partial record InstanceDefinition
 {
-    public const int CurrentVersion = 1;
+    /// <summary>2: <see cref="NetworkNics"/>. A version 1 record reads as one without them.</summary>
+    public const int CurrentVersion = 2;
     public int Version { get; init; } = CurrentVersion;
 
     public required string Name { get; init; }
@@ -24,7 +25,10 @@ public sealed partial record InstanceDefinition
     public string? InitrdPath { get; init; }
     public string? CommandLine { get; init; }
     public IReadOnlyList<DiskSpec> Disks { get; init; } = [];
+    /// <summary>NICs on taps the user made.</summary>
     public IReadOnlyList<NetSpec> Networks { get; init; } = [];
+    /// <summary>NICs on the daemon's networks (after <see cref="Networks"/> in the guest's order).</summary>
+    public IReadOnlyList<NetworkNic> NetworkNics { get; init; } = [];
     public bool Balloon { get; init; }
     /// <summary>What automatic ballooning leaves the guest at least; null: half its memory.</summary>
     public ulong? BalloonMinimumBytes { get; init; }
@@ -80,6 +84,12 @@ public sealed partial record InstanceDefinition
             throw new InstanceDefinitionException("disks", $"disk {sameDisk.Key} is given twice");
         if (Networks.GroupBy(n => n.Tap).FirstOrDefault(g => g.Count() > 1) is { } sameTap)
             throw new InstanceDefinitionException("nics", $"tap {sameTap.Key} is given to more than one NIC");
+        if (Networks.Count + NetworkNics.Count > 8) throw new InstanceDefinitionException("nics", "at most 8 NICs");
+        for (int i = 0; i < NetworkNics.Count; i++)
+            if (NetworkNics[i].Problem() is { } nicProblem) throw new InstanceDefinitionException($"nics[{Networks.Count + i}]", nicProblem);
+        if (Networks.Select(n => n.MacAddress).Concat(NetworkNics.Select(n => n.Mac)).GroupBy(m => m, StringComparer.OrdinalIgnoreCase)
+                .FirstOrDefault(g => g.Count() > 1) is { } sameMac)
+            throw new InstanceDefinitionException("nics", $"MAC address {sameMac.Key} is given to more than one NIC");
         if (CpuWeight is < 1 or > 10000) throw new InstanceDefinitionException("cpu_weight", $"cpu_weight must be 1 to 10,000, not {CpuWeight}");
         if (CpuPin is not null)
         {

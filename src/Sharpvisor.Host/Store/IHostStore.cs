@@ -1,9 +1,10 @@
 using Sharpvisor.Host.Instances;
+using Sharpvisor.Host.Networks;
 
 namespace Sharpvisor.Host.Store;
 
 /// <summary>
-/// Where the daemon keeps what must outlive it: VM definitions and states, and their snapshots. SQLite on one host
+/// Where the daemon keeps what must outlive it: VM definitions and states, their snapshots, and the virtual networks. SQLite on one host
 /// (<see cref="SqliteHostStore"/>); a cluster's etcd store implements the same. Every write is atomic, and a write that
 /// names a revision fails with <see cref="StoreConflictException"/> when someone changed the record since.
 /// </summary>
@@ -23,6 +24,12 @@ public interface IHostStore : IDisposable
     void CreateSnapshot(SnapshotRecord snapshot);
     void UpdateSnapshot(SnapshotRecord snapshot);
     void DeleteSnapshot(string instance, string name);
+
+    IReadOnlyList<NetworkDefinition> ListNetworks();
+    NetworkDefinition? FindNetwork(string name);
+    /// <summary>Adds a network; one of that name exists: <see cref="StoreConflictException"/>.</summary>
+    void CreateNetwork(NetworkDefinition network);
+    void DeleteNetwork(string name);
 }
 
 /// <summary>A snapshot of a VM: a folder the VMM wrote (memory, vCPUs, devices). <see cref="Complete"/> is false while it is being written.</summary>

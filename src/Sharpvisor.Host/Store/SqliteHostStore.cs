@@ -10,9 +10,9 @@ namespace Sharpvisor.Host.Store;
 /// survives a SIGKILL or a power cut and a killed writer leaves the last commit; each call is one transaction.
 /// Records are JSON in their rows (the same JSON an etcd store keeps), next to the columns queries need.
 /// </summary>
-public sealed class SqliteHostStore : IHostStore
+public sealed partial class SqliteHostStore : IHostStore
 {
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2; // 2: networks
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new(); // one connection, used by one caller at a time
 
@@ -33,9 +33,11 @@ public sealed class SqliteHostStore : IHostStore
                 CREATE TABLE snapshots (instance TEXT NOT NULL REFERENCES instances(name) ON DELETE CASCADE, name TEXT NOT NULL,
                                         record TEXT NOT NULL, PRIMARY KEY (instance, name));
                 """, transaction);
-            Execute($"PRAGMA user_version = {SchemaVersion}", transaction);
+            Execute("PRAGMA user_version = 1", transaction);
             transaction.Commit();
+            version = 1;
         }
+        if (version == 1) Upgrade(NetworksSchema, 2);
     }
 
     public string Path { get; }
@@ -183,6 +185,14 @@ public sealed class SqliteHostStore : IHostStore
         command.CommandText = sql;
         command.Transaction = transaction;
         command.ExecuteNonQuery();
+    }
+
+    private void Upgrade(string sql, int toVersion)
+    {
+        using var transaction = _connection.BeginTransaction();
+        Execute(sql, transaction);
+        Execute($"PRAGMA user_version = {toVersion}", transaction);
+        transaction.Commit();
     }
 
     private object? Scalar(string sql)

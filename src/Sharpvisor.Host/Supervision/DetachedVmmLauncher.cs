@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sharpvisor.Host.Instances;
+using Sharpvisor.Host.Networks;
 
 namespace Sharpvisor.Host.Supervision;
 
@@ -12,6 +13,8 @@ public sealed class DetachedVmmLauncher : IVmmLauncher
 {
     public VmmProcess Launch(VmmLaunch launch)
     {
+        // The taps of the daemon's networks must be ports of their bridges before the VMM opens them.
+        foreach (var (tap, bridge) in launch.TapBridges) HostTap.Make(tap, uid: null, bridge);
         var start = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add("log=$1; shift; exec setsid \"$@\" </dev/null >>\"$log\" 2>&1");

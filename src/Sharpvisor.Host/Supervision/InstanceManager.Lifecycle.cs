@@ -137,7 +137,8 @@ public sealed partial class InstanceManager
                 ReadablePaths = [.. readable, .. record.Definition.Disks.Where(d => d.ReadOnly).Select(d => d.Path)],
                 WritablePaths = record.Definition.Disks.Where(d => !d.ReadOnly).Select(d => d.Path).ToList(),
                 Vcpus = record.Definition.VcpuCount, GuestMemoryBytes = record.Definition.MemoryBytes, CpuWeight = record.Definition.CpuWeight,
-                Taps = record.Definition.Networks.Select(n => n.Tap).ToList(),
+                Taps = [.. record.Definition.Networks.Select(n => n.Tap), .. NetworkTaps(_options.Paths, record.Definition).Select(t => t.Tap)],
+                TapBridges = NetworkTaps(_options.Paths, record.Definition).ToDictionary(t => t.Tap, t => t.Bridge),
             });
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException or ArgumentException or System.ComponentModel.Win32Exception)

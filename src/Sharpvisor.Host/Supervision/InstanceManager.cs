@@ -52,6 +52,7 @@ public sealed partial class InstanceManager : IDisposable
     /// <summary>Defines a VM (it does not start it): validated, checked against capacity, stored.</summary>
     public async Task<InstanceRecord> CreateAsync(InstanceDefinition definition)
     {
+        definition = PrepareNetworkNics(definition, except: null);
         Validate(definition);
         await _admissionLock.WaitAsync().ConfigureAwait(false);
         try
@@ -96,6 +97,7 @@ public sealed partial class InstanceManager : IDisposable
             if (!DefinitionsEqual(live, record.Definition))
                 throw HostException.Conflict($"instance '{name}' is {InstanceStatusNames.Format(record.Status)}: only description, restart_policy and autostart change while it runs; stop it first");
         }
+        changed = PrepareNetworkNics(changed, except: name);
         Validate(changed);
         _admissionLock.Wait();
         try
@@ -121,6 +123,7 @@ public sealed partial class InstanceManager : IDisposable
         if (InstanceStatusNames.HasProcess(record.Status))
             throw HostException.Conflict($"instance '{name}' is {InstanceStatusNames.Format(record.Status)}; stop it before deleting it");
         _store.DeleteInstance(name, record.Revision);
+        RemoveNetworkTaps(record.Definition);
         DeleteFolder(name);
         _runtimes.TryRemove(name, out _);
         Events.Publish("lifecycle", "instance-deleted", name, null, $"deleted {name}");
@@ -170,8 +173,8 @@ public sealed partial class InstanceManager : IDisposable
     }
 
     private static bool DefinitionsEqual(InstanceDefinition a, InstanceDefinition b) =>
-        a with { Disks = [], Networks = [], Numa = [] } == b with { Disks = [], Networks = [], Numa = [] }
-        && a.Disks.SequenceEqual(b.Disks) && a.Networks.SequenceEqual(b.Networks) && a.Numa.SequenceEqual(b.Numa);
+        a with { Disks = [], Networks = [], NetworkNics = [], Numa = [], Version = 0 } == b with { Disks = [], Networks = [], NetworkNics = [], Numa = [], Version = 0 }
+        && a.Disks.SequenceEqual(b.Disks) && a.Networks.SequenceEqual(b.Networks) && a.NetworkNics.SequenceEqual(b.NetworkNics) && a.Numa.SequenceEqual(b.Numa);
 
     internal InstanceRuntime Runtime(string name) =>
         _runtimes.GetOrAdd(name, n => new InstanceRuntime(n, new ConsoleLog(_options.Paths.ConsoleLog(n))));

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sharpvisor.Host.Instances;
+using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Images;
 
 namespace Sharpvisor.Host.Supervision;
@@ -39,6 +40,8 @@ internal static class VmmCommandLine
         if (definition.KernelPath is not null && definition.CommandLine is { } cmdline) command.AddRange(["--cmdline", cmdline]);
         foreach (var disk in definition.Disks) command.AddRange(["--disk", disk.ToString()]);
         foreach (var nic in definition.Networks) command.AddRange(["--net", nic.ToString()]);
+        foreach (var (nic, (tap, _)) in definition.NetworkNics.Zip(InstanceManager.NetworkTaps(options.Paths, definition)))
+            command.AddRange(["--net", new NetSpec(tap, nic.Mac).ToString()]);
         if (definition.Balloon) command.Add("--balloon");
         if (definition.Ksm) command.Add("--ksm");
         foreach (string node in definition.Numa) command.AddRange(["--numa", node]);

@@ -20,4 +20,6 @@ public sealed record VmmLaunch
     public int CpuWeight { get; init; } = 100;
     /// <summary>Taps its NICs use: made (if missing) for the VMM's user and brought up, as it may not make them itself.</summary>
     public IReadOnlyList<string> Taps { get; init; } = [];
+    /// <summary>The taps of <see cref="Taps"/> that are made ports of a daemon network's bridge, with that bridge.</summary>
+    public IReadOnlyDictionary<string, string> TapBridges { get; init; } = new Dictionary<string, string>();
 }

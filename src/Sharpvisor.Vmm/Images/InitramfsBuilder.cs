@@ -153,6 +153,8 @@ public sealed class InitramfsBuilder
         cpio.AddFile(GuestInitScript.PowerButtonAction.TrimStart('/'), Encoding.UTF8.GetBytes(GuestInitScript.PowerButtonScript),
             CpioNewcWriter.ExecutableFileMode);
 
+        cpio.AddFile(GuestInitScript.DhcpScriptPath.TrimStart('/'), Encoding.UTF8.GetBytes(GuestInitScript.DhcpScript), CpioNewcWriter.ExecutableFileMode);
+
         cpio.AddFile("init", Encoding.UTF8.GetBytes(
                 GuestInitScript.Generate(_kernelRelease, modules.Select(m => m.RelativePath))),
             CpioNewcWriter.ExecutableFileMode);

@@ -46,6 +46,44 @@ public sealed class ClientVerbTests : IDisposable
         Assert.Equal(0, empty.RootElement.GetArrayLength());
     }
 
+    [SkippableFact]
+    public void Network_create_list_show_and_delete_print_JSON_and_a_refusal_exits_8()
+    {
+        DaemonNetworkTests.RequireNetworks();
+        try
+        {
+            var created = Cli("network", "create", "clinet", "--subnet", "10.248.0.0/24", "--nat", "--json");
+            Assert.True(created.Code == 0, created.Err);
+            using (var network = JsonDocument.Parse(created.Out))
+            {
+                Assert.Equal("10.248.0.1", network.RootElement.GetProperty("host_address").GetString());
+                Assert.True(network.RootElement.GetProperty("nat").GetBoolean());
+            }
+            using (var list = JsonDocument.Parse(Cli("network", "list", "--json").Out))
+                Assert.Equal(["clinet"], list.RootElement.EnumerateArray().Select(n => n.GetProperty("name").GetString()!).ToArray());
+            var vm = Cli("vm", "create", "onnet", "--memory", "128M", "--net", "network=clinet,mac=52:54:00:12:34:56", "--json");
+            Assert.True(vm.Code == 0, vm.Err);
+            using (var show = JsonDocument.Parse(Cli("network", "show", "clinet", "--json").Out))
+            {
+                Assert.Equal(["onnet"], show.RootElement.GetProperty("used_by").EnumerateArray().Select(n => n.GetString()!).ToArray());
+                Assert.Equal(0, show.RootElement.GetProperty("leases").GetArrayLength());
+            }
+            var overlap = Cli("network", "create", "clinet2", "--subnet", "10.248.0.0/16");
+            Assert.Equal(8, overlap.Code);
+            Assert.Contains("overlaps network 'clinet'", overlap.Err);
+            var inUse = Cli("network", "delete", "clinet");
+            Assert.Equal(8, inUse.Code);
+            Assert.Contains("used by 'onnet'", inUse.Err);
+            Assert.Equal(0, Cli("vm", "delete", "onnet").Code);
+            Assert.Equal(0, Cli("network", "delete", "clinet").Code);
+            Assert.Equal(8, Cli("network", "show", "clinet").Code);
+        }
+        finally
+        {
+            DaemonNetworks.CleanUp(_daemon, ["clinet"], [("onnet", 1)]);
+        }
+    }
+
     [Fact]
     public void A_refusal_exits_8_with_the_daemons_reason_and_an_unreachable_daemon_exits_7()
     {
