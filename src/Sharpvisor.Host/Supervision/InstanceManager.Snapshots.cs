@@ -68,10 +68,17 @@ public sealed partial class InstanceManager
         };
     });
 
-    public void DeleteSnapshot(string name, string snapshot)
+    /// <summary>Deletes a snapshot, its disk layers merged into the images above them first (by the VMM if it runs).</summary>
+    public async Task DeleteSnapshotAsync(string name, string snapshot)
     {
         using var lease = Runtime(name).Begin("a snapshot delete");
         var saved = GetSnapshot(name, snapshot);
+        string? vmm = Get(name).Status is InstanceStatus.Running or InstanceStatus.Paused ? _options.Paths.ControlSocket(name) : null;
+        try { await Task.Run(() => InstanceDiskLayers.Release(saved.Directory, vmm)).ConfigureAwait(false); }
+        catch (Exception e) when (e is VmmControlException or IOException or UnauthorizedAccessException)
+        {
+            throw new HostException(500, $"snapshot {name}/{snapshot} was kept: its disk layer could not be merged ({e.Message})");
+        }
         _store.DeleteSnapshot(name, snapshot);
         DeleteDirectory(saved.Directory);
         Events.Publish("lifecycle", "instance-snapshot-deleted", name, null, $"deleted snapshot {name}/{snapshot}");

@@ -37,7 +37,7 @@ internal static class VmmCommandLine
             readable.Add(initrd);
         }
         if (definition.KernelPath is not null && definition.CommandLine is { } cmdline) command.AddRange(["--cmdline", cmdline]);
-        foreach (var disk in definition.Disks) command.AddRange(["--disk", disk.ToString()]);
+        foreach (var disk in InstanceDiskLayers.Current(options.Paths, definition)) command.AddRange(["--disk", disk.ToString()]);
         foreach (var nic in definition.Networks) command.AddRange(["--net", nic.ToString()]);
         if (definition.Balloon) command.Add("--balloon");
         return (command, readable);

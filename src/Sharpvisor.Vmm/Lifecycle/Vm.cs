@@ -359,6 +359,35 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     }
 
     /// <summary>
+    /// Merges the backing file of <paramref name="image"/> into it, for a snapshot being deleted
+    /// (<see cref="SnapshotDiskLayers.Release"/>). Where the image is in one of this VM's disks, that disk's files are
+    /// closed meanwhile and its requests wait; the guest reads the same before and after.
+    /// </summary>
+    /// <returns>Clusters copied.</returns>
+    public long MergeDiskLayer(string image)
+    {
+        ThrowIfMigrating(State);
+        lock (_lifecycleLock)
+        {
+            image = Path.GetFullPath(image);
+            var device = _current?.Disks.FirstOrDefault(d => Machine.Storage.BlockImageInfo.Chain(d.Path).Any(i => i.Path == image));
+            if (device is null) return Machine.Storage.Qcow2.Qcow2BackingMerge.Merge(image);
+            long copied = 0;
+            Exception? failure = null;
+            device.ChangeImage(current =>
+            {
+                string format = current.Format;
+                current.Dispose();
+                try { copied = Machine.Storage.Qcow2.Qcow2BackingMerge.Merge(image); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { failure = e; }   // the chain is whole still
+                return (Machine.Storage.BlockBackendOpener.Open(device.Path, device.ReadOnly, format), device.Path);
+            });
+            if (failure is not null) throw new IOException($"cannot merge into {image}: {failure.Message}", failure);
+            return copied;
+        }
+    }
+
+    /// <summary>
     /// Asks the guest to keep <paramref name="guestBytes"/> of its RAM (QEMU's <c>balloon</c>); kept across reboots.
     /// </summary>
     public void SetBalloonTarget(ulong guestBytes) => _balloon.Set(guestBytes, _current?.Balloon);
