@@ -56,7 +56,8 @@ public sealed partial class InstanceManager
         if (!saved.Complete) throw HostException.Conflict($"snapshot {name}/{snapshot} is still being written");
         return async _ =>
         {
-            try { SnapshotStore.Load(saved.Directory, verifyMemory: true); }
+            // Its disks too, before the VM now running is stopped: a restore that cannot happen leaves it as it is.
+            try { SnapshotDiskLayers.CheckFrozen(SnapshotStore.Load(saved.Directory, verifyMemory: true)); }
             catch (Exception e) when (e is SnapshotException or IOException)
             {
                 throw new HostException(422, $"snapshot {name}/{snapshot} cannot be restored: {e.Message}");

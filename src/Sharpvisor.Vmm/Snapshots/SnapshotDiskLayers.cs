@@ -70,6 +70,22 @@ public static class SnapshotDiskLayers
     {
         var manifest = snapshot.Manifest;
         if (!manifest.DisksCaptured) return config;
+        CheckFrozen(snapshot);
+        var disks = config.Disks.ToArray();
+        foreach (var disk in manifest.Disks)
+        {
+            var frozen = manifest.Config.Disks[disk.Index];
+            Directory.CreateDirectory(Path.GetDirectoryName(disk.Top)!);
+            DiskSnapshotFiles.Revert(frozen.Path, frozen.Format, disk.Top);
+            disks[disk.Index] = new DiskSpec(disk.Top, ReadOnly: false, "qcow2");
+        }
+        return config with { Disks = disks };
+    }
+
+    /// <summary>Opens each image <paramref name="snapshot"/> froze, with its backing chain; throws <see cref="SnapshotException"/> naming the first that cannot be read.</summary>
+    public static void CheckFrozen(LoadedSnapshot snapshot)
+    {
+        var manifest = snapshot.Manifest;
         foreach (var disk in manifest.Disks)
         {
             var frozen = manifest.Config.Disks[disk.Index];
@@ -83,15 +99,6 @@ public static class SnapshotDiskLayers
                                             $"({e.Message}); no disk was changed");
             }
         }
-        var disks = config.Disks.ToArray();
-        foreach (var disk in manifest.Disks)
-        {
-            var frozen = manifest.Config.Disks[disk.Index];
-            Directory.CreateDirectory(Path.GetDirectoryName(disk.Top)!);
-            DiskSnapshotFiles.Revert(frozen.Path, frozen.Format, disk.Top);
-            disks[disk.Index] = new DiskSpec(disk.Top, ReadOnly: false, "qcow2");
-        }
-        return config with { Disks = disks };
     }
 
     /// <summary>
