@@ -17,6 +17,7 @@ public static class Program
             MigrateCommand.Create(),
             DaemonCommand.Create(),
             VmCommands.Create(),
+            StorageCommands.Create(),
             HostCommands.Host(),
             HostCommands.Events(),
             FirecrackerCommand.Create(),

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Sharpvisor.Testing;
 
-/// <summary>qemu-img and qemu-io (Debian's qemu-utils) as the oracle for our images.</summary>
+/// <summary>qemu-img and qemu-io (Debian's qemu-utils) as the oracle for our images, and <see cref="Ok"/> for any host tool a test runs.</summary>
 public static class QemuImg
 {
     public static void Require() => HostRequires.Tool("qemu-img", "qemu-utils");

@@ -20,6 +20,34 @@ internal static class InstanceDiskLayers
             : disk).ToArray();
 
     /// <summary>
+    /// Before an instance's folder goes: each disk with a top gets the top's contents written back into its own file,
+    /// as what the guest wrote since the disk's first snapshot is in the top, inside that folder.
+    /// </summary>
+    public static void FoldBack(HostPaths paths, InstanceDefinition definition)
+    {
+        foreach (var disk in definition.Disks.Where(d => !d.ReadOnly))
+        {
+            string top = SnapshotDiskLayers.TopFor(Folder(paths, definition.Name), disk.Path);
+            if (!File.Exists(top)) continue;
+            string format = disk.Format ?? Machine.Storage.BlockBackendOpener.Probe(disk.Path);
+            string temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(disk.Path))!, $".{Path.GetFileName(disk.Path)}.{Environment.ProcessId}.fold");
+            try
+            {
+                Machine.Storage.ImageConverter.Convert(top, "qcow2", temporary, format, compress: false);
+                File.Move(temporary, disk.Path, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temporary);
+            }
+        }
+    }
+
+    /// <summary>The files below the definition's disks (an image under an overlay): a confined VMM must see them too.</summary>
+    public static IEnumerable<string> BackingFiles(InstanceDefinition definition) =>
+        definition.Disks.SelectMany(disk => Machine.Storage.BlockImageInfo.Chain(disk.Path, disk.Format).Skip(1).Select(i => i.Path));
+
+    /// <summary>
     /// Merges what a snapshot being deleted froze into the images above it (<see cref="SnapshotDiskLayers.Release"/>):
     /// through <paramref name="vmmSocket"/> when a VMM runs (it has the images open), else here. A snapshot whose state
     /// cannot be read names no layer: its files stay in the chains that use them.

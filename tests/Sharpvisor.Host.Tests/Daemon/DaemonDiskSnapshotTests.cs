@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Sharpvisor.Vmm.Images;
 using Sharpvisor.Vmm.Snapshots;
 
@@ -8,8 +7,8 @@ namespace Sharpvisor.Host.Tests.Daemon;
 /// A daemon's VM with an ext4 disk through snapshots of its disk: a file written before each of two snapshots and
 /// after; the later snapshot deleted while the VM runs (its layer merged by the VMM into the disk it writes); the
 /// earlier one restored (the file reads as it was, from the disk: the guest's page cache dropped); a write after the
-/// restore survives a stop and a fresh start (the VM boots on its overlay, not on the frozen disk). qemu-img checks
-/// every layer clean.
+/// restore survives a stop and a fresh start (the VM boots on its overlay, not on the frozen disk), and is in the
+/// disk's own file once the VM is deleted. qemu-img checks every layer clean, e2fsck the disk.
 /// </summary>
 public sealed class DaemonDiskSnapshotTests : IDisposable
 {
@@ -24,7 +23,7 @@ public sealed class DaemonDiskSnapshotTests : IDisposable
         QemuImg.Require();
         HostRequires.Tool("mkfs.ext4", "e2fsprogs");
         string disk = Path.Combine(_daemon.DiskRoot, "notes.raw");
-        Run("mkfs.ext4", "-q", "-F", disk, "32M");
+        QemuImg.Ok("mkfs.ext4", "-q", "-F", disk, "32M");
         var (created, body) = await _daemon.SendAsync(HttpMethod.Post, "/1.0/instances",
             new { name = "notes", memory = "128M", engine = "emulator", disks = new[] { new { path = disk, format = "raw" } } });
         Assert.True(created == 201, body.ToString());
@@ -59,7 +58,14 @@ public sealed class DaemonDiskSnapshotTests : IDisposable
 
         await _daemon.StartAsync("notes");
         await _daemon.WaitForConsoleAsync("notes", DefaultGuestImage.ReadyLinePrefix, Boot);
-        Assert.Contains("four", await Guest("mkdir -p /mnt && mount /dev/vda /mnt && cat /mnt/note", 7));
+        Assert.Contains("four", await Guest("mkdir -p /mnt && mount /dev/vda /mnt && cat /mnt/note && umount /mnt", 7));
+
+        // Deleting the VM writes its overlay back into the disk it was given, which then holds the guest's last write.
+        await _daemon.RunOperationAsync(HttpMethod.Put, "/1.0/instances/notes/state", new { action = "stop", force = true }, TimeSpan.FromMinutes(2));
+        var (gone, why) = await _daemon.SendAsync(HttpMethod.Delete, "/1.0/instances/notes");
+        Assert.True(gone == 200, why.ToString());
+        Assert.Contains("four", QemuImg.Ok("debugfs", "-R", "cat /note", disk));
+        QemuImg.Ok("e2fsck", "-f", "-n", disk);
     }
 
     private async Task Snapshot(string name)
@@ -78,14 +84,4 @@ public sealed class DaemonDiskSnapshotTests : IDisposable
     }
 
     private static string Hash(string path) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
-
-    private static void Run(string tool, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        string text = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{tool} exited {process.ExitCode}: {text}");
-    }
 }

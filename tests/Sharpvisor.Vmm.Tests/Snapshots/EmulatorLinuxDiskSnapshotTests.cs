@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Sharpvisor.Engines.Emulator;
 using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Vmm.Configuration;
@@ -29,7 +28,7 @@ public sealed class EmulatorLinuxDiskSnapshotTests(ITestOutputHelper output) : I
         HostRequires.Tool("mkfs.ext4", "e2fsprogs");
         var image = await DefaultGuestImage.EnsureAsync(new Progress<string>(output.WriteLine), CancellationToken.None);
         string disk = Path.Combine(_vm, "data.raw"), saved = Path.Combine(_vm, "snapshot");
-        Run("mkfs.ext4", "-q", "-F", disk, "32M");
+        QemuImg.Ok("mkfs.ext4", "-q", "-F", disk, "32M");
         var config = new VmConfig
         {
             KernelPath = image.KernelPath, InitrdPath = image.InitrdPath, CommandLine = DefaultGuestImage.SuggestedCommandLine,
@@ -81,16 +80,6 @@ public sealed class EmulatorLinuxDiskSnapshotTests(ITestOutputHelper output) : I
         foreach (string layer in Directory.EnumerateFiles(Path.Combine(_vm, SnapshotDiskLayers.FolderName))) QemuImg.Check(layer);
         string flat = Path.Combine(_vm, "flat.raw");
         QemuImg.Ok("qemu-img", "convert", "-O", "raw", top, flat);
-        Run("e2fsck", "-f", "-n", flat);
-    }
-
-    private static void Run(string tool, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in arguments) start.ArgumentList.Add(a);
-        using var process = Process.Start(start)!;
-        string text = process.StandardOutput.ReadToEnd() + process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{tool} exited {process.ExitCode}: {text}");
+        QemuImg.Ok("e2fsck", "-f", "-n", flat);
     }
 }
