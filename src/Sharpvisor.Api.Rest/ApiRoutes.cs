@@ -31,6 +31,16 @@ internal static class ApiRoutes
         app.MapGet("/1.0/networks/{name}", NetworkEndpoints.Get);
         app.MapDelete("/1.0/networks/{name}", NetworkEndpoints.Delete);
         app.MapGet("/1.0/host", HostEndpoints.Get);
+        app.MapGet("/1.0/storage-pools", StorageEndpoints.ListPools);
+        app.MapGet("/1.0/storage-pools/{pool}/volumes", StorageEndpoints.ListVolumes);
+        app.MapPost("/1.0/storage-pools/{pool}/volumes", StorageEndpoints.CreateVolume);
+        app.MapGet("/1.0/storage-pools/{pool}/volumes/{volume}", StorageEndpoints.GetVolume);
+        app.MapPatch("/1.0/storage-pools/{pool}/volumes/{volume}", StorageEndpoints.ResizeVolume);
+        app.MapDelete("/1.0/storage-pools/{pool}/volumes/{volume}", StorageEndpoints.DeleteVolume);
+        app.MapGet("/1.0/images", StorageEndpoints.ListImages);
+        app.MapPost("/1.0/images", StorageEndpoints.ImportImage);
+        app.MapGet("/1.0/images/{name}", StorageEndpoints.GetImage);
+        app.MapDelete("/1.0/images/{name}", StorageEndpoints.DeleteImage);
         app.MapGet("/metrics", metrics.Get);
     }
 }

@@ -18,6 +18,7 @@ public static class Program
             DaemonCommand.Create(),
             VmCommands.Create(),
             NetworkCommands.Create(),
+            StorageCommands.Create(),
             HostCommands.Host(),
             HostCommands.Events(),
             FirecrackerCommand.Create(),

@@ -26,7 +26,7 @@ public static class SnapshotFilePair
         if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true); // a crashed earlier save's leftovers
         try
         {
-            var result = vm.SaveSnapshot(staging);
+            var result = vm.SaveSnapshot(staging, captureDisks: false);   // Firecracker's snapshots leave the drives to the user
             // The memory first: until the state file is in place, a reader finds the old pair or none.
             File.Move(Path.Combine(staging, result.Manifest.Memory.FileName), Path.GetFullPath(memFilePath), overwrite: true);
             File.Move(Path.Combine(staging, SnapshotFormat.StateFileName), Path.GetFullPath(snapshotPath), overwrite: true);

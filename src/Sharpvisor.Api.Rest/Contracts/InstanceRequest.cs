@@ -22,6 +22,8 @@ public sealed record InstanceRequest
     public string? Initrd { get; init; }
     public string? Cmdline { get; init; }
     public IReadOnlyList<DiskRequest>? Disks { get; init; }
+    /// <summary>On create only: an image whose new qcow2 overlay becomes the VM's first disk.</summary>
+    public string? Image { get; init; }
     public IReadOnlyList<NicRequest>? Nics { get; init; }
     public bool? Balloon { get; init; }
     /// <summary>The least memory automatic ballooning leaves the guest ("256M"; "" for half its memory).</summary>

@@ -13,7 +13,9 @@ internal static class InstanceEndpoints
     public static async Task<IResult> Create(HttpRequest request, InstanceManager manager)
     {
         var body = await RequestBody.ReadAsync<InstanceRequest>(request).ConfigureAwait(false);
-        var record = await manager.CreateAsync(body.ToDefinition()).ConfigureAwait(false);
+        var record = body.Image is { } image
+            ? await manager.CreateFromImageAsync(body.ToDefinition(), image).ConfigureAwait(false)
+            : await manager.CreateAsync(body.ToDefinition()).ConfigureAwait(false);
         return ApiResponses.Sync(InstanceView.From(record, null), 201, record.Revision, $"/1.0/instances/{record.Name}");
     }
 
@@ -27,6 +29,7 @@ internal static class InstanceEndpoints
     {
         var body = await RequestBody.ReadAsync<InstanceRequest>(request).ConfigureAwait(false);
         if (body.Name is not null && body.Name != name) throw HostException.BadRequest("a VM cannot be renamed", "name");
+        if (body.Image is not null) throw HostException.BadRequest("an image gives a VM its disk when it is created", "image");
         var record = manager.Patch(name, body.ApplyTo, IfMatch(request));
         return ApiResponses.Sync(InstanceView.From(record, manager.Usage(name)), etag: record.Revision);
     }

@@ -24,9 +24,9 @@ internal static class SnapshotEndpoints
     public static IResult Restore(string name, string snapshot, InstanceManager manager) =>
         ApiResponses.Async(manager.RestoreSnapshot(name, snapshot));
 
-    public static IResult Delete(string name, string snapshot, InstanceManager manager)
+    public static async Task<IResult> Delete(string name, string snapshot, InstanceManager manager)
     {
-        manager.DeleteSnapshot(name, snapshot);
+        await manager.DeleteSnapshotAsync(name, snapshot).ConfigureAwait(false);
         return ApiResponses.Sync(null);
     }
 }

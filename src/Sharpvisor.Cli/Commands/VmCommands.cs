@@ -39,6 +39,7 @@ internal static class VmCommands
         var topology = new Option<string?>("--topology") { Description = "sockets=S,cores=C,threads=T." };
         var memory = new Option<string?>("--memory", "-m") { Description = "Guest memory, e.g. 512M (default 512M)." };
         var disks = new Option<string[]>("--disk") { Description = "PATH[,ro][,format=raw|qcow2], a file under the daemon's disk folders. Repeatable.", Arity = ArgumentArity.ZeroOrMore };
+        var image = new Option<string?>("--image") { Description = "An image (`storage images`): the VM's first disk is a new qcow2 overlay on it." };
         var nets = new Option<string[]>("--net") { Description = "network=NAME[,mac=..] (a daemon network) or tap=NAME[,mac=..] (a tap you made). Repeatable.", Arity = ArgumentArity.ZeroOrMore };
         var engine = new Option<string?>("--engine") { Description = "auto, kvm or emulator." };
         var kernel = new Option<string?>("--kernel") { Description = "Kernel to boot, a file under the daemon's disk folders (default: the default Debian guest)." };
@@ -56,7 +57,7 @@ internal static class VmCommands
         var start = new Option<bool>("--start") { Description = "Start it once created." };
         var command = Client.AddTo(new Command("create", "Define a VM (admitted against the host's capacity and overcommit ratios).")
         {
-            name, vcpus, topology, memory, disks, nets, engine, kernel, initrd, cmdline, balloon, balloonMin, ksm, cpuWeight, cpuPin, numa, restart, autostart, description, start,
+            name, vcpus, topology, memory, disks, image, nets, engine, kernel, initrd, cmdline, balloon, balloonMin, ksm, cpuWeight, cpuPin, numa, restart, autostart, description, start,
         });
         command.SetAction(parse => Client.Run(parse, async (client, json) =>
         {
@@ -64,7 +65,7 @@ internal static class VmCommands
             {
                 Name = parse.GetValue(name), Vcpus = parse.GetValue(vcpus), Topology = parse.GetValue(topology), Memory = parse.GetValue(memory),
                 Engine = parse.GetValue(engine), Kernel = Full(parse.GetValue(kernel)), Initrd = Full(parse.GetValue(initrd)), Cmdline = parse.GetValue(cmdline),
-                Disks = (parse.GetValue(disks) ?? []).Select(ParseDisk).ToArray(),
+                Disks = (parse.GetValue(disks) ?? []).Select(ParseDisk).ToArray(), Image = parse.GetValue(image),
                 Nics = (parse.GetValue(nets) ?? []).Select(ParseNic).ToArray(),
                 Balloon = parse.GetValue(balloon) ? true : null, BalloonMin = parse.GetValue(balloonMin), Ksm = parse.GetValue(ksm) ? true : null,
                 CpuWeight = parse.GetValue(cpuWeight), CpuPin = parse.GetValue(cpuPin),
@@ -193,9 +194,9 @@ internal static class VmCommands
         var snapshot = new Command("snapshot", "Snapshots of a VM: create, list, restore, delete.");
         foreach (var (verb, description) in new[]
         {
-            ("create", "Save the running VM (memory, vCPUs, devices) as SNAPSHOT; it goes on running."),
+            ("create", "Save the running VM (memory, vCPUs, devices, disks) as SNAPSHOT; it goes on running, its disks in overlays."),
             ("restore", "Bring the VM back to SNAPSHOT (its current run is stopped)."),
-            ("delete", "Delete SNAPSHOT."),
+            ("delete", "Delete SNAPSHOT, merging its disk layer into the disk above it."),
         })
         {
             var name = NameArgument();

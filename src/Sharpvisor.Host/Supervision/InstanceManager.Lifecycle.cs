@@ -134,7 +134,7 @@ public sealed partial class InstanceManager
             process = _launcher.Launch(new VmmLaunch
             {
                 VmName = name, VmDirectory = _options.Paths.InstanceDirectory(name), Command = command, LogPath = _options.Paths.VmmLog(name),
-                ReadablePaths = [.. readable, .. record.Definition.Disks.Where(d => d.ReadOnly).Select(d => d.Path)],
+                ReadablePaths = [.. readable, .. record.Definition.Disks.Where(d => d.ReadOnly).Select(d => d.Path), .. InstanceDiskLayers.BackingFiles(record.Definition)],
                 WritablePaths = record.Definition.Disks.Where(d => !d.ReadOnly).Select(d => d.Path).ToList(),
                 Vcpus = record.Definition.VcpuCount, GuestMemoryBytes = record.Definition.MemoryBytes, CpuWeight = record.Definition.CpuWeight,
                 Taps = [.. record.Definition.Networks.Select(n => n.Tap), .. NetworkTaps(_options.Paths, record.Definition).Select(t => t.Tap)],

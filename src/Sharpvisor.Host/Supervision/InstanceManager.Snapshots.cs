@@ -56,7 +56,8 @@ public sealed partial class InstanceManager
         if (!saved.Complete) throw HostException.Conflict($"snapshot {name}/{snapshot} is still being written");
         return async _ =>
         {
-            try { SnapshotStore.Load(saved.Directory, verifyMemory: true); }
+            // Its disks too, before the VM now running is stopped: a restore that cannot happen leaves it as it is.
+            try { SnapshotDiskLayers.CheckFrozen(SnapshotStore.Load(saved.Directory, verifyMemory: true)); }
             catch (Exception e) when (e is SnapshotException or IOException)
             {
                 throw new HostException(422, $"snapshot {name}/{snapshot} cannot be restored: {e.Message}");
@@ -68,10 +69,17 @@ public sealed partial class InstanceManager
         };
     });
 
-    public void DeleteSnapshot(string name, string snapshot)
+    /// <summary>Deletes a snapshot, its disk layers merged into the images above them first (by the VMM if it runs).</summary>
+    public async Task DeleteSnapshotAsync(string name, string snapshot)
     {
         using var lease = Runtime(name).Begin("a snapshot delete");
         var saved = GetSnapshot(name, snapshot);
+        string? vmm = Get(name).Status is InstanceStatus.Running or InstanceStatus.Paused ? _options.Paths.ControlSocket(name) : null;
+        try { await Task.Run(() => InstanceDiskLayers.Release(saved.Directory, vmm)).ConfigureAwait(false); }
+        catch (Exception e) when (e is VmmControlException or IOException or UnauthorizedAccessException)
+        {
+            throw new HostException(500, $"snapshot {name}/{snapshot} was kept: its disk layer could not be merged ({e.Message})");
+        }
         _store.DeleteSnapshot(name, snapshot);
         DeleteDirectory(saved.Directory);
         Events.Publish("lifecycle", "instance-snapshot-deleted", name, null, $"deleted snapshot {name}/{snapshot}");

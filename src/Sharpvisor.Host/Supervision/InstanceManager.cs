@@ -32,7 +32,7 @@ public sealed partial class InstanceManager : IDisposable
         _launcher = launcher;
         Events = events;
         Operations = new OperationRegistry(events);
-        _diskRoots = new DiskRoots([options.Paths.DisksDirectory, .. options.DiskRoots]);
+        _diskRoots = new DiskRoots([options.Paths.DisksDirectory, .. options.DiskRoots], [Host.Storage.StorageCatalog.ImagesFolder(options.Paths)]);
     }
 
     public HostEvents Events { get; }
@@ -122,6 +122,8 @@ public sealed partial class InstanceManager : IDisposable
         var record = Get(name);
         if (InstanceStatusNames.HasProcess(record.Status))
             throw HostException.Conflict($"instance '{name}' is {InstanceStatusNames.Format(record.Status)}; stop it before deleting it");
+        try { InstanceDiskLayers.FoldBack(_options.Paths, record.Definition); }
+        catch (IOException e) { throw new HostException(500, $"instance '{name}' was kept: its disks' overlays could not be written back ({e.Message})"); }
         _store.DeleteInstance(name, record.Revision);
         RemoveNetworkTaps(record.Definition);
         DeleteFolder(name);

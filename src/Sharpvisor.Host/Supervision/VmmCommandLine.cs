@@ -38,7 +38,7 @@ internal static class VmmCommandLine
             readable.Add(initrd);
         }
         if (definition.KernelPath is not null && definition.CommandLine is { } cmdline) command.AddRange(["--cmdline", cmdline]);
-        foreach (var disk in definition.Disks) command.AddRange(["--disk", disk.ToString()]);
+        foreach (var disk in InstanceDiskLayers.Current(options.Paths, definition)) command.AddRange(["--disk", disk.ToString()]);
         foreach (var nic in definition.Networks) command.AddRange(["--net", nic.ToString()]);
         foreach (var (nic, (tap, _)) in definition.NetworkNics.Zip(InstanceManager.NetworkTaps(options.Paths, definition)))
             command.AddRange(["--net", new NetSpec(tap, nic.Mac).ToString()]);

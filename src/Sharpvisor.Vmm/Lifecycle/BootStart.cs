@@ -12,7 +12,8 @@ namespace Sharpvisor.Vmm.Lifecycle;
 /// acknowledged to the source). Every failure comes back as an outcome and a message, never as an exception; the
 /// source of a migration is told why it was refused.
 /// </summary>
-internal sealed class BootStart(VmConfig config, IEngine engine, NetworkBackends networks, DeviceStateRegistry deviceStates,
+/// <param name="config">Read at each boot: the VM's disks may have moved onto overlays since the last one.</param>
+internal sealed class BootStart(Func<VmConfig> config, IEngine engine, NetworkBackends networks, DeviceStateRegistry deviceStates,
     Throttling.IoThrottles? throttles = null)
 {
     public sealed record Failure(VmOutcome Outcome, string Message);
@@ -23,7 +24,7 @@ internal sealed class BootStart(VmConfig config, IEngine engine, NetworkBackends
         MachineInstance machine;
         try
         {
-            machine = new MachineInstance(config, engine, networks, kernel, initrd, serialOutput, latch, restore, incoming,
+            machine = new MachineInstance(config(), engine, networks, kernel, initrd, serialOutput, latch, restore, incoming,
                 deviceStates: deviceStates, throttles: throttles);
         }
         catch (Exception e)

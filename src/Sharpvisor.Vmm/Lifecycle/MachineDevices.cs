@@ -90,6 +90,9 @@ internal sealed class MachineDevices : IDisposable
         foreach (var device in BackgroundWork()) device.ResumeProcessing();
     }
 
+    /// <summary>The virtio-blk devices, in the configuration's order of disks.</summary>
+    public IReadOnlyList<VirtioBlock> Disks => _virtio.Select(d => d.Device).OfType<VirtioBlock>().ToArray();
+
     private IEnumerable<IVirtioBackgroundWork> BackgroundWork() => _virtio.Select(d => d.Device).OfType<IVirtioBackgroundWork>();
 
     private static void Log(string line) => Console.Error.WriteLine($"sharpvisor: {line}");

@@ -27,7 +27,8 @@ internal sealed class MachineInstance : IDisposable
     private long _clockPausedAt; // Stopwatch timestamp of the last pause, for a catch-up on resume
 
     public GuestMemory Memory { get; }
-    public VmConfig Config { get; }
+    /// <summary>As built, with each disk's path as it is now (a snapshot moves writable disks onto overlays).</summary>
+    public VmConfig Config { get; internal set; }
     public EngineKind EngineKind { get; }
     public PortIoBus Ports { get; } = new();
     public MmioBus Mmio { get; } = new();
@@ -38,6 +39,7 @@ internal sealed class MachineInstance : IDisposable
     public VirtioBalloon? Balloon => _devices.Balloon;
     /// <summary>The i8042 controller and its PS/2 keyboard.</summary>
     public Machine.Devices.Input.I8042Controller Keyboard => _devices.Keyboard;
+    public IReadOnlyList<VirtioBlock> Disks => _devices.Disks;
     /// <summary>The ACPI Generic Event Device that signals the guest's power button.</summary>
     public Machine.Devices.Power.AcpiGenericEventDevice GenericEvents => _devices.GenericEvents;
     /// <summary>The device kinds this machine saves and restores, the same both ways.</summary>

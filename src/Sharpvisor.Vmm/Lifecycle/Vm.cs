@@ -28,7 +28,8 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     private volatile bool _stopRequested;
     private string _stopReason = "stopped";
 
-    public VmConfig Config { get; } = config;
+    /// <summary>The configuration, with each disk's path as it is now (a snapshot moves writable disks onto overlays).</summary>
+    public VmConfig Config { get; private set; } = config;
     public IEngine Engine { get; } = engine;
 
     /// <summary>created, running, paused, saving, saved, migrating, stopped, and the moves allowed between them.</summary>
@@ -131,9 +132,20 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     private VmRunResult RunBoots()
     {
         var clock = Stopwatch.StartNew();
+        if (RestoreFrom is { Manifest.DisksCaptured: true } snapshot)
+        {
+            try
+            {
+                Config = SnapshotDiskLayers.Revert(snapshot, Config);
+            }
+            catch (Exception e) when (e is SnapshotException or IOException or UnauthorizedAccessException)
+            {
+                return new(VmOutcome.VmmError, $"cannot restore the snapshot's disks: {e.Message}", null, 0, clock.Elapsed);
+            }
+        }
         using var guestFiles = new GuestBootFiles(Config);
 
-        var bootStart = new BootStart(Config, Engine, _networks, DeviceStates, Throttles);
+        var bootStart = new BootStart(() => Config, Engine, _networks, DeviceStates, Throttles);
         serial.Start(SendSerialInput, () => Stop("quit from the console (Ctrl-A x)"));
         for (int boot = 1; ; boot++)
         {
@@ -279,9 +291,11 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
 
     /// <summary>
     /// Writes a snapshot of the VM into <paramref name="directory"/>: a running VM is paused for it and then resumed
-    /// (or stopped, with <paramref name="stopAfter"/>, as virsh save does); a paused one stays paused.
+    /// (or stopped, with <paramref name="stopAfter"/>, as virsh save does); a paused one stays paused. With
+    /// <paramref name="captureDisks"/> its writable disks are frozen at the same instant and it writes on into overlays
+    /// (<see cref="SnapshotDiskLayers"/>; <see cref="Config"/> then names them); without, the disks are the caller's.
     /// </summary>
-    public SnapshotResult SaveSnapshot(string directory, bool stopAfter = false)
+    public SnapshotResult SaveSnapshot(string directory, bool stopAfter = false, bool captureDisks = true)
     {
         ThrowIfMigrating(VmState.Saving);
         lock (_lifecycleLock)
@@ -301,7 +315,25 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             try
             {
                 manifest = _input.WhileHeld(machine.CaptureState);   // a few ms
-                manifest = SnapshotStore.Save(directory, manifest, machine.Memory, machine.RestoredMemoryRuns);
+                var frozen = captureDisks ? MachineDiskFreeze.Freeze(machine, directory) : [];
+                try
+                {
+                    manifest = manifest with
+                    {
+                        Config = MachineDiskFreeze.WithDisks(manifest.Config, frozen, d => new DiskSpec(d.Frozen, ReadOnly: false, d.Format)),
+                        DisksCaptured = captureDisks,
+                        Disks = frozen.Select(f => new SnapshotDisk(f.Index, f.Disk.Top)).ToArray(),
+                    };
+                    manifest = SnapshotStore.Save(directory, manifest, machine.Memory, machine.RestoredMemoryRuns);
+                }
+                catch
+                {
+                    MachineDiskFreeze.Undo(machine, frozen);
+                    throw;
+                }
+                // From here on (reboots, migrations, the next snapshot) the disks are their overlays.
+                machine.Config = MachineDiskFreeze.WithDisks(machine.Config, frozen, d => new DiskSpec(d.Top, ReadOnly: false, "qcow2"));
+                Config = MachineDiskFreeze.WithDisks(Config, frozen, d => new DiskSpec(d.Top, ReadOnly: false, "qcow2"));
             }
             catch
             {
@@ -323,6 +355,35 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
             }
             else Lifecycle.MoveFrom(VmState.Saved, VmState.Paused);
             return new SnapshotResult(directory, manifest, pausedAt, saved - pausedAt, clock.Elapsed);
+        }
+    }
+
+    /// <summary>
+    /// Merges the backing file of <paramref name="image"/> into it, for a snapshot being deleted
+    /// (<see cref="SnapshotDiskLayers.Release"/>). Where the image is in one of this VM's disks, that disk's files are
+    /// closed meanwhile and its requests wait; the guest reads the same before and after.
+    /// </summary>
+    /// <returns>Clusters copied.</returns>
+    public long MergeDiskLayer(string image)
+    {
+        ThrowIfMigrating(State);
+        lock (_lifecycleLock)
+        {
+            image = Path.GetFullPath(image);
+            var device = _current?.Disks.FirstOrDefault(d => Machine.Storage.BlockImageInfo.Chain(d.Path).Any(i => i.Path == image));
+            if (device is null) return Machine.Storage.Qcow2.Qcow2BackingMerge.Merge(image);
+            long copied = 0;
+            Exception? failure = null;
+            device.ChangeImage(current =>
+            {
+                string format = current.Format;
+                current.Dispose();
+                try { copied = Machine.Storage.Qcow2.Qcow2BackingMerge.Merge(image); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { failure = e; }   // the chain is whole still
+                return (Machine.Storage.BlockBackendOpener.Open(device.Path, device.ReadOnly, format), device.Path);
+            });
+            if (failure is not null) throw new IOException($"cannot merge into {image}: {failure.Message}", failure);
+            return copied;
         }
     }
 

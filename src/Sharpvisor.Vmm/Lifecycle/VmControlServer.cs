@@ -10,7 +10,8 @@ namespace Sharpvisor.Vmm.Lifecycle;
 /// <summary>
 /// A VM's control channel, in the spirit of QEMU's monitor and virsh: a Unix socket the VMM listens on, one text
 /// command per connection, one reply line. Commands: <c>status</c>, <c>stats</c> (device and vCPU counters as key=value pairs), <c>pause</c>, <c>resume [catch-up-clock]</c>,
-/// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was), <c>save DIR</c> (snapshot, then stop),
+/// <c>snapshot DIR</c> (the VM goes on afterwards, or stays paused if it was; its writable disks go on in overlays),
+/// <c>save DIR</c> (snapshot, then stop), <c>disk-merge IMAGE</c> (its backing file merged in, for a deleted snapshot),
 /// <c>stop</c>, <c>reset</c> (the machine reboots, as QEMU's system_reset), <c>powerdown</c> (the ACPI power button, as
 /// QEMU's system_powerdown), <c>ctrl-alt-del</c> (the keys on the PS/2 keyboard), <c>balloon SIZE</c> (the guest keeps SIZE
 /// of its RAM), <c>balloon stats</c> (target, actual and the guest's latest statistics as key=value pairs), and
@@ -177,6 +178,10 @@ public sealed class VmControlServer : IDisposable
                            $"(write {result.Writing.TotalMilliseconds:0} ms)";
                 case "snapshot" or "save":
                     return $"error {verb} needs a directory";
+                case "disk-merge" when argument.Length > 0:
+                    return $"ok merged {_vm.MergeDiskLayer(argument)} clusters into {argument}";
+                case "disk-merge":
+                    return "error disk-merge needs the image to merge its backing file into";
                 case "stats":
                     return _vm.Statistics() is { } statistics ? $"ok {statistics.Format()}" : "error the VM has no machine yet";
                 case "balloon" when argument == "stats":
@@ -202,7 +207,7 @@ public sealed class VmControlServer : IDisposable
                 case "migrate":
                     return "error migrate streams its reply: send it over the socket";
                 default:
-                    return $"error unknown command '{verb}' (status, stats, pause, resume [catch-up-clock], snapshot DIR, save DIR, balloon SIZE|stats, reset, powerdown, ctrl-alt-del, stop, migrate HOST:PORT)";
+                    return $"error unknown command '{verb}' (status, stats, pause, resume [catch-up-clock], snapshot DIR, save DIR, disk-merge IMAGE, balloon SIZE|stats, reset, powerdown, ctrl-alt-del, stop, migrate HOST:PORT)";
             }
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or SnapshotException or IOException or UnauthorizedAccessException)

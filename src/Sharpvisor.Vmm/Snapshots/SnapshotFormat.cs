@@ -10,11 +10,13 @@ namespace Sharpvisor.Vmm.Snapshots;
 /// made durable first, under a name of its own, and the state file is renamed into place last: a crash leaves the
 /// old snapshot or the new one, never a mix.
 /// Version 2 keys device records by the key each device names itself and stores each record's version beside it
-/// (<see cref="DeviceStateEntry"/>), read strictly; version 1 folders are refused by number.
+/// (<see cref="DeviceStateEntry"/>), read strictly. Version 3 holds the writable disks as they were
+/// (<see cref="SnapshotDisk"/>); older folders are refused by number, as restoring one would pair memory with disks
+/// written since.
 /// </summary>
 public static class SnapshotFormat
 {
-    public const int CurrentVersion = 2;
+    public const int CurrentVersion = 3;
     public const string StateFileName = "vm.state";
     public const int HeaderSize = 8 + 4 + 4 + 8 + 32;
     public static ReadOnlySpan<byte> Magic => "SVSNAP\r\n"u8;

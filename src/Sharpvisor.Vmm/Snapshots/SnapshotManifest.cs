@@ -23,4 +23,8 @@ public sealed record SnapshotManifest
     /// <summary>State the source engine keeps itself (KVM's in-kernel PICs, IOAPIC and PIT); restored on the same engine only.</summary>
     public byte[] EngineState { get; init; } = [];
     public required MemoryImage Memory { get; init; }
+    /// <summary>Whether the writable disks were frozen with the memory (<see cref="Disks"/>, one per writable disk);
+    /// a snapshot for the Firecracker API leaves them to the user, as Firecracker does.</summary>
+    public bool DisksCaptured { get; init; }
+    public SnapshotDisk[] Disks { get; init; } = [];
 }

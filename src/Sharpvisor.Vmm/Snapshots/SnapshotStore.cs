@@ -32,7 +32,11 @@ public static class SnapshotStore
             var image = GuestMemoryImage.Write(memory, temporary, memoryName, alreadyMapped);
             AtomicFile.Commit(temporary, memoryPath);
             manifest = manifest with { Memory = image, FormatVersion = SnapshotFormat.CurrentVersion };
-            var stored = manifest with { Config = VmFolderPaths.ToStored(manifest.Config, directory) };
+            var stored = manifest with
+            {
+                Config = VmFolderPaths.ToStored(manifest.Config, directory),
+                Disks = manifest.Disks.Select(d => d with { Top = VmFolderPaths.ToStored(d.Top, directory) }).ToArray(),
+            };
             AtomicFile.WriteAllBytes(Path.Combine(directory, SnapshotFormat.StateFileName), Encode(stored));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -71,7 +75,12 @@ public static class SnapshotStore
         if (!File.Exists(statePath)) throw new SnapshotException($"{statePath} does not exist");
         byte[] file = File.ReadAllBytes(statePath);
         var manifest = Decode(file, statePath);
-        manifest = manifest with { Config = VmFolderPaths.FromStored(manifest.Config, directory) };
+        manifest = manifest with
+        {
+            Config = VmFolderPaths.FromStored(manifest.Config, directory),
+            Disks = manifest.Disks.Select(d => d with { Top = VmFolderPaths.FromStored(d.Top, directory) }).ToArray(),
+        };
+        SnapshotDiskRecords.Check(manifest, statePath);
         if (manifest.Config.Version > VmConfig.CurrentVersion)
             throw new SnapshotException($"{statePath}: the VM's configuration is version {manifest.Config.Version}; this build reads up to version {VmConfig.CurrentVersion}");
         // Version 1 predates Ksm, and its absence (off) is what it meant: the VM goes on with this build's version.

@@ -22,6 +22,11 @@ public static class VmFolderPaths
         return MapPaths(config, path => Absolute(path, folder));
     }
 
+    /// <summary>One path as <see cref="ToStored(VmConfig, string)"/> stores it.</summary>
+    public static string ToStored(string path, string snapshotDirectory) => Relative(path, Path.GetFullPath(snapshotDirectory));
+
+    public static string FromStored(string path, string snapshotDirectory) => Absolute(path, Path.GetFullPath(snapshotDirectory));
+
     // Every file path in a configuration, so both directions cover the same ones.
     private static VmConfig MapPaths(VmConfig config, Func<string, string> map) => config with
     {

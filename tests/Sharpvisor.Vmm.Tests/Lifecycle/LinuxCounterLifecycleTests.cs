@@ -9,8 +9,9 @@ namespace Sharpvisor.Vmm.Tests.Lifecycle;
 /// <summary>
 /// One boot of Debian's kernel on the emulator running <see cref="LinuxCounterWorkload"/>: paused and resumed, saved
 /// while running (it goes on), saved with stop (virsh save, `snapshot create --stop`) and restored in a new machine on
-/// the same disk. The counter on the console and on the disk runs 1, 2, 3 ... with no gap and no repeat across all of
-/// it, the disk at the moment of the save holds exactly what the guest had synced, and the file system is clean.
+/// the disk as the snapshot froze it. The counter on the console and on the disk runs 1, 2, 3 ... with no gap and no
+/// repeat across all of it, the disk at the moment of the save holds exactly what the guest had synced, and the file
+/// system is clean. The disks are qcow2 overlays from the first snapshot on, read here through qemu-img.
 /// </summary>
 public sealed class LinuxCounterLifecycleTests(ITestOutputHelper output) : IDisposable
 {
@@ -18,9 +19,10 @@ public sealed class LinuxCounterLifecycleTests(ITestOutputHelper output) : IDisp
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    [Fact]
+    [SkippableFact]
     public async Task The_counter_goes_on_without_gap_or_repeat_across_pause_snapshots_and_restore()
     {
+        QemuImg.Require();
         var timeout = LinuxCounterWorkload.CommandTimeout;
         var workload = new LinuxCounterWorkload(_root, output);
         workload.CreateDisk();
@@ -74,13 +76,14 @@ public sealed class LinuxCounterLifecycleTests(ITestOutputHelper output) : IDisp
 
         // The disk as the stopped VM left it: every tick printed was synced before it was printed, so the file holds
         // those values and at most the one tick under way.
-        onDiskAtSave = workload.ReadCounterFromCopy(workload.DiskPath, "at-save");
+        var snapshot = SnapshotStore.Load(saved);
+        onDiskAtSave = workload.ReadCounterFromCopy(workload.Flatten(snapshot.Manifest.Config.Disks[0].Path, "frozen-at-save"), "at-save");
         LinuxCounterWorkload.AssertConsecutive(onDiskAtSave, "disk at the save");
         Assert.InRange(onDiskAtSave.Count, lastBeforeSave, lastBeforeSave + 1);
         output.WriteLine($"at the save: console at {lastBeforeSave}, disk at {onDiskAtSave.Count}");
 
         // Restore in a new machine; the counter goes on from the next value.
-        var snapshot = SnapshotStore.Load(saved);
+        string restoredDisk;
         var after = new ScriptedConsole();
         using (var vm = new Vm(snapshot.Manifest.Config, new EmulatorEngine(), after) { RestoreFrom = snapshot })
         {
@@ -106,14 +109,16 @@ public sealed class LinuxCounterLifecycleTests(ITestOutputHelper output) : IDisp
                 await run.WaitAsync(timeout);
                 output.WriteLine("--- console after the restore ---\n" + after.Output);
             }
+            restoredDisk = vm.Config.Disks[0].Path;   // the fresh overlay the restore gave the disk
         }
 
         // The whole console stream (before the save, then after the restore) and the disk both count 1..N.
         var counts = LinuxCounterWorkload.Counts(before.Output + after.Output);
         LinuxCounterWorkload.AssertConsecutive(counts, "console across pause, snapshots and restore");
         Assert.True(counts.Count >= lastBeforeSave + 10, $"only {counts.Count} ticks");
-        workload.AssertClean(workload.DiskPath);
-        var onDisk = workload.ReadCounter(workload.DiskPath, "final");
+        string final = workload.Flatten(restoredDisk, "final");
+        workload.AssertClean(final);
+        var onDisk = workload.ReadCounter(final, "final");
         LinuxCounterWorkload.AssertConsecutive(onDisk, "disk after the restore");
         Assert.Equal(counts.Count, onDisk.Count);
         output.WriteLine($"{counts.Count} ticks on the console and on the disk");

@@ -72,6 +72,15 @@ internal sealed partial class LinuxCounterWorkload(string directory, ITestOutput
         return values;
     }
 
+    /// <summary>A raw copy of what a disk image and its backing files hold (a snapshot's frozen image, a VM's
+    /// overlay), for e2fsck and debugfs.</summary>
+    public string Flatten(string image, string name)
+    {
+        string flat = Path.Combine(directory, $"{name}.raw");
+        QemuImg.Ok("qemu-img", "convert", "-O", "raw", image, flat);
+        return flat;
+    }
+
     /// <summary>The counter file in a cleanly unmounted image, dumped with debugfs.</summary>
     public List<long> ReadCounter(string image, string name)
     {

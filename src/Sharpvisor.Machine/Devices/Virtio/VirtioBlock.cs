@@ -33,7 +33,7 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     public const uint DiscardSectorAlignment = 8;
 
     private const int HeaderLength = 16, RangeLength = 16;
-    private readonly IBlockBackend _backend;
+    private IBlockBackend _backend;   // replaced only under _processing (ChangeImage)
     private readonly byte[] _config = new byte[ConfigLength];
     private readonly byte[] _id = new byte[IdLength];
     private readonly Lock _processing = new();
@@ -82,7 +82,8 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
         c[56] = 1;                                                                // write_zeroes_may_unmap
     }
 
-    public string Path { get; }
+    /// <summary>The image the disk reads and writes now (a snapshot moves it onto an overlay).</summary>
+    public string Path { get; private set; }
     public bool ReadOnly { get; }
     public string Serial { get; }
     public ulong CapacitySectors { get; }
@@ -141,6 +142,30 @@ public sealed class VirtioBlock : IVirtioDevice, IDisposable, IVirtioBackgroundW
     {
         _paused = false;
         _work.Set();
+    }
+
+    /// <summary>
+    /// Puts another image of the same size under the disk between two batches (a snapshot freezes the image and the
+    /// guest writes on into an overlay on it). <paramref name="change"/> gets the current backend, flushed, and returns
+    /// the new one with its path; if it throws, the disk stays on the current one. The old backend is disposed.
+    /// </summary>
+    public void ChangeImage(Func<IBlockBackend, (IBlockBackend Backend, string Path)> change)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_processing)
+        {
+            _backend.Flush();
+            var (next, path) = change(_backend);
+            if (next.VirtualSize != _backend.VirtualSize || next.ReadOnly != ReadOnly)
+            {
+                next.Dispose();
+                throw new IOException($"{path} is not the same disk as {Path}: {next.VirtualSize} bytes{(next.ReadOnly ? ", read-only" : "")}, not {_backend.VirtualSize}");
+            }
+            var old = _backend;
+            _backend = next;
+            Path = path;
+            old.Dispose();
+        }
     }
 
     /// <summary>Waits for the batch in flight, then stops touching the queue.</summary>

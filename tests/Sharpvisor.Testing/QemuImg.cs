@@ -1,9 +1,10 @@
 using System.Diagnostics;
+using Xunit;
 
-namespace Sharpvisor.Machine.Tests.Storage;
+namespace Sharpvisor.Testing;
 
-/// <summary>qemu-img and qemu-io (Debian's qemu-utils) as the oracle for our images.</summary>
-internal static class QemuImg
+/// <summary>qemu-img and qemu-io (Debian's qemu-utils) as the oracle for our images, and <see cref="Ok"/> for any host tool a test runs.</summary>
+public static class QemuImg
 {
     public static void Require() => HostRequires.Tool("qemu-img", "qemu-utils");
 
