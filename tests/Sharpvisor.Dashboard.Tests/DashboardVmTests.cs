@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Playwright;
+using Xunit.Abstractions;
 using Sharpvisor.Host.Tests.Daemon;
 using Sharpvisor.Vmm.Images;
 
@@ -9,7 +10,7 @@ namespace Sharpvisor.Dashboard.Tests;
 /// A VM's whole life from the dashboard in Chromium: created from the form (a bad size refused beside its field),
 /// started (Running arrives through the events websocket), its console used from the page, stopped and deleted.
 /// </summary>
-public sealed class DashboardVmTests : IDisposable
+public sealed class DashboardVmTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Boot = TimeSpan.FromMinutes(5);
     private readonly DaemonProcess _daemon = new();
@@ -26,6 +27,7 @@ public sealed class DashboardVmTests : IDisposable
         {
             if (socket.Url.EndsWith("/1.0/events", StringComparison.Ordinal)) socket.FrameReceived += (_, frame) => eventFrames.Enqueue(frame.Text ?? "");
         };
+        page.Console += (_, message) => output.WriteLine($"page: {message.Text}");
         await ui.SignInAsync(_daemon.Token);
 
         // The form: a size the API cannot read is shown beside the memory field, and nothing is created.
@@ -55,7 +57,7 @@ public sealed class DashboardVmTests : IDisposable
         await page.GetByRole(AriaRole.Link, new() { Name = "Console of web" }).ClickAsync();
         await Assertions.Expect(page.Locator("#console-state")).ToHaveTextAsync("Connected");
         await Assertions.Expect(page.Locator(".xterm-rows")).ToContainTextAsync(DefaultGuestImage.ReadyLinePrefix, new() { Timeout = (float)Boot.TotalMilliseconds });
-        await page.Locator(".terminal").ClickAsync();
+        await page.GetByRole(AriaRole.Group, new() { Name = "Serial console of web" }).ClickAsync();
         await page.Keyboard.TypeAsync("uname -r");
         await page.Keyboard.PressAsync("Enter");
         // A row after the typed command that starts with the release: the boot log's "Linux version 6.1.0-..." does not count.
@@ -80,5 +82,9 @@ public sealed class DashboardVmTests : IDisposable
         Assert.Equal(404, (await _daemon.SendAsync(HttpMethod.Get, "/1.0/instances/web")).Status);
     }
 
-    public void Dispose() => _daemon.Dispose();
+    public void Dispose()
+    {
+        output.WriteLine($"daemon output:\n{_daemon.Output}");
+        _daemon.Dispose();
+    }
 }

@@ -27,7 +27,7 @@ export function showConsole(main, name) {
   const path = `/1.0/instances/${encodeURIComponent(name)}/console`;
   const state = h("span", { id: "console-state", role: "status" }, "Connecting...");
   const retry = h("button", { type: "button", hidden: true }, "Reconnect now");
-  const screen = h("div", { class: "terminal", "aria-label": `Serial console of ${name}`, role: "group" });
+  const screen = h("div", { class: "console-screen", "aria-label": `Serial console of ${name}`, role: "group" });
   mount(main,
     h("h1", {}, `Console: ${name}`),
     h("p", { class: "console-bar" }, state, " ", retry, " ", h("a", { href: "#/vms" }, "Back to the VMs")),
