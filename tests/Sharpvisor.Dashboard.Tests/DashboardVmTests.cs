@@ -58,17 +58,23 @@ public sealed class DashboardVmTests(ITestOutputHelper output) : IDisposable
         await Assertions.Expect(page.Locator("#console-state")).ToHaveTextAsync("Connected");
         await Assertions.Expect(page.Locator(".xterm-rows")).ToContainTextAsync(DefaultGuestImage.ReadyLinePrefix, new() { Timeout = (float)Boot.TotalMilliseconds });
         await page.GetByRole(AriaRole.Group, new() { Name = "Serial console of web" }).ClickAsync();
-        await page.Keyboard.TypeAsync("uname -r");
-        await page.Keyboard.PressAsync("Enter");
-        // A row after the typed command that starts with the release: the boot log's "Linux version 6.1.0-..." does not count.
-        await page.WaitForFunctionAsync("""
-            () => {
-              const rows = [...document.querySelectorAll('.xterm-rows > div')].map(r => r.textContent);
-              const typed = rows.findLastIndex(r => r.includes('uname -r'));
-              return typed >= 0 && rows.slice(typed + 1).some(r => /^6\.1\.0-\d+/.test(r.trim()));
-            }
-            """, null, new() { Timeout = 60_000 });
+        await UnameAnswersAsync(page);
         await ui.ScreenshotAsync("console-uname");
+
+        // A reboot typed in the page: the same connection shows the guest booting again and takes commands after.
+        await page.Keyboard.TypeAsync("reboot");
+        await page.Keyboard.PressAsync("Enter");
+        await WaitForReadyLinesAsync("web", 2);
+        await UnameAnswersAsync(page);
+
+        // A dropped connection (the VMM restarted underneath: its console closes): the page reconnects by itself.
+        var (restart, _) = await _daemon.SendAsync(HttpMethod.Put, "/1.0/instances/web/state", new { action = "restart", force = true });
+        Assert.Equal(202, restart);
+        await Assertions.Expect(page.Locator("#console-state")).Not.ToHaveTextAsync("Connected", new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("#console-state")).ToHaveTextAsync("Connected", new() { Timeout = (float)Boot.TotalMilliseconds });
+        await WaitForReadyLinesAsync("web", 3);
+        await UnameAnswersAsync(page);
+        await ui.ScreenshotAsync("console-reconnected");
 
         // Stop, then delete after confirming.
         await page.GetByRole(AriaRole.Link, new() { Name = "Back to the VMs" }).ClickAsync();
@@ -80,6 +86,41 @@ public sealed class DashboardVmTests(ITestOutputHelper output) : IDisposable
         await Assertions.Expect(ui.Row("web")).ToHaveCountAsync(0);
         await Assertions.Expect(page.GetByText("No VMs yet.")).ToBeVisibleAsync();
         Assert.Equal(404, (await _daemon.SendAsync(HttpMethod.Get, "/1.0/instances/web")).Status);
+    }
+
+    // Each command carries a number of its own (a shell comment), so an earlier answer still on the screen does not count.
+    private int _commands;
+
+    /// <summary>Types `uname -r` into the page's terminal and waits for a row after it that starts with the release (the boot log's "Linux version 6.1.0-..." does not count).</summary>
+    private async Task UnameAnswersAsync(IPage page)
+    {
+        string command = $"uname -r # {++_commands}";
+        await page.Keyboard.TypeAsync(command);
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForFunctionAsync("""
+            command => {
+              const rows = [...document.querySelectorAll('.xterm-rows > div')].map(r => r.textContent);
+              const typed = rows.findLastIndex(r => r.includes(command));
+              return typed >= 0 && rows.slice(typed + 1).some(r => /^6\.1\.0-\d+/.test(r.trim()));
+            }
+            """, command, new() { Timeout = 60_000 });
+    }
+
+    private async Task WaitForReadyLinesAsync(string vm, int count)
+    {
+        var deadline = DateTime.UtcNow + Boot;
+        while (CountOf(await _daemon.ConsoleLogAsync(vm), DefaultGuestImage.ReadyLinePrefix) < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{vm} did not show its ready line {count} times in {Boot}");
+            await Task.Delay(500);
+        }
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal)) count++;
+        return count;
     }
 
     public void Dispose()
