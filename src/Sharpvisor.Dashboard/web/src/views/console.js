@@ -43,7 +43,10 @@ export function showConsole(main, name) {
 
   const encoder = new TextEncoder();
   let socket = null, closedByPage = false, delay = 500, timer = null;
-  term.onData((data) => { if (socket?.readyState === WebSocket.OPEN) socket.send(encoder.encode(data)); });
+  // While the log is replayed, xterm answers the old queries in it (a cursor position request, ESC[6n) as if they were
+  // live; those answers must not be typed into the guest.
+  let replaying = false;
+  term.onData((data) => { if (!replaying && socket?.readyState === WebSocket.OPEN) socket.send(encoder.encode(data)); });
 
   function connect() {
     clearTimeout(timer);
@@ -61,8 +64,9 @@ export function showConsole(main, name) {
         const log = new Uint8Array(await response.arrayBuffer());
         const pending = concat(early);
         term.reset();
+        replaying = true;
         term.write(log);
-        term.write(pending.subarray(overlap(log, pending)));
+        term.write(pending.subarray(overlap(log, pending)), () => { replaying = false; });
       } catch (e) {
         term.write(`\r\n[the console log could not be read: ${e.message}]\r\n`);
       }
