@@ -5,6 +5,9 @@ namespace Sharpvisor.Api.Rest;
 /// <summary>Every route of the API and the handler that serves it: one table, so the API can be read in one place.</summary>
 internal static class ApiRoutes
 {
+    // A websocket over HTTP/2 (RFC 8441, as browsers open them on the TLS listener) is a CONNECT, not a GET.
+    private static readonly string[] WebSocketMethods = [HttpMethods.Get, HttpMethods.Connect];
+
     public static void Map(WebApplication app, MetricsEndpoint metrics)
     {
         app.MapGet("/1.0", ServerEndpoint.Get);
@@ -20,12 +23,12 @@ internal static class ApiRoutes
         app.MapGet("/1.0/instances/{name}/snapshots/{snapshot}", SnapshotEndpoints.Get);
         app.MapPost("/1.0/instances/{name}/snapshots/{snapshot}/restore", SnapshotEndpoints.Restore);
         app.MapDelete("/1.0/instances/{name}/snapshots/{snapshot}", SnapshotEndpoints.Delete);
-        app.MapGet("/1.0/instances/{name}/console", ConsoleEndpoints.Get);
+        app.MapMethods("/1.0/instances/{name}/console", WebSocketMethods, ConsoleEndpoints.Get);
         app.MapPost("/1.0/instances/{name}/migrate", MigrationEndpoints.Send);
         app.MapPost("/1.0/migrations", MigrationEndpoints.Receive);
         app.MapGet("/1.0/operations", OperationEndpoints.List);
         app.MapGet("/1.0/operations/{id}", OperationEndpoints.Get);
-        app.MapGet("/1.0/events", EventEndpoints.Get);
+        app.MapMethods("/1.0/events", WebSocketMethods, EventEndpoints.Get);
         app.MapGet("/1.0/networks", NetworkEndpoints.List);
         app.MapPost("/1.0/networks", NetworkEndpoints.Create);
         app.MapGet("/1.0/networks/{name}", NetworkEndpoints.Get);

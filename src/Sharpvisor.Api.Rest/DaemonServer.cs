@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Sharpvisor.Api.Rest.Routes;
 using Sharpvisor.Api.Rest.Security;
+using Sharpvisor.Dashboard;
 using Sharpvisor.Host;
 using Sharpvisor.Host.Events;
 using Sharpvisor.Host.Networks;
@@ -56,6 +57,7 @@ public static class DaemonServer
             if (listen.Tcp is { } tcp)
                 kestrel.Listen(tcp, l => { l.Protocols = HttpProtocols.Http1AndHttp2; l.UseHttps(credentials.Certificate); });
         });
+        var dashboard = new DashboardGate(new DashboardSessions(credentials.Token));
         var app = builder.Build();
         app.UseExceptionHandler(error => error.Run(WriteError));
         app.UseWebSockets();
@@ -63,13 +65,21 @@ public static class DaemonServer
         {
             if (IsTcp(context) && !HasToken(context, credentials.Token))
             {
-                await ApiResponses.Error(401, "a bearer token is needed (the daemon's token file, sent as 'Authorization: Bearer TOKEN')").ExecuteAsync(context).ConfigureAwait(false);
-                return;
+                // The /ui pages, and API calls from a signed-in dashboard page (session cookie, CSRF token), pass too.
+                var (admitted, refusal) = dashboard.Admit(context);
+                if (!admitted)
+                {
+                    var error = refusal is not null ? ApiResponses.Error(403, refusal)
+                        : ApiResponses.Error(401, "a bearer token is needed (the daemon's token file, sent as 'Authorization: Bearer TOKEN')");
+                    await error.ExecuteAsync(context).ConfigureAwait(false);
+                    return;
+                }
             }
             await next(context).ConfigureAwait(false);
         });
         app.MapOpenApi("/openapi.json");
         ApiRoutes.Map(app, new MetricsEndpoint(manager));
+        DashboardEndpoints.Map(app, dashboard);
         app.MapFallback(context => ApiResponses.Error(404, $"no such resource: {context.Request.Method} {context.Request.Path}").ExecuteAsync(context));
 
         await app.StartAsync(ct).ConfigureAwait(false);
