@@ -21,6 +21,7 @@ public sealed class MicroVmResources
     public BootSource? BootSource { get; private set; }
     public Model.Balloon? Balloon { get; private set; }
     public EntropyDevice? Entropy { get; private set; }
+    public VsockDevice? Vsock { get; private set; }
     public LoggerConfig? Logger { get; set; }
     public MetricsConfig? Metrics { get; set; }
     public IReadOnlyList<Drive> Drives => _drives;
@@ -28,7 +29,7 @@ public sealed class MicroVmResources
 
     /// <summary>Whether anything that shapes the machine was set (snapshot/load is refused then, as in Firecracker).</summary>
     public bool AnyMachineResource => BootSource is not null || _drives.Count > 0 || _interfaces.Count > 0 || Balloon is not null
-                                      || Entropy is not null || Machine != MachineConfiguration.Default;
+                                      || Entropy is not null || Vsock is not null || Machine != MachineConfiguration.Default;
 
     public void SetMachine(MachineConfiguration config)
     {
@@ -137,9 +138,25 @@ public sealed class MicroVmResources
                 StatsPollingIntervalS = RestoredStatsPollingSeconds,
             };
         Entropy = config.EntropyDevice ? new EntropyDevice() : null;
+        Vsock = config.Vsock is { } v ? new VsockDevice { GuestCid = (long)v.Cid, UdsPath = v.UdsPath } : null;
     }
 
     public const int RestoredStatsPollingSeconds = 1;
+
+    public void SetVsock(VsockDevice vsock)
+    {
+        if (vsock.GuestCid < (long)VirtioVsock.FirstGuestCid || vsock.GuestCid > (long)VirtioVsock.LastGuestCid)
+            throw new ApiFaultException($"'guest_cid' must be {VirtioVsock.FirstGuestCid} to {VirtioVsock.LastGuestCid} (0-2 are reserved), not {vsock.GuestCid}");
+        try
+        {
+            new VsockSpec((ulong)vsock.GuestCid, vsock.UdsPath).Validated();
+        }
+        catch (FormatException e)
+        {
+            throw new ApiFaultException($"'uds_path': {e.Message}");
+        }
+        Vsock = vsock;
+    }
 
     public void SetEntropy(EntropyDevice entropy)
     {
@@ -165,6 +182,7 @@ public sealed class MicroVmResources
             Networks = _interfaces.Select(n => new NetSpec(n.HostDevName, n.GuestMac)).ToArray(),
             EntropyDevice = Entropy is not null,
             BalloonDevice = Balloon is not null,
+            Vsock = Vsock is { } v ? new VsockSpec((ulong)v.GuestCid, v.UdsPath) : null,
         };
         try
         {
@@ -179,6 +197,6 @@ public sealed class MicroVmResources
     public FullVmConfiguration ToFullConfiguration() => new()
     {
         Balloon = Balloon, Drives = _drives.ToArray(), BootSource = BootSource, Logger = Logger, MachineConfig = Machine,
-        Metrics = Metrics, NetworkInterfaces = _interfaces.ToArray(), Entropy = Entropy,
+        Metrics = Metrics, NetworkInterfaces = _interfaces.ToArray(), Entropy = Entropy, Vsock = Vsock,
     };
 }

@@ -15,6 +15,6 @@ public sealed record FullVmConfiguration
     [JsonPropertyName("metrics")] public MetricsConfig? Metrics { get; init; }
     [JsonPropertyName("mmds-config")] public JsonElement? MmdsConfig { get; init; }
     [JsonPropertyName("network-interfaces")] public IReadOnlyList<NetworkInterface> NetworkInterfaces { get; init; } = [];
-    [JsonPropertyName("vsock")] public JsonElement? Vsock { get; init; }
+    [JsonPropertyName("vsock")] public VsockDevice? Vsock { get; init; }
     [JsonPropertyName("entropy")] public EntropyDevice? Entropy { get; init; }
 }
