@@ -122,6 +122,20 @@ public sealed class ApiFaultTests : IDisposable
     }
 
     [Fact]
+    public async Task Vsock_is_checked_and_shows_in_vm_config()
+    {
+        string uds = Path.Combine(_folder, "v.sock");
+        Assert.Contains("'guest_cid' must be 3 to 4294967294", await Http.Fails("PUT", "/vsock", $$"""{"guest_cid": 2, "uds_path": "{{uds}}"}"""));
+        Assert.Contains("missing required field(s) 'uds_path'", await Http.Fails("PUT", "/vsock", """{"guest_cid": 3}"""));
+        Assert.Contains("'uds_path'", await Http.Fails("PUT", "/vsock", """{"guest_cid": 3, "uds_path": "/nonexistent/v.sock"}"""));
+        await Http.Succeeds("PUT", "/vsock", $$"""{"vsock_id": "vsock0", "guest_cid": 3, "uds_path": "{{uds}}"}""");
+        var vsock = (await Http.Get("/vm/config")).GetProperty("vsock");
+        Assert.Equal(3, vsock.GetProperty("guest_cid").GetInt32());
+        Assert.Equal(uds, vsock.GetProperty("uds_path").GetString());
+        Assert.False(File.Exists(uds), "the socket is made at InstanceStart, not before");
+    }
+
+    [Fact]
     public async Task Mmds_data_store_takes_put_and_merge_patch_within_its_limit()
     {
         Assert.Equal("{}", (await Http.Get("/mmds")).GetRawText());

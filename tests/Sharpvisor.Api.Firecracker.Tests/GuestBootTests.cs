@@ -156,11 +156,13 @@ public sealed class GuestBootTests : IDisposable
     {
         var image = DefaultGuest();
         string config = Path.Combine(_folder, "vm.json"), state = Path.Combine(_folder, "snap.state"), memory = Path.Combine(_folder, "snap.mem");
+        string vsock = Path.Combine(_folder, "v.sock");
         File.WriteAllText(config, $$"""
             {
               "boot-source": {"kernel_image_path": "{{image.KernelPath}}", "initrd_path": "{{image.InitrdPath}}", "boot_args": "console=ttyS0 reboot=k panic=1"},
               "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
-              "drives": [], "network-interfaces": []
+              "drives": [], "network-interfaces": [],
+              "vsock": {"guest_cid": 3, "uds_path": "{{vsock}}"}
             }
             """);
         using (var first = new FirecrackerProcessHarness(_folder, "--config-file", config))
@@ -168,6 +170,10 @@ public sealed class GuestBootTests : IDisposable
             first.WaitForConsole(DefaultGuestImage.ReadyLinePrefix, BootTimeout);
             first.Type("X=41; echo SET-$X");
             first.WaitForConsole("SET-41", TimeSpan.FromMinutes(1));
+            // A vsock connection open across the snapshot: the host program reaches the guest's listener on port 6000.
+            first.Type("vsockcat 6000 < /dev/null > /tmp/v1 &");
+            using var open = VsockHost.Connect(vsock, 6000, TimeSpan.FromMinutes(1));
+            open.Send("vsock-payload-one\n"u8);
             var vmConfig = await first.Http.Get("/vm/config");
             Assert.Equal(image.KernelPath, vmConfig.GetProperty("boot-source").GetProperty("kernel_image_path").GetString());
             Assert.Contains("must be paused", await first.Http.Fails("PUT", "/snapshot/create", $$"""{"snapshot_path": "{{state}}", "mem_file_path": "{{memory}}"}"""));
@@ -191,6 +197,19 @@ public sealed class GuestBootTests : IDisposable
             $$"""{"snapshot_path": "{{state}}", "mem_file_path": "{{memory}}"}"""));
         second.Type("echo RESTORED-$((X+1))");
         second.WaitForConsole("RESTORED-42", TimeSpan.FromMinutes(1));
+        // As in Firecracker, the restored device reset the guest's vsock connections (its listener's ended), and new
+        // connections work.
+        second.Type("wait; cat /tmp/v1; echo VSOCK-$((6000+1))");
+        second.WaitForConsole("VSOCK-6001", TimeSpan.FromMinutes(1));
+        Assert.Contains("vsock-payload-one", second.Stdout);
+        second.Type("vsockcat 6001 < /dev/null > /tmp/v2 &");
+        using (var fresh = VsockHost.Connect(vsock, 6001, TimeSpan.FromMinutes(1)))
+        {
+            fresh.Send("vsock-payload-two\n"u8);
+            fresh.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        }
+        second.Type("wait; cat /tmp/v2");
+        second.WaitForConsole("vsock-payload-two", TimeSpan.FromMinutes(1));
         await second.Http.Succeeds("PATCH", "/vm", """{"state": "Paused"}""");
         await second.Http.Succeeds("PATCH", "/vm", """{"state": "Resumed"}""");
         // The default guest reboots on Ctrl-Alt-Del, and a Firecracker process ends when its guest reboots.
