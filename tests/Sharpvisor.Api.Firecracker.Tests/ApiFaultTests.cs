@@ -116,7 +116,7 @@ public sealed class ApiFaultTests : IDisposable
         Assert.Contains("does not take DELETE", await Http.Fails("DELETE", "/machine-config"));
         Assert.Contains("needs a JSON body", await Http.Fails("PUT", "/machine-config"));
         Assert.Contains("takes no body", await Http.Fails("GET", "/machine-config", "{}"));
-        Assert.Contains("MMDS's guest side", await Http.Fails("PUT", "/mmds/config", """{"network_interfaces": ["eth0"]}"""));
+        Assert.Contains("there is no network interface 'eth0'", await Http.Fails("PUT", "/mmds/config", """{"network_interfaces": ["eth0"]}"""));
         Assert.Contains("does not exist", await Http.Fails("PUT", "/boot-source", """{"kernel_image_path": "/nonexistent/vmlinux"}"""));
         Assert.Equal("Not started", (await Http.Get("/")).GetProperty("state").GetString());
     }

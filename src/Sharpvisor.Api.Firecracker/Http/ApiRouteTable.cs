@@ -40,8 +40,7 @@ public static class ApiRouteTable
         new("GET", "/mmds", _ => Ok(mmds.Value)),
         new("PUT", "/mmds", r => Done(() => mmds.Put(MmdsDataStore.Parse(r.Body, r.Name)))),
         new("PATCH", "/mmds", r => Done(() => mmds.Patch(MmdsDataStore.Parse(r.Body, r.Name)))),
-        new("PUT", "/mmds/config", _ => Fault("MMDS's guest side (answering 169.254.169.254 on a network interface) is not implemented in Sharpvisor yet; "
-                                                + "/mmds holds data but no guest can reach it")),
+        new("PUT", "/mmds/config", r => PreBoot(vm, () => vm.Resources.SetMmdsConfig(r.Json<MmdsConfig>()))),
     ];
 
     private static ApiResponse Done(Action action)

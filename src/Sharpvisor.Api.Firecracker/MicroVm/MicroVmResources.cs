@@ -4,6 +4,7 @@ using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Machine.Devices.Virtio;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Networking;
+using Sharpvisor.Vmm.Networking.Mmds;
 
 namespace Sharpvisor.Api.Firecracker.MicroVm;
 
@@ -22,6 +23,7 @@ public sealed class MicroVmResources
     public Model.Balloon? Balloon { get; private set; }
     public EntropyDevice? Entropy { get; private set; }
     public VsockDevice? Vsock { get; private set; }
+    public MmdsConfig? Mmds { get; private set; }
     public LoggerConfig? Logger { get; set; }
     public MetricsConfig? Metrics { get; set; }
     public IReadOnlyList<Drive> Drives => _drives;
@@ -29,7 +31,7 @@ public sealed class MicroVmResources
 
     /// <summary>Whether anything that shapes the machine was set (snapshot/load is refused then, as in Firecracker).</summary>
     public bool AnyMachineResource => BootSource is not null || _drives.Count > 0 || _interfaces.Count > 0 || Balloon is not null
-                                      || Entropy is not null || Vsock is not null || Machine != MachineConfiguration.Default;
+                                      || Entropy is not null || Vsock is not null || Mmds is not null || Machine != MachineConfiguration.Default;
 
     public void SetMachine(MachineConfiguration config)
     {
@@ -158,6 +160,28 @@ public sealed class MicroVmResources
         Vsock = vsock;
     }
 
+    public void SetMmdsConfig(MmdsConfig config)
+    {
+        if (config.NetworkInterfaces.Count == 0) throw new ApiFaultException("'network_interfaces' must name at least one network interface");
+        if (config.NetworkInterfaces.FirstOrDefault(id => _interfaces.All(n => n.IfaceId != id)) is { } unknown)
+            throw new ApiFaultException($"'network_interfaces': there is no network interface '{unknown}' (PUT /network-interfaces first)");
+        if (config.Version is not (null or "V1" or "V2")) throw new ApiFaultException($"'version' must be \"V1\" or \"V2\", not \"{config.Version}\"");
+        if (config.Ipv4Address is { } text)
+        {
+            if (!System.Net.IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+                throw new ApiFaultException($"'ipv4_address': '{text}' is not an IPv4 address");
+            byte[] bytes = address.GetAddressBytes();
+            if (bytes[0] != 169 || bytes[1] != 254) throw new ApiFaultException($"'ipv4_address': {text} is not link-local (169.254.0.0/16)");
+        }
+        Mmds = config with { Version = config.Version ?? "V1", Ipv4Address = config.Ipv4Address ?? MetadataService.DefaultAddress.ToString() };
+    }
+
+    /// <summary>The metadata service for InstanceStart: the taps of the interfaces /mmds/config named, answering from <paramref name="store"/>.</summary>
+    internal MetadataService? ToMetadataService(MmdsDataStore store) => Mmds is not { } config ? null : new MetadataService(
+        System.Net.IPAddress.Parse(config.Ipv4Address!),
+        _interfaces.Where(n => config.NetworkInterfaces.Contains(n.IfaceId)).Select(n => n.HostDevName).ToArray(),
+        new MmdsGuestResponder(store, config.Version == "V2", config.ImdsCompat == true));
+
     public void SetEntropy(EntropyDevice entropy)
     {
         ResourceId.RefuseRateLimiter(entropy.RateLimiter, "rate_limiter");
@@ -197,6 +221,6 @@ public sealed class MicroVmResources
     public FullVmConfiguration ToFullConfiguration() => new()
     {
         Balloon = Balloon, Drives = _drives.ToArray(), BootSource = BootSource, Logger = Logger, MachineConfig = Machine,
-        Metrics = Metrics, NetworkInterfaces = _interfaces.ToArray(), Entropy = Entropy, Vsock = Vsock,
+        Metrics = Metrics, NetworkInterfaces = _interfaces.ToArray(), Entropy = Entropy, Vsock = Vsock, MmdsConfig = Mmds,
     };
 }
