@@ -101,6 +101,9 @@ public sealed class GuestBootTests : IDisposable
              "tx_rate_limiter": {"ops": {"size": 1000, "refill_time": 1000} } }
             """);
         CurlSucceeds(sock, "PUT", "/machine-config", """{"vcpu_count": 1, "mem_size_mib": 256}""");
+        // MMDS version 2 on net1, with a nested value the guest reads with busybox's wget.
+        CurlSucceeds(sock, "PUT", "/mmds/config", """{"network_interfaces": ["net1"], "version": "V2"}""");
+        CurlSucceeds(sock, "PUT", "/mmds", """{"latest": {"meta-data": {"ami-id": "ami-0badc0de", "network": {"subnet-id": "subnet-f00d"}}}}""");
         CurlSucceeds(sock, "PUT", "/balloon", """{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1}""");
         CurlSucceeds(sock, "PUT", "/actions", """{"action_type": "InstanceStart"}""");
 
@@ -111,6 +114,19 @@ public sealed class GuestBootTests : IDisposable
         Assert.Contains("ROOTFS-42", fc.Stdout);
         Assert.Contains("root=/dev/vda rw", fc.Stdout);
         Assert.DoesNotContain("pci=off", fc.Stdout.Split("cat /proc/cmdline")[1].Split('\n')[1]);
+
+        // The token through busybox nc (its wget cannot PUT), then GETs with wget: without a token 401, with it the values.
+        fc.Type("ip route add 169.254.169.254 dev eth0");
+        fc.Type("T=$(printf 'PUT /latest/api/token HTTP/1.1\\r\\nX-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | nc 169.254.169.254 80 | tail -n 1)");
+        fc.Type("echo TOKEN-LENGTH-${#T}; wget -q -O - http://169.254.169.254/latest/meta-data/ami-id || echo NO-TOKEN-$((400+1))");
+        fc.Type("wget -q -O - --header \"X-metadata-token: $T\" http://169.254.169.254/latest/meta-data/network/subnet-id; echo; echo MMDS-$((40+2))");
+        fc.WaitForConsole("MMDS-42", TimeSpan.FromMinutes(2));
+        Assert.Contains("NO-TOKEN-401", fc.Stdout);
+        Assert.Contains("TOKEN-LENGTH-64", fc.Stdout);
+        Assert.Contains("subnet-f00d", fc.Stdout);
+        fc.Type("wget -q -O - --header \"X-metadata-token: $T\" --header 'Accept: application/json' http://169.254.169.254/latest/meta-data; echo; echo JSON-$((40+2))");
+        fc.WaitForConsole("JSON-42", TimeSpan.FromMinutes(1));
+        Assert.Contains("""{"ami-id":"ami-0badc0de","network":{"subnet-id":"subnet-f00d"}}""", fc.Stdout);
 
         fc.Type("dd if=/dev/vdb bs=64k count=32 2>/dev/null | md5sum; echo READ-$((40+2))");
         fc.WaitForConsole("READ-42", TimeSpan.FromMinutes(2));
