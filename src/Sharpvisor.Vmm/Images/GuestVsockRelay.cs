@@ -72,50 +72,18 @@ public static class GuestVsockRelay
         a.jne(usage);
 
         // vsockcat CID PORT
-        a.mov(rdi, __qword_ptr[r13 + 8]);
-        a.call(atoi);
-        a.mov(rdi, address);
-        a.mov(__dword_ptr[rdi + 8], eax);
-        a.mov(rdi, __qword_ptr[r13 + 16]);
-        a.call(atoi);
-        a.mov(rdi, address);
-        a.mov(__dword_ptr[rdi + 4], eax);
-        a.mov(eax, SysConnect);
-        a.mov(rdi, r14);
-        a.mov(rsi, address);
-        a.mov(edx, 16);
-        a.syscall();
-        a.test(rax, rax);
-        a.js(failed);
+        ArgumentToAddress(a, argument: 1, field: 8, atoi, address);
+        ArgumentToAddress(a, argument: 2, field: 4, atoi, address);
+        SocketCall(a, SysConnect, () => { a.mov(rsi, address); a.mov(edx, 16); }, failed);
         a.jmp(relay);
 
         // vsockcat PORT: bind to any CID, take one connection
         a.Label(ref listen);
-        a.mov(rdi, __qword_ptr[r13 + 8]);
-        a.call(atoi);
-        a.mov(rdi, address);
-        a.mov(__dword_ptr[rdi + 4], eax);
+        ArgumentToAddress(a, argument: 1, field: 4, atoi, address);
         a.mov(__dword_ptr[rdi + 8], unchecked((int)AnyCid));
-        a.mov(eax, SysBind);
-        a.mov(rdi, r14);
-        a.mov(rsi, address);
-        a.mov(edx, 16);
-        a.syscall();
-        a.test(rax, rax);
-        a.js(failed);
-        a.mov(eax, SysListen);
-        a.mov(rdi, r14);
-        a.mov(esi, 1);
-        a.syscall();
-        a.test(rax, rax);
-        a.js(failed);
-        a.mov(eax, SysAccept);
-        a.mov(rdi, r14);
-        a.xor(esi, esi);
-        a.xor(edx, edx);
-        a.syscall();
-        a.test(rax, rax);
-        a.js(failed);
+        SocketCall(a, SysBind, () => { a.mov(rsi, address); a.mov(edx, 16); }, failed);
+        SocketCall(a, SysListen, () => a.mov(esi, 1), failed);
+        SocketCall(a, SysAccept, () => { a.xor(esi, esi); a.xor(edx, edx); }, failed);
         a.mov(r14, rax);
 
         // The child copies the socket to stdout; the parent stdin to the socket, shuts its write side, waits.
@@ -210,6 +178,26 @@ public static class GuestVsockRelay
         a.mov(rdx, rax);
         a.call(writeAll);
         a.jmp(loop);
+    }
+
+    // argv[argument] as a decimal number into the sockaddr_vm field at `field` (4: port, 8: CID); leaves rdi at it.
+    private static void ArgumentToAddress(Assembler a, int argument, int field, Label atoi, ulong address)
+    {
+        a.mov(rdi, __qword_ptr[r13 + 8 * argument]);
+        a.call(atoi);
+        a.mov(rdi, address);
+        a.mov(__dword_ptr[rdi + field], eax);
+    }
+
+    // A system call on the socket (r14) with the other arguments set by `arguments`; a negative result fails.
+    private static void SocketCall(Assembler a, int number, Action arguments, Label failed)
+    {
+        a.mov(eax, number);
+        a.mov(rdi, r14);
+        arguments();
+        a.syscall();
+        a.test(rax, rax);
+        a.js(failed);
     }
 
     private static void Syscall(Assembler a, int number, int first, int second, int third)
