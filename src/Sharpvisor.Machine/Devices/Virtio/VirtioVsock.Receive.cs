@@ -155,6 +155,8 @@ public sealed partial class VirtioVsock
             return -1;
         }
         int room = (int)Math.Min(Math.Min(credit, chain.WritableLength - VsockHeader.Length), (ulong)MaxPayload);
+        if (room == 0)
+            throw new VirtqueueException($"vsock receive chain {chain.Head} has room for a header but no data ({chain.WritableLength} writable bytes)");
         int n = connection.Socket.Receive(_payload.AsSpan(0, room), SocketFlags.None, out var error);
         if (error == SocketError.WouldBlock)
         {

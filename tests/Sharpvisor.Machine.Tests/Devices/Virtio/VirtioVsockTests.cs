@@ -296,6 +296,25 @@ public sealed class VirtioVsockTests : IDisposable
     }
 
     [Fact]
+    public void Header_only_receive_chains_carry_control_packets_but_data_waiting_for_one_breaks_the_device()
+    {
+        _guest.Start(receiveBuffers: 0);
+        void PostHeaderOnly()
+        {
+            _guest.Receive.Submit((_guest.Allocate(VsockHeader.Length), VsockHeader.Length, true));
+            _guest.Driver.Notify(VirtioVsock.ReceiveQueue);
+        }
+        using var listener = ListenForGuest(5000);
+        PostHeaderOnly();
+        _guest.Send(VsockHeader.OpRequest, 1234, 5000);
+        Assert.True(_guest.Receive.WaitUsed(1), "no RESPONSE");
+        using var host = listener.Accept();
+        host.Send("data"u8);
+        PostHeaderOnly();
+        AssertBroken("room for a header but no data");
+    }
+
+    [Fact]
     public void Restoring_the_device_drops_its_connections_and_sends_the_transport_reset_event()
     {
         _guest.Start();
