@@ -22,8 +22,6 @@ public static class ConfigFileBoot
             throw new ApiFaultException($"cannot read the config file {path}: {e.Message}");
         }
         var config = StrictJsonBody.Read<FullVmConfiguration>(json, $"config file {path}");
-        if (config.Vsock is not null) throw new ApiFaultException("'vsock': vsock devices are not implemented in Sharpvisor yet");
-        if (config.MmdsConfig is not null) throw new ApiFaultException("'mmds-config': MMDS is not implemented in Sharpvisor yet");
         if (config.CpuConfig is not null) throw new ApiFaultException("'cpu-config': custom CPU templates are not supported by Sharpvisor");
         Step("logger", () =>
         {
@@ -41,7 +39,9 @@ public static class ConfigFileBoot
         Step("boot-source", () => vm.Resources.SetBootSource(config.BootSource ?? throw new ApiFaultException("missing; the kernel must be named")));
         foreach (var drive in config.Drives) Step($"drives '{drive.DriveId}'", () => vm.Resources.PutDrive(drive.DriveId, drive));
         foreach (var nic in config.NetworkInterfaces) Step($"network-interfaces '{nic.IfaceId}'", () => vm.Resources.PutInterface(nic.IfaceId, nic));
+        Step("mmds-config", () => { if (config.MmdsConfig is { } m) vm.Resources.SetMmdsConfig(m); });
         Step("balloon", () => { if (config.Balloon is { } b) vm.Resources.SetBalloon(b); });
+        Step("vsock", () => { if (config.Vsock is { } v) vm.Resources.SetVsock(v); });
         Step("entropy", () => { if (config.Entropy is { } e) vm.Resources.SetEntropy(e); });
         vm.InstanceStart();
     }

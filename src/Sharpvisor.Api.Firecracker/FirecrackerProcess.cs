@@ -30,7 +30,7 @@ public static class FirecrackerProcess
         {
             if (!options.NoApi)
             {
-                var routes = ApiRouteTable.Create(vm, log, metrics, new MmdsDataStore());
+                var routes = ApiRouteTable.Create(vm, log, metrics, vm.Mmds);
                 server = FirecrackerApiServer.StartAsync(options.ApiSocket!, new ApiDispatcher(routes)).GetAwaiter().GetResult();
                 log.Info($"API server listening on {options.ApiSocket}");
             }

@@ -116,9 +116,23 @@ public sealed class ApiFaultTests : IDisposable
         Assert.Contains("does not take DELETE", await Http.Fails("DELETE", "/machine-config"));
         Assert.Contains("needs a JSON body", await Http.Fails("PUT", "/machine-config"));
         Assert.Contains("takes no body", await Http.Fails("GET", "/machine-config", "{}"));
-        Assert.Contains("MMDS's guest side", await Http.Fails("PUT", "/mmds/config", """{"network_interfaces": ["eth0"]}"""));
+        Assert.Contains("there is no network interface 'eth0'", await Http.Fails("PUT", "/mmds/config", """{"network_interfaces": ["eth0"]}"""));
         Assert.Contains("does not exist", await Http.Fails("PUT", "/boot-source", """{"kernel_image_path": "/nonexistent/vmlinux"}"""));
         Assert.Equal("Not started", (await Http.Get("/")).GetProperty("state").GetString());
+    }
+
+    [Fact]
+    public async Task Vsock_is_checked_and_shows_in_vm_config()
+    {
+        string uds = Path.Combine(_folder, "v.sock");
+        Assert.Contains("'guest_cid' must be 3 to 4294967294", await Http.Fails("PUT", "/vsock", $$"""{"guest_cid": 2, "uds_path": "{{uds}}"}"""));
+        Assert.Contains("missing required field(s) 'uds_path'", await Http.Fails("PUT", "/vsock", """{"guest_cid": 3}"""));
+        Assert.Contains("'uds_path'", await Http.Fails("PUT", "/vsock", """{"guest_cid": 3, "uds_path": "/nonexistent/v.sock"}"""));
+        await Http.Succeeds("PUT", "/vsock", $$"""{"vsock_id": "vsock0", "guest_cid": 3, "uds_path": "{{uds}}"}""");
+        var vsock = (await Http.Get("/vm/config")).GetProperty("vsock");
+        Assert.Equal(3, vsock.GetProperty("guest_cid").GetInt32());
+        Assert.Equal(uds, vsock.GetProperty("uds_path").GetString());
+        Assert.False(File.Exists(uds), "the socket is made at InstanceStart, not before");
     }
 
     [Fact]

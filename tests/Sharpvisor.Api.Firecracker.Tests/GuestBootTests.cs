@@ -101,6 +101,9 @@ public sealed class GuestBootTests : IDisposable
              "tx_rate_limiter": {"ops": {"size": 1000, "refill_time": 1000} } }
             """);
         CurlSucceeds(sock, "PUT", "/machine-config", """{"vcpu_count": 1, "mem_size_mib": 256}""");
+        // MMDS version 2 on net1, with a nested value the guest reads with busybox's wget.
+        CurlSucceeds(sock, "PUT", "/mmds/config", """{"network_interfaces": ["net1"], "version": "V2"}""");
+        CurlSucceeds(sock, "PUT", "/mmds", """{"latest": {"meta-data": {"ami-id": "ami-0badc0de", "network": {"subnet-id": "subnet-f00d"}}}}""");
         CurlSucceeds(sock, "PUT", "/balloon", """{"amount_mib": 0, "deflate_on_oom": true, "stats_polling_interval_s": 1}""");
         CurlSucceeds(sock, "PUT", "/actions", """{"action_type": "InstanceStart"}""");
 
@@ -111,6 +114,19 @@ public sealed class GuestBootTests : IDisposable
         Assert.Contains("ROOTFS-42", fc.Stdout);
         Assert.Contains("root=/dev/vda rw", fc.Stdout);
         Assert.DoesNotContain("pci=off", fc.Stdout.Split("cat /proc/cmdline")[1].Split('\n')[1]);
+
+        // The token through busybox nc (its wget cannot PUT), then GETs with wget: without a token 401, with it the values.
+        fc.Type("ip route add 169.254.169.254 dev eth0");
+        fc.Type("T=$(printf 'PUT /latest/api/token HTTP/1.1\\r\\nX-metadata-token-ttl-seconds: 60\\r\\n\\r\\n' | nc 169.254.169.254 80 | tail -n 1)");
+        fc.Type("echo TOKEN-LENGTH-${#T}; wget -q -O - http://169.254.169.254/latest/meta-data/ami-id || echo NO-TOKEN-$((400+1))");
+        fc.Type("wget -q -O - --header \"X-metadata-token: $T\" http://169.254.169.254/latest/meta-data/network/subnet-id; echo; echo MMDS-$((40+2))");
+        fc.WaitForConsole("MMDS-42", TimeSpan.FromMinutes(2));
+        Assert.Contains("NO-TOKEN-401", fc.Stdout);
+        Assert.Contains("TOKEN-LENGTH-64", fc.Stdout);
+        Assert.Contains("subnet-f00d", fc.Stdout);
+        fc.Type("wget -q -O - --header \"X-metadata-token: $T\" --header 'Accept: application/json' http://169.254.169.254/latest/meta-data; echo; echo JSON-$((40+2))");
+        fc.WaitForConsole("JSON-42", TimeSpan.FromMinutes(1));
+        Assert.Contains("""{"ami-id":"ami-0badc0de","network":{"subnet-id":"subnet-f00d"}}""", fc.Stdout);
 
         fc.Type("dd if=/dev/vdb bs=64k count=32 2>/dev/null | md5sum; echo READ-$((40+2))");
         fc.WaitForConsole("READ-42", TimeSpan.FromMinutes(2));
@@ -156,11 +172,13 @@ public sealed class GuestBootTests : IDisposable
     {
         var image = DefaultGuest();
         string config = Path.Combine(_folder, "vm.json"), state = Path.Combine(_folder, "snap.state"), memory = Path.Combine(_folder, "snap.mem");
+        string vsock = Path.Combine(_folder, "v.sock");
         File.WriteAllText(config, $$"""
             {
               "boot-source": {"kernel_image_path": "{{image.KernelPath}}", "initrd_path": "{{image.InitrdPath}}", "boot_args": "console=ttyS0 reboot=k panic=1"},
               "machine-config": {"vcpu_count": 1, "mem_size_mib": 256},
-              "drives": [], "network-interfaces": []
+              "drives": [], "network-interfaces": [],
+              "vsock": {"guest_cid": 3, "uds_path": "{{vsock}}"}
             }
             """);
         using (var first = new FirecrackerProcessHarness(_folder, "--config-file", config))
@@ -168,6 +186,10 @@ public sealed class GuestBootTests : IDisposable
             first.WaitForConsole(DefaultGuestImage.ReadyLinePrefix, BootTimeout);
             first.Type("X=41; echo SET-$X");
             first.WaitForConsole("SET-41", TimeSpan.FromMinutes(1));
+            // A vsock connection open across the snapshot: the host program reaches the guest's listener on port 6000.
+            first.Type("vsockcat 6000 < /dev/null > /tmp/v1 &");
+            using var open = VsockHost.Connect(vsock, 6000, TimeSpan.FromMinutes(1));
+            open.Send("vsock-payload-one\n"u8);
             var vmConfig = await first.Http.Get("/vm/config");
             Assert.Equal(image.KernelPath, vmConfig.GetProperty("boot-source").GetProperty("kernel_image_path").GetString());
             Assert.Contains("must be paused", await first.Http.Fails("PUT", "/snapshot/create", $$"""{"snapshot_path": "{{state}}", "mem_file_path": "{{memory}}"}"""));
@@ -191,6 +213,19 @@ public sealed class GuestBootTests : IDisposable
             $$"""{"snapshot_path": "{{state}}", "mem_file_path": "{{memory}}"}"""));
         second.Type("echo RESTORED-$((X+1))");
         second.WaitForConsole("RESTORED-42", TimeSpan.FromMinutes(1));
+        // As in Firecracker, the restored device reset the guest's vsock connections (its listener's ended), and new
+        // connections work.
+        second.Type("wait; cat /tmp/v1; echo VSOCK-$((6000+1))");
+        second.WaitForConsole("VSOCK-6001", TimeSpan.FromMinutes(1));
+        Assert.Contains("vsock-payload-one", second.Stdout);
+        second.Type("vsockcat 6001 < /dev/null > /tmp/v2 &");
+        using (var fresh = VsockHost.Connect(vsock, 6001, TimeSpan.FromMinutes(1)))
+        {
+            fresh.Send("vsock-payload-two\n"u8);
+            fresh.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        }
+        second.Type("wait; cat /tmp/v2");
+        second.WaitForConsole("vsock-payload-two", TimeSpan.FromMinutes(1));
         await second.Http.Succeeds("PATCH", "/vm", """{"state": "Paused"}""");
         await second.Http.Succeeds("PATCH", "/vm", """{"state": "Resumed"}""");
         // The default guest reboots on Ctrl-Alt-Del, and a Firecracker process ends when its guest reboots.

@@ -36,12 +36,11 @@ public static class ApiRouteTable
         new("PUT", "/entropy", r => PreBoot(vm, () => vm.Resources.SetEntropy(r.Json<EntropyDevice>()))),
         new("PUT", "/logger", r => PreBoot(vm, () => ConfigureLogger(vm, log, r.Json<LoggerConfig>()))),
         new("PUT", "/metrics", r => PreBoot(vm, () => ConfigureMetrics(vm, metrics, r.Json<MetricsConfig>()))),
-        new("PUT", "/vsock", _ => NotYet("vsock devices")),
+        new("PUT", "/vsock", r => PreBoot(vm, () => vm.Resources.SetVsock(r.Json<VsockDevice>()))),
         new("GET", "/mmds", _ => Ok(mmds.Value)),
         new("PUT", "/mmds", r => Done(() => mmds.Put(MmdsDataStore.Parse(r.Body, r.Name)))),
         new("PATCH", "/mmds", r => Done(() => mmds.Patch(MmdsDataStore.Parse(r.Body, r.Name)))),
-        new("PUT", "/mmds/config", _ => Fault("MMDS's guest side (answering 169.254.169.254 on a network interface) is not implemented in Sharpvisor yet; "
-                                                + "/mmds holds data but no guest can reach it")),
+        new("PUT", "/mmds/config", r => PreBoot(vm, () => vm.Resources.SetMmdsConfig(r.Json<MmdsConfig>()))),
     ];
 
     private static ApiResponse Done(Action action)
@@ -61,8 +60,6 @@ public static class ApiRouteTable
         vm.RequireStarted();
         return Done(action);
     }
-
-    private static ApiResponse NotYet(string what) => Fault($"{what} are not implemented in Sharpvisor yet");
 
     private static ApiResponse Act(MicroVmController vm, FirecrackerMetrics metrics, string action) => action switch
     {

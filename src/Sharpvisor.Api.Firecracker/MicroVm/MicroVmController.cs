@@ -28,6 +28,9 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
 
     public MicroVmResources Resources { get; } = new();
 
+    /// <summary>MMDS's data store: set through the API, read by the guest through the interfaces /mmds/config names.</summary>
+    public MmdsDataStore Mmds { get; } = new();
+
     /// <summary>The balloon's API calls (its configuration, size and statistics).</summary>
     public MicroVmBalloon Balloon => _balloon ??= new MicroVmBalloon(Resources, () => _vm, RequireStarted);
 
@@ -111,7 +114,8 @@ public sealed class MicroVmController(string instanceId, Stream? consoleInput, S
         log.Info(selection.Explanation);
         if (selection.Engine is null) throw new ApiFaultException($"cannot start the microVM: {selection.Explanation}");
         var backend = SerialBackends.Create(SerialSpec.Stdio, consoleInput, consoleOutput, rawTerminal: false);
-        var vm = new Vm(config, selection.Engine, backend) { RestoreFrom = restore, StartPaused = paused, Throttles = restore is null ? _limiters.CreateFor(Resources) : new() };
+        var vm = new Vm(config, selection.Engine, backend) { RestoreFrom = restore, StartPaused = paused, Throttles = restore is null ? _limiters.CreateFor(Resources) : new(),
+            Metadata = restore is null ? Resources.ToMetadataService(Mmds) : null };
         if (restore is null && Resources.Balloon is { } balloon)
             vm.SetBalloonTarget(config.MemoryBytes - ((ulong)balloon.AmountMib << 20));
         var started = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);

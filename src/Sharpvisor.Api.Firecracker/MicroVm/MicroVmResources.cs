@@ -4,6 +4,7 @@ using Sharpvisor.Machine.Cpu;
 using Sharpvisor.Machine.Devices.Virtio;
 using Sharpvisor.Vmm.Configuration;
 using Sharpvisor.Vmm.Networking;
+using Sharpvisor.Vmm.Networking.Mmds;
 
 namespace Sharpvisor.Api.Firecracker.MicroVm;
 
@@ -21,6 +22,8 @@ public sealed class MicroVmResources
     public BootSource? BootSource { get; private set; }
     public Model.Balloon? Balloon { get; private set; }
     public EntropyDevice? Entropy { get; private set; }
+    public VsockDevice? Vsock { get; private set; }
+    public MmdsConfig? Mmds { get; private set; }
     public LoggerConfig? Logger { get; set; }
     public MetricsConfig? Metrics { get; set; }
     public IReadOnlyList<Drive> Drives => _drives;
@@ -28,7 +31,7 @@ public sealed class MicroVmResources
 
     /// <summary>Whether anything that shapes the machine was set (snapshot/load is refused then, as in Firecracker).</summary>
     public bool AnyMachineResource => BootSource is not null || _drives.Count > 0 || _interfaces.Count > 0 || Balloon is not null
-                                      || Entropy is not null || Machine != MachineConfiguration.Default;
+                                      || Entropy is not null || Vsock is not null || Mmds is not null || Machine != MachineConfiguration.Default;
 
     public void SetMachine(MachineConfiguration config)
     {
@@ -137,9 +140,47 @@ public sealed class MicroVmResources
                 StatsPollingIntervalS = RestoredStatsPollingSeconds,
             };
         Entropy = config.EntropyDevice ? new EntropyDevice() : null;
+        Vsock = config.Vsock is { } v ? new VsockDevice { GuestCid = (long)v.Cid, UdsPath = v.UdsPath } : null;
     }
 
     public const int RestoredStatsPollingSeconds = 1;
+
+    public void SetVsock(VsockDevice vsock)
+    {
+        if (vsock.GuestCid < (long)VirtioVsock.FirstGuestCid || vsock.GuestCid > (long)VirtioVsock.LastGuestCid)
+            throw new ApiFaultException($"'guest_cid' must be {VirtioVsock.FirstGuestCid} to {VirtioVsock.LastGuestCid} (0-2 are reserved), not {vsock.GuestCid}");
+        try
+        {
+            new VsockSpec((ulong)vsock.GuestCid, vsock.UdsPath).Validated();
+        }
+        catch (FormatException e)
+        {
+            throw new ApiFaultException($"'uds_path': {e.Message}");
+        }
+        Vsock = vsock;
+    }
+
+    public void SetMmdsConfig(MmdsConfig config)
+    {
+        if (config.NetworkInterfaces.Count == 0) throw new ApiFaultException("'network_interfaces' must name at least one network interface");
+        if (config.NetworkInterfaces.FirstOrDefault(id => _interfaces.All(n => n.IfaceId != id)) is { } unknown)
+            throw new ApiFaultException($"'network_interfaces': there is no network interface '{unknown}' (PUT /network-interfaces first)");
+        if (config.Version is not (null or "V1" or "V2")) throw new ApiFaultException($"'version' must be \"V1\" or \"V2\", not \"{config.Version}\"");
+        if (config.Ipv4Address is { } text)
+        {
+            if (!System.Net.IPAddress.TryParse(text, out var address) || address.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork)
+                throw new ApiFaultException($"'ipv4_address': '{text}' is not an IPv4 address");
+            byte[] bytes = address.GetAddressBytes();
+            if (bytes[0] != 169 || bytes[1] != 254) throw new ApiFaultException($"'ipv4_address': {text} is not link-local (169.254.0.0/16)");
+        }
+        Mmds = config with { Version = config.Version ?? "V1", Ipv4Address = config.Ipv4Address ?? MetadataService.DefaultAddress.ToString() };
+    }
+
+    /// <summary>The metadata service for InstanceStart: the taps of the interfaces /mmds/config named, answering from <paramref name="store"/>.</summary>
+    internal MetadataService? ToMetadataService(MmdsDataStore store) => Mmds is not { } config ? null : new MetadataService(
+        System.Net.IPAddress.Parse(config.Ipv4Address!),
+        _interfaces.Where(n => config.NetworkInterfaces.Contains(n.IfaceId)).Select(n => n.HostDevName).ToArray(),
+        new MmdsGuestResponder(store, config.Version == "V2", config.ImdsCompat == true));
 
     public void SetEntropy(EntropyDevice entropy)
     {
@@ -165,6 +206,7 @@ public sealed class MicroVmResources
             Networks = _interfaces.Select(n => new NetSpec(n.HostDevName, n.GuestMac)).ToArray(),
             EntropyDevice = Entropy is not null,
             BalloonDevice = Balloon is not null,
+            Vsock = Vsock is { } v ? new VsockSpec((ulong)v.GuestCid, v.UdsPath) : null,
         };
         try
         {
@@ -179,6 +221,6 @@ public sealed class MicroVmResources
     public FullVmConfiguration ToFullConfiguration() => new()
     {
         Balloon = Balloon, Drives = _drives.ToArray(), BootSource = BootSource, Logger = Logger, MachineConfig = Machine,
-        Metrics = Metrics, NetworkInterfaces = _interfaces.ToArray(), Entropy = Entropy,
+        Metrics = Metrics, NetworkInterfaces = _interfaces.ToArray(), Entropy = Entropy, Vsock = Vsock, MmdsConfig = Mmds,
     };
 }

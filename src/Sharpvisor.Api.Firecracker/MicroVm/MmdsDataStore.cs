@@ -12,17 +12,29 @@ namespace Sharpvisor.Api.Firecracker.MicroVm;
 public sealed class MmdsDataStore
 {
     public const int LimitBytes = 51_200;
+    // The API thread writes, the guest's metadata requests read (on a network device's thread).
+    private readonly Lock _lock = new();
     private JsonObject _root = [];
 
-    public JsonObject Value => (JsonObject)_root.DeepClone();
+    public JsonObject Value
+    {
+        get { lock (_lock) return (JsonObject)_root.DeepClone(); }
+    }
 
-    public void Put(JsonNode? value) => Commit(AsObject(value, "PUT /mmds").DeepClone().AsObject());
+    public void Put(JsonNode? value)
+    {
+        var candidate = AsObject(value, "PUT /mmds").DeepClone().AsObject();
+        lock (_lock) Commit(candidate);
+    }
 
     public void Patch(JsonNode? patch)
     {
-        var merged = (JsonObject)_root.DeepClone();
-        Merge(merged, AsObject(patch, "PATCH /mmds"));
-        Commit(merged);
+        lock (_lock)
+        {
+            var merged = (JsonObject)_root.DeepClone();
+            Merge(merged, AsObject(patch, "PATCH /mmds"));
+            Commit(merged);
+        }
     }
 
     private static JsonObject AsObject(JsonNode? value, string request) =>

@@ -13,8 +13,8 @@ public sealed record FullVmConfiguration
     [JsonPropertyName("logger")] public LoggerConfig? Logger { get; init; }
     [JsonPropertyName("machine-config")] public MachineConfiguration? MachineConfig { get; init; }
     [JsonPropertyName("metrics")] public MetricsConfig? Metrics { get; init; }
-    [JsonPropertyName("mmds-config")] public JsonElement? MmdsConfig { get; init; }
+    [JsonPropertyName("mmds-config")] public MmdsConfig? MmdsConfig { get; init; }
     [JsonPropertyName("network-interfaces")] public IReadOnlyList<NetworkInterface> NetworkInterfaces { get; init; } = [];
-    [JsonPropertyName("vsock")] public JsonElement? Vsock { get; init; }
+    [JsonPropertyName("vsock")] public VsockDevice? Vsock { get; init; }
     [JsonPropertyName("entropy")] public EntropyDevice? Entropy { get; init; }
 }

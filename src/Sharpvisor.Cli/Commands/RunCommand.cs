@@ -29,6 +29,7 @@ internal static class RunCommand
         var reportInstructions = new Option<bool>("--report-instructions") { Description = "Print the guest instructions the emulator's vCPUs retired: at the default guest's ready line and at the end." };
         var disks = new Option<string[]>("--disk") { Description = "A disk image (raw or qcow2) as virtio-blk: PATH[,ro][,format=raw|qcow2]; without format= it is found by its magic, and a probed raw disk refuses guest writes of the qcow2 magic. Repeat for more disks (/dev/vda, /dev/vdb, ...).", Arity = ArgumentArity.ZeroOrMore };
         var nets = new Option<string[]>("--net") { Description = "A virtio-net interface on a tap: tap=NAME[,mac=52:54:00:12:34:56]. The tap is created (root) when it does not exist and brought up. Repeat for more (eth0, eth1, ...).", Arity = ArgumentArity.ZeroOrMore };
+        var vsock = new Option<string?>("--vsock") { Description = "A virtio-vsock device, Firecracker's host side: cid=N,uds=PATH. Host programs connect to PATH and write \"CONNECT port\\n\"; the guest's connections to port P reach PATH_P." };
         var noRng = new Option<bool>("--no-rng") { Description = "Leave out the virtio-rng device." };
         var balloon = new Option<bool>("--balloon") { Description = "Add a virtio-balloon device (statistics, free page reporting; resize it with `sharpvisor balloon`)." };
         var noReboot = new Option<bool>("--no-reboot") { Description = "End the run when the guest resets, instead of rebooting it." };
@@ -49,7 +50,7 @@ internal static class RunCommand
             6 stopped from outside (Ctrl-A x, SIGINT, SIGTERM).
             """)
         {
-            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, nets, noRng, balloon,
+            kernel, initrd, cmdline, memory, vcpus, topology, engine, serial, testDevices, noReboot, disks, nets, vsock, noRng, balloon,
             restore, control, paused, noVerifyMemory, reportInstructions, incoming, exitReport, ksm, holdInput, numa,
         };
         command.SetAction(parse => WithExitReport(parse.GetValue(exitReport), () => Run(parse)));
@@ -68,9 +69,11 @@ internal static class RunCommand
             DiskSpec[] diskSpecs;
             NetSpec[] netSpecs;
             IReadOnlyList<Sharpvisor.Machine.Memory.NumaNode> numaNodes;
+            VsockSpec? vsockSpec;
             try
             {
                 numaNodes = NumaSpec.Parse(parse.GetValue(numa) ?? []);
+                vsockSpec = parse.GetValue(vsock) is { } v ? VsockSpec.Parse(v) : null;
                 diskSpecs = (parse.GetValue(disks) ?? []).Select(DiskSpec.Parse).ToArray();
                 netSpecs = (parse.GetValue(nets) ?? []).Select(NetSpec.Parse).ToArray();
                 memoryBytes = MemorySize.Parse(parse.GetValue(memory)!);
@@ -124,7 +127,7 @@ internal static class RunCommand
                     TestDevices = parse.GetValue(testDevices), NoReboot = parse.GetValue(noReboot),
                     HoldInputUntilOutput = holdInputUntil,
                     Disks = diskSpecs, Networks = netSpecs, EntropyDevice = !parse.GetValue(noRng), BalloonDevice = parse.GetValue(balloon),
-                    Ksm = parse.GetValue(ksm), NumaNodes = numaNodes,
+                    Ksm = parse.GetValue(ksm), NumaNodes = numaNodes, Vsock = vsockSpec,
                 }.Validated(HostMemory.TotalBytes());
             }
             catch (FormatException e)

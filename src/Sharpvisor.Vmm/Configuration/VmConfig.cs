@@ -5,7 +5,7 @@ namespace Sharpvisor.Vmm.Configuration;
 /// <summary>Everything needed to build a VM: plain data, so it can be written next to a VM's disks and snapshots.</summary>
 public sealed record VmConfig
 {
-    public const int CurrentVersion = 3; // 2: Ksm; 3: NumaNodes
+    public const int CurrentVersion = 4; // 2: Ksm; 3: Vsock; 4: NumaNodes
     public int Version { get; init; } = CurrentVersion;
 
     public required string KernelPath { get; init; }
@@ -33,6 +33,8 @@ public sealed record VmConfig
     public bool BalloonDevice { get; init; }
     /// <summary>Guest RAM is marked MADV_MERGEABLE, so the host's KSM (when switched on) may share identical pages.</summary>
     public bool Ksm { get; init; }
+    /// <summary>A virtio-vsock device with Firecracker's unix-socket host side.</summary>
+    public VsockSpec? Vsock { get; init; }
     /// <summary>Guest NUMA nodes (ACPI SRAT and SLIT); empty: one node, as before.</summary>
     public IReadOnlyList<Machine.Memory.NumaNode> NumaNodes { get; init; } = [];
 
@@ -61,6 +63,7 @@ public sealed record VmConfig
             throw new FormatException($"tap {sameTap.Key} is given to more than one --net");
         if (Networks.GroupBy(n => n.MacAddress).FirstOrDefault(g => g.Count() > 1) is { } sameMac)
             throw new FormatException($"MAC address {sameMac.Key} is given to more than one --net");
+        Vsock?.Validated();
         return this;
     }
 }

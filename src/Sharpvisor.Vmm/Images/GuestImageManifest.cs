@@ -14,8 +14,8 @@ public sealed record GuestImageManifest
     /// <summary>Version of the manifest and of the image layout (init script, file set); other versions are rebuilt.</summary>
     // 2: the init script handles reboot/poweroff/halt signals; 3: and follows root=/dev/vdX; 4: the power button (button,
     // evdev, acpid) powers off and Ctrl-Alt-Del reboots; 5: the signal traps are set before the ready line;
-    // 6: a NIC takes a DHCP lease (udhcpc and its script).
-    public const int CurrentVersion = 6;
+    // 6: the vsock modules and /usr/bin/vsockcat; 7: and a NIC takes a DHCP lease (udhcpc and its script).
+    public const int CurrentVersion = 7;
 
     public int Version { get; init; } = CurrentVersion;
     public required string ImageName { get; init; }

@@ -5,9 +5,9 @@ namespace Sharpvisor.Vmm.Images;
 
 /// <summary>
 /// Builds the default guest's initramfs (a gzip'd newc cpio): a static busybox with a link per applet, the virtio
-/// modules of the kernel (and the ACPI button and evdev, for the power button) with their dependencies at
+/// and vsock modules of the kernel (and the ACPI button and evdev, for the power button) with their dependencies at
 /// /lib/modules/&lt;release&gt;/..., a matching modules.dep, the basic directories and device nodes, the /init from
-/// <see cref="GuestInitScript"/>, and the power button's acpid action.
+/// <see cref="GuestInitScript"/>, the power button's acpid action, and <see cref="GuestVsockRelay"/>'s vsockcat.
 /// </summary>
 public sealed class InitramfsBuilder
 {
@@ -31,6 +31,9 @@ public sealed class InitramfsBuilder
         new("virtio_rng", true),
         new("virtio_balloon", true),
         new("virtio_console", true),
+        new("vsock", true),
+        new("vmw_vsock_virtio_transport_common", true),
+        new("vmw_vsock_virtio_transport", true),
         new("evdev", true),
         new("button", true),
     ];
@@ -147,6 +150,8 @@ public sealed class InitramfsBuilder
             cpio.AddFileFromDisk($"{modulesRoot}/{module.RelativePath}", Path.Combine(_modulesDirectory, module.RelativePath));
         cpio.AddFile($"{modulesRoot}/{ModuleDependencyGraph.ModulesDepFileName}",
             Encoding.UTF8.GetBytes(graph.FormatModulesDep(modules)));
+
+        cpio.AddFile(GuestVsockRelay.GuestPath, GuestVsockRelay.Build(), CpioNewcWriter.ExecutableFileMode);
 
         cpio.AddDirectory("etc/acpi");
         cpio.AddDirectory(Path.GetDirectoryName(GuestInitScript.PowerButtonAction)!.TrimStart('/'));

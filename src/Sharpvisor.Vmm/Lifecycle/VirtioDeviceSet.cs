@@ -16,6 +16,7 @@ internal static class VirtioDeviceSet
     {
         if (config.EntropyDevice) yield return (new VirtioRng(), "virtio-rng");
         if (config.BalloonDevice) yield return (new VirtioBalloon(), "virtio-balloon");
+        if (config.Vsock is { } vsock) yield return (new VirtioVsock(vsock.Cid, vsock.UdsPath, log), "virtio-vsock");
         for (int i = 0; i < config.Disks.Count; i++)
             yield return (new VirtioBlock(BlockBackendOpener.Open(config.Disks[i].Path, config.Disks[i].ReadOnly, config.Disks[i].Format), config.Disks[i].Path, $"sharpvisor-{DiskName(i)}", log)
                 { RateLimiter = throttles?.ForDisk(i) }, $"virtio-blk {DiskName(i)}");

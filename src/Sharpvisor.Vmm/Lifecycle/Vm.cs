@@ -52,6 +52,13 @@ public sealed class Vm(VmConfig config, IEngine engine, ISerialBackend serial) :
     /// <summary>Rate limiters on its disks and network interfaces (Firecracker's), changeable while it runs; none by default.</summary>
     public Throttling.IoThrottles Throttles { get; init; } = new();
 
+    /// <summary>The metadata service (Firecracker's MMDS) the interfaces it names answer themselves, or null.</summary>
+    public Networking.Mmds.MetadataService? Metadata
+    {
+        get => _networks.Metadata;
+        init => _networks.Metadata = value;
+    }
+
     /// <summary>The device kinds its snapshots and migrations carry, for saving and restoring alike.</summary>
     public DeviceStateRegistry DeviceStates { get; init; } = DeviceStateRegistry.Default;
 

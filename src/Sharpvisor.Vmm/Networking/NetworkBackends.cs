@@ -17,13 +17,21 @@ public sealed class NetworkBackends : IDisposable
     public NetworkBackends(Func<NetSpec, Action<string>, IVirtioNetBackend>? opener = null) =>
         _opener = opener ?? ((spec, log) => TapBackend.Open(spec.Tap, log));
 
+    /// <summary>The metadata service (MMDS) some taps' interfaces answer in front of the tap; set before the first boot.</summary>
+    public Mmds.MetadataService? Metadata { get; set; }
+
     /// <summary>The backend for <paramref name="spec"/>'s tap: the one already open, or a newly opened one.</summary>
     public IVirtioNetBackend For(NetSpec spec, Action<string> log)
     {
         lock (_open)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_open.TryGetValue(spec.Tap, out var backend)) _open[spec.Tap] = backend = _opener(spec, log);
+            if (!_open.TryGetValue(spec.Tap, out var backend))
+            {
+                backend = _opener(spec, log);
+                if (Metadata is { } metadata && metadata.Serves(spec.Tap)) backend = new Mmds.MetadataNetBackend(backend, metadata);
+                _open[spec.Tap] = backend;
+            }
             return backend;
         }
     }

@@ -33,6 +33,7 @@ public sealed class DeviceStateRegistry
         .Register<VirtioPciDevice, VirtioPciDeviceState>("virtio-pci")
         .Register<VirtioNet, VirtioNetState>("virtio-net")
         .Register<VirtioBalloon, VirtioBalloonState>("virtio-balloon")
+        .Register<VirtioVsock, VirtioVsockState>("virtio-vsock")
         .Register<DebugExitDevice, DebugExitDeviceState>("debug-exit")
         .Register<TestEchoPortDevice, TestEchoPortDeviceState>("test-echo-port")
         .Register<TestEchoMemoryDevice, TestEchoMemoryDeviceState>("test-echo-memory");

@@ -57,13 +57,16 @@ public sealed class DefaultGuestImageIntegrationTests(ITestOutputHelper output) 
         string modules = $"lib/modules/{image.KernelVersion}/";
         Assert.True(entries[modules + "kernel/drivers/block/virtio_blk.ko"].IsRegularFile);
         Assert.True(entries.ContainsKey(modules + "modules.dep"));
+        Assert.Equal(GuestVsockRelay.Build(), entries[GuestVsockRelay.GuestPath].Data);
+        Assert.Equal(0x1EDu, entries[GuestVsockRelay.GuestPath].Permissions);
 
         // Module order, checked against each module's own .modinfo: dependencies are loaded first.
         string[] loads = init.Text.Split('\n').Where(l => l.TrimStart().StartsWith("load ")).Select(l => l.TrimStart()[5..]).ToArray();
         var loadedNames = loads.Select(KernelModule.NormalizeName).ToList();
         Assert.Equal(image.Manifest.Modules, loadedNames);
         foreach (string wanted in new[] { "virtio", "virtio_ring", "virtio_pci", "virtio_blk", "virtio_net", "virtio_rng",
-                     "virtio_balloon", "virtio_console", "failover", "net_failover" })
+                     "virtio_balloon", "virtio_console", "failover", "net_failover", "vsock", "vmw_vsock_virtio_transport_common",
+                     "vmw_vsock_virtio_transport" })
             Assert.Contains(wanted, loadedNames);
         for (int i = 0; i < loads.Length; i++)
         {

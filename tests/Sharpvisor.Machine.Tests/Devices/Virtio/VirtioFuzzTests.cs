@@ -23,6 +23,7 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData("virtio-balloon", 4)]
     [InlineData("virtio-net-rx", 5)]
     [InlineData("virtio-net-tx", 6)]
+    [InlineData("virtio-vsock-tx", 7)]
     public void Random_queue_contents_never_escape_a_device_and_leave_it_consistent(string kind, int seed)
     {
         string image = Path.Combine(Path.GetTempPath(), $"sharpvisor-fuzz-{Guid.NewGuid():N}.img");
@@ -37,11 +38,12 @@ public sealed class VirtioFuzzTests(Xunit.Abstractions.ITestOutputHelper output)
                 // Receive: a backend that delivers frames of random lengths without end, so posted chains get used.
                 "virtio-net-rx" => new VirtioNet(new InMemoryNetBackend { Flood = seed }, [0x52, 0x54, 0, 0, 0, 1]),
                 "virtio-net-tx" => new VirtioNet(new InMemoryNetBackend(), [0x52, 0x54, 0, 0, 0, 2]),
+                "virtio-vsock-tx" => new VirtioVsock(3, image + ".vsock"),
                 _ => new VirtioBlock(image, readOnly: true),
             };
             using var driver = new FakeVirtioDriver(model);
             var random = new Random(seed);
-            int queue = kind == "virtio-net-tx" ? VirtioNet.TransmitQueue : 0;
+            int queue = kind switch { "virtio-net-tx" => VirtioNet.TransmitQueue, "virtio-vsock-tx" => VirtioVsock.TransmitQueue, _ => 0 };
             int broken = 0, completed = 0;
             for (int n = 0; n < Cases; n++)
             {
