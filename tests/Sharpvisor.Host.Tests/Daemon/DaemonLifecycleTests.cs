@@ -104,11 +104,11 @@ public sealed class DaemonLifecycleTests : IDisposable
         await CreateDefaultGuest("phoenix", "on-failure");
         await BootToReady("phoenix");
         int first = (await _daemon.GetAsync("/1.0/instances/phoenix")).GetProperty("pid").GetInt32();
-        using var events = await OpenEvents();
+        using var events = await _daemon.OpenEventsAsync();
         Process.GetProcessById(first).Kill();
-        var crashed = await NextEvent(events, "instance-crashed", TimeSpan.FromSeconds(30));
+        var crashed = await DaemonProcess.NextEventAsync(events, "instance-crashed", TimeSpan.FromSeconds(30));
         Assert.Contains("killed by signal 9 (SIGKILL)", crashed.GetProperty("message").GetString());
-        await NextEvent(events, "instance-started", Boot);
+        await DaemonProcess.NextEventAsync(events, "instance-started", Boot);
         var after = await _daemon.GetAsync("/1.0/instances/phoenix");
         Assert.Equal("running", after.GetProperty("status").GetString());
         Assert.NotEqual(first, after.GetProperty("pid").GetInt32());
@@ -161,33 +161,5 @@ public sealed class DaemonLifecycleTests : IDisposable
         var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
             ?? throw new Xunit.Sdk.XunitException($"no {series} in\n{metrics}");
         return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private async Task<System.Net.WebSockets.ClientWebSocket> OpenEvents()
-    {
-        var socket = new System.Net.WebSockets.ClientWebSocket();
-        await socket.ConnectAsync(new Uri("ws://sharpvisor/1.0/events"), Sharpvisor.Api.Rest.Security.DaemonHttp.UnixClient(_daemon.Socket), CancellationToken.None);
-        return socket;
-    }
-
-    private static async Task<JsonElement> NextEvent(System.Net.WebSockets.ClientWebSocket events, string action, TimeSpan timeout)
-    {
-        using var cancel = new CancellationTokenSource(timeout);
-        var buffer = new byte[65536];
-        var seen = new List<string>();
-        try
-        {
-            while (true)
-            {
-                var received = await events.ReceiveAsync(buffer, cancel.Token);
-                var e = JsonDocument.Parse(buffer.AsMemory(0, received.Count)).RootElement.Clone();
-                seen.Add(e.GetProperty("action").GetString()!);
-                if (e.GetProperty("action").GetString() == action) return e;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException($"no {action} event in {timeout}; saw {string.Join(", ", seen)}");
-        }
     }
 }

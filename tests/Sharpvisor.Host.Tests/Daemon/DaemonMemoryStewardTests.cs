@@ -1,4 +1,3 @@
-using System.Net.WebSockets;
 using System.Text.Json;
 using Sharpvisor.Host.Resources;
 using Sharpvisor.Vmm.Images;
@@ -23,7 +22,7 @@ public sealed class DaemonMemoryStewardTests
         using var daemon = new DaemonProcess(null, "--host-memory", "1250M", "--reserved-memory", "512M", "--balloon-target", "80", "--resource-interval", "1");
         await Create(daemon, new { name = "elastic", memory = "256M", engine = "emulator", balloon = true, balloon_min = "128M" });
         await Create(daemon, new { name = "pressure", memory = "384M", engine = "emulator" });
-        using var events = await OpenEvents(daemon);
+        using var events = await daemon.OpenEventsAsync();
         foreach (string name in new[] { "elastic", "pressure" }) await daemon.StartAsync(name);
         foreach (string name in new[] { "elastic", "pressure" }) await daemon.WaitForConsoleAsync(name, DefaultGuestImage.ReadyLinePrefix, Boot);
         string control = Path.Combine(daemon.StateDirectory, "vms", "elastic", "control.sock");
@@ -31,7 +30,7 @@ public sealed class DaemonMemoryStewardTests
 
         using (var console = await daemon.OpenConsoleAsync("pressure"))
             await DaemonProcess.TypeAsync(console, "mount -t tmpfs -o size=300m f /mnt && dd if=/dev/zero of=/mnt/f bs=1M count=250 2>/dev/null; echo FILLED-$((6*7))", "FILLED-42", Round);
-        var inflated = await NextEvent(events, "balloon-inflated", Round);
+        var inflated = await DaemonProcess.NextEventAsync(events, "balloon-inflated", Round);
         Assert.Equal("elastic", inflated.GetProperty("instance").GetString());
         Assert.Matches(@"^balloon inflated: the guest keeps \d+ of 256 MiB \(was 256\); host use \d+ MiB against a target of 1000 MiB$", inflated.GetProperty("message").GetString());
         // The guest's driver handed the pages in: the balloon holds them.
@@ -39,7 +38,7 @@ public sealed class DaemonMemoryStewardTests
 
         (int status, JsonElement body) = await daemon.SendAsync(HttpMethod.Put, "/1.0/instances/pressure/state", new { action = "stop", force = true });
         Assert.True(status == 202, body.ToString());
-        await NextEvent(events, "balloon-deflated", Round);
+        await DaemonProcess.NextEventAsync(events, "balloon-deflated", Round);
         await Until(() => Stats(control).Contains(" target-bytes=0 "), Round, () => Stats(control));
         Assert.Equal("running", await daemon.StatusAsync("elastic"));
     }
@@ -89,34 +88,6 @@ public sealed class DaemonMemoryStewardTests
         {
             Assert.True(DateTime.UtcNow < deadline, $"not reached in {timeout}: {state()}");
             await Task.Delay(250);
-        }
-    }
-
-    private static async Task<ClientWebSocket> OpenEvents(DaemonProcess daemon)
-    {
-        var socket = new ClientWebSocket();
-        await socket.ConnectAsync(new Uri("ws://sharpvisor/1.0/events"), Sharpvisor.Api.Rest.Security.DaemonHttp.UnixClient(daemon.Socket), CancellationToken.None);
-        return socket;
-    }
-
-    private static async Task<JsonElement> NextEvent(ClientWebSocket events, string action, TimeSpan timeout)
-    {
-        using var cancel = new CancellationTokenSource(timeout);
-        var buffer = new byte[65536];
-        var seen = new List<string>();
-        try
-        {
-            while (true)
-            {
-                var received = await events.ReceiveAsync(buffer, cancel.Token);
-                var e = JsonDocument.Parse(buffer.AsMemory(0, received.Count)).RootElement.Clone();
-                seen.Add(e.GetProperty("action").GetString()!);
-                if (e.GetProperty("action").GetString() == action) return e;
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            throw new TimeoutException($"no {action} event in {timeout}; saw {string.Join(", ", seen)}");
         }
     }
 }

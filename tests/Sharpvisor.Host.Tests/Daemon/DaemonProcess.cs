@@ -162,6 +162,36 @@ public sealed class DaemonProcess : IDisposable
         return seen.ToString();
     }
 
+    /// <summary>Opens the lifecycle events websocket over the Unix socket.</summary>
+    public async Task<ClientWebSocket> OpenEventsAsync()
+    {
+        var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri("ws://sharpvisor/1.0/events"), DaemonHttp.UnixClient(Socket), CancellationToken.None);
+        return socket;
+    }
+
+    /// <summary>Reads events until one with <paramref name="action"/>; the timeout names the ones seen instead.</summary>
+    public static async Task<JsonElement> NextEventAsync(ClientWebSocket events, string action, TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        var buffer = new byte[65536];
+        var seen = new List<string>();
+        try
+        {
+            while (true)
+            {
+                var received = await events.ReceiveAsync(buffer, cancel.Token);
+                var e = JsonDocument.Parse(buffer.AsMemory(0, received.Count)).RootElement.Clone();
+                seen.Add(e.GetProperty("action").GetString()!);
+                if (e.GetProperty("action").GetString() == action) return e;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"no {action} event in {timeout}; saw {string.Join(", ", seen)}");
+        }
+    }
+
     /// <summary>SIGKILL of the daemon alone: its VMMs are in sessions of their own and go on.</summary>
     public void KillDaemonOnly()
     {
