@@ -48,7 +48,8 @@ public sealed record VmmResourceLimits(int Vcpus, long MemoryLimitBytes, int Pid
     /// <summary>
     /// Cores the VMM's own threads get beside its vCPUs (as libvirt's emulator threads have their own quota): the JIT's
     /// tier-up, the GC and the device threads. Unconfined, a 1-vCPU VMM booting the default guest used 1.1 cores on
-    /// average; held to 1.0 its boot took 1.28x as long, with 0.5 more it is back within a few percent (BENCHMARKS.md).
+    /// average; held to 1.0, its boot through the daemon took 1.28x as long as `run` alone (two boots), and with 0.5
+    /// more bench/daemon measured 1.11x (BENCHMARKS.md, 2026-12-07).
     /// </summary>
     public const double VmmThreadsCores = 0.5;
 
