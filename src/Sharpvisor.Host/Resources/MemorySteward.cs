@@ -16,7 +16,7 @@ public sealed class MemorySteward : IDisposable
     private readonly InstanceManager _manager;
     private readonly HostDaemonOptions _options;
     private readonly Action<string> _say;
-    private readonly KsmTuner? _ksm;
+    private KsmTuner? _ksm;   // null where KSM is missing or cannot be written (a daemon not run as root)
     private readonly CancellationTokenSource _stop = new();
     private Task _loop = Task.CompletedTask;
 
@@ -48,7 +48,15 @@ public sealed class MemorySteward : IDisposable
     public async Task StepAsync()
     {
         var vms = _manager.RunningVmms();
-        if (_ksm?.Step(vms.Any(v => v.Definition.Ksm)) is { } ksmSaid) _say(ksmSaid);
+        try
+        {
+            if (_ksm?.Step(vms.Any(v => v.Definition.Ksm)) is { } ksmSaid) _say(ksmSaid);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            _say($"memory steward: KSM is left alone from now on: {e.Message}");   // said once, not every round
+            _ksm = null;
+        }
 
         ulong used = _options.Capacity.ReservedMemoryBytes;
         foreach (var vm in vms) used += ProcessIdentity.Usage(vm.Pid)?.ResidentBytes ?? 0;
