@@ -25,22 +25,36 @@ public sealed class FirecrackerApiServer : IAsyncDisposable
         _socketPath = socketPath;
     }
 
-    /// <summary>Binds <paramref name="socketPath"/> (which must not exist, as with Firecracker) and starts answering.</summary>
+    /// <summary>
+    /// Binds <paramref name="socketPath"/> (which must not exist, as with Firecracker) and starts answering. The socket
+    /// is bound under a temporary name and renamed once it listens, so a client that waits for the path to appear (as
+    /// Firecracker's scripts do) never finds it bound but not yet listening (connection refused, seen under load).
+    /// </summary>
     public static async Task<FirecrackerApiServer> StartAsync(string socketPath, ApiDispatcher dispatcher)
     {
         if (File.Exists(socketPath) || Directory.Exists(socketPath))
             throw new IOException($"{socketPath} already exists; remove it or name another --api-sock");
+        string binding = $"{socketPath}.{Environment.ProcessId}.binding";
+        if (File.Exists(binding)) File.Delete(binding);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http1);
+            kestrel.ListenUnixSocket(binding, listen => listen.Protocols = HttpProtocols.Http1);
             kestrel.Limits.MaxRequestBodySize = null; // checked here, to answer Firecracker's 400 instead of Kestrel's 413
             kestrel.AddServerHeader = false;
         });
         var app = builder.Build();
         app.Run(context => Handle(context, dispatcher));
         await app.StartAsync();
+        try { File.Move(binding, socketPath); }
+        catch
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+            File.Delete(binding);
+            throw;
+        }
         return new FirecrackerApiServer(app, socketPath);
     }
 
