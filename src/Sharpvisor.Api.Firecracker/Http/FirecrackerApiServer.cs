@@ -34,7 +34,8 @@ public sealed class FirecrackerApiServer : IAsyncDisposable
     {
         if (File.Exists(socketPath) || Directory.Exists(socketPath))
             throw new IOException($"{socketPath} already exists; remove it or name another --api-sock");
-        string binding = $"{socketPath}.{Environment.ProcessId}.binding";
+        // A short name beside it: a unix socket's path is limited to 107 bytes, and the real one may be close.
+        string binding = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(socketPath))!, $".sv{Environment.ProcessId}");
         if (File.Exists(binding)) File.Delete(binding);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
